@@ -1,0 +1,164 @@
+//! Business days: Monday to Friday, minus holidays, plus make-up working days.
+//!
+//! Both claim windows ("after the 5th business day") and TRTC's surge notice ("5 business days
+//! ahead") count business days, and in China the answer depends on the holiday calendar of the
+//! year, so the caller supplies it; without one, only weekends are off.
+
+use std::collections::BTreeSet;
+
+use chrono::{Datelike, Days, NaiveDate, Weekday};
+
+/// A named set of days off and make-up working days.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BusinessCalendar {
+    name: String,
+    holidays: BTreeSet<NaiveDate>,
+    make_up_days: BTreeSet<NaiveDate>,
+}
+
+/// The name the default calendar is reported under.
+pub const WEEKENDS_ONLY: &str = "weekends-only";
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CalendarError {
+    #[error("{0} is listed both as a holiday and as a make-up working day")]
+    HolidayAndMakeUpDay(NaiveDate),
+}
+
+impl Default for BusinessCalendar {
+    fn default() -> Self {
+        BusinessCalendar {
+            name: WEEKENDS_ONLY.to_string(),
+            holidays: BTreeSet::new(),
+            make_up_days: BTreeSet::new(),
+        }
+    }
+}
+
+impl BusinessCalendar {
+    /// A calendar; an empty `name` is reported as "custom".
+    pub fn new(
+        name: &str,
+        holidays: impl IntoIterator<Item = NaiveDate>,
+        make_up_days: impl IntoIterator<Item = NaiveDate>,
+    ) -> Result<Self, CalendarError> {
+        let holidays: BTreeSet<NaiveDate> = holidays.into_iter().collect();
+        let make_up_days: BTreeSet<NaiveDate> = make_up_days.into_iter().collect();
+        if let Some(day) = holidays.intersection(&make_up_days).next() {
+            return Err(CalendarError::HolidayAndMakeUpDay(*day));
+        }
+        let name = if name.trim().is_empty() {
+            "custom"
+        } else {
+            name
+        };
+        Ok(BusinessCalendar {
+            name: name.to_string(),
+            holidays,
+            make_up_days,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn is_business_day(&self, day: NaiveDate) -> bool {
+        if self.make_up_days.contains(&day) {
+            return true;
+        }
+        let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
+        !weekend && !self.holidays.contains(&day)
+    }
+
+    /// The `n`-th business day (1-based) of the given calendar month, or `None` if the month has
+    /// fewer than `n`.
+    pub fn nth_business_day(&self, year: i32, month: u32, n: u32) -> Option<NaiveDate> {
+        let first = NaiveDate::from_ymd_opt(year, month, 1)?;
+        first
+            .iter_days()
+            .take_while(|day| day.month() == month)
+            .filter(|&day| self.is_business_day(day))
+            .nth(usize::try_from(n).ok()?.checked_sub(1)?)
+    }
+
+    /// Counts the business days in `[from, until)`, stopping once `enough` are found so that a
+    /// notice given years ahead costs no more than one given a week ahead.
+    pub fn business_days_between(&self, from: NaiveDate, until: NaiveDate, enough: u32) -> u32 {
+        let mut count = 0;
+        let mut day = from;
+        while day < until && count < enough {
+            if self.is_business_day(day) {
+                count += 1;
+            }
+            match day.checked_add_days(Days::new(1)) {
+                Some(next) => day = next,
+                None => break,
+            }
+        }
+        count
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn weekends_only_counts_weekdays() {
+        let calendar = BusinessCalendar::default();
+        // April 2019 starts on a Monday.
+        assert_eq!(calendar.nth_business_day(2019, 4, 5), Some(day(2019, 4, 5)));
+        // June 2024 starts on a Saturday.
+        assert_eq!(calendar.nth_business_day(2024, 6, 1), Some(day(2024, 6, 3)));
+        assert_eq!(calendar.nth_business_day(2024, 6, 30), None);
+        assert_eq!(calendar.name(), WEEKENDS_ONLY);
+    }
+
+    #[test]
+    fn holidays_are_skipped_and_make_up_days_count() {
+        // China, October 2024: 1-7 off, Saturday 12 worked.
+        let holidays = (1..=7).map(|d| day(2024, 10, d));
+        let calendar = BusinessCalendar::new("cn-2024", holidays, [day(2024, 10, 12)]).unwrap();
+        assert_eq!(
+            calendar.nth_business_day(2024, 10, 1),
+            Some(day(2024, 10, 8))
+        );
+        assert_eq!(
+            calendar.nth_business_day(2024, 10, 5),
+            Some(day(2024, 10, 12))
+        );
+        assert!(!calendar.is_business_day(day(2024, 10, 13)));
+    }
+
+    #[test]
+    fn a_day_cannot_be_both_off_and_worked() {
+        let both = day(2024, 10, 12);
+        assert_eq!(
+            BusinessCalendar::new("x", [both], [both]),
+            Err(CalendarError::HolidayAndMakeUpDay(both))
+        );
+    }
+
+    #[test]
+    fn business_days_between_counts_the_start_day_not_the_end_day() {
+        let calendar = BusinessCalendar::default();
+        // Monday 2024-03-04 to Monday 2024-03-11: Mon..Fri.
+        assert_eq!(
+            calendar.business_days_between(day(2024, 3, 4), day(2024, 3, 11), 10),
+            5
+        );
+        assert_eq!(
+            calendar.business_days_between(day(2024, 3, 4), day(2024, 3, 8), 10),
+            4
+        );
+        assert_eq!(
+            calendar.business_days_between(day(2000, 1, 1), day(2024, 3, 8), 5),
+            5
+        );
+    }
+}

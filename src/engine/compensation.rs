@@ -1,0 +1,199 @@
+//! Compensation: which tier a month falls in, what that pays, in what form, and when to claim it.
+
+use chrono::{Datelike, Days, NaiveDate};
+use rust_decimal::{Decimal, RoundingStrategy};
+
+use crate::calendar::BusinessCalendar;
+use crate::policy::{ClaimWindowRule, Fraction, Policy, Tier};
+
+/// The tier a month earns, 1-based as the table prints it, or `None` when the month met the
+/// standard. Only a month below the standard earns anything (contract-readings.md), even where a
+/// table's top tier reaches above the standard.
+pub fn earned_tier(policy: &Policy, availability: Fraction) -> Option<(usize, Tier)> {
+    if availability.at_least(policy.standard) {
+        return None;
+    }
+    let found = policy
+        .tiers
+        .iter()
+        .enumerate()
+        .find(|(_, tier)| availability.at_least(tier.at_least) && availability.below(tier.below))
+        .map(|(index, tier)| (index + 1, *tier));
+    debug_assert!(found.is_some(), "validated tables cover [0, standard)");
+    found
+}
+
+/// The tier a month's availability falls in although the month met the standard: the
+/// international contact center's table starts paying at 99.95% while its standard is 99.5%.
+pub fn tier_above_standard(policy: &Policy, availability: Fraction) -> Option<Tier> {
+    if availability.below(policy.standard) {
+        return None;
+    }
+    policy
+        .tiers
+        .iter()
+        .find(|tier| availability.at_least(tier.at_least) && availability.below(tier.below))
+        .copied()
+}
+
+/// Eligible fee × tier percentage, rounded half-up to the currency's minor unit, and never more
+/// than the eligible fee (itself cut down to the minor unit, so the amount is always payable).
+/// Inputs are bounded by validation (fees below 10^15 with at most 10 places), so the product is
+/// exact.
+pub fn compensation_amount(eligible_fee: Decimal, tier: &Tier, minor_unit_places: u32) -> Decimal {
+    let raw = eligible_fee * tier.fee_percent.as_fraction();
+    let rounded =
+        raw.round_dp_with_strategy(minor_unit_places, RoundingStrategy::MidpointAwayFromZero);
+    let ceiling = eligible_fee.round_dp_with_strategy(minor_unit_places, RoundingStrategy::ToZero);
+    rounded.min(ceiling).normalize_to(minor_unit_places)
+}
+
+/// Whole messages the amount buys at the list price, rounded down; computed on integers so that no
+/// division rounds a 2.9999… up to 3.
+pub fn message_credits(amount: Decimal, unit_price: Decimal) -> u64 {
+    let scale = amount.scale().max(unit_price.scale());
+    let as_integer = |value: Decimal| value.mantissa() * 10i128.pow(scale - value.scale());
+    let credits = as_integer(amount) / as_integer(unit_price);
+    u64::try_from(credits).unwrap_or(u64::MAX)
+}
+
+/// The amount in minor units (cents), for clients that keep money as integers.
+pub fn minor_units(amount: Decimal, minor_unit_places: u32) -> i64 {
+    let scaled = amount.normalize_to(minor_unit_places);
+    i64::try_from(scaled.mantissa()).unwrap_or(i64::MAX)
+}
+
+/// When a claim for a month may be filed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimWindow {
+    /// The day after the N-th business day of the calendar month that follows the month's last
+    /// day.
+    pub opens_on: NaiveDate,
+    /// The last day a claim is accepted: N calendar days after the month's last day.
+    pub closes_on: NaiveDate,
+}
+
+/// The claim window of a service month ending on `last_day`, or the calendar month that has too
+/// few business days to open it.
+pub fn claim_window(
+    rule: &ClaimWindowRule,
+    last_day: NaiveDate,
+    calendar: &BusinessCalendar,
+) -> Result<ClaimWindow, (i32, u32)> {
+    let (year, month) = if last_day.month() == 12 {
+        (last_day.year() + 1, 1)
+    } else {
+        (last_day.year(), last_day.month() + 1)
+    };
+    let nth = calendar
+        .nth_business_day(year, month, rule.opens_after_business_day)
+        .ok_or((year, month))?;
+    Ok(ClaimWindow {
+        opens_on: nth + Days::new(1),
+        closes_on: last_day + Days::new(u64::from(rule.closes_after_days)),
+    })
+}
+
+trait NormalizeTo {
+    fn normalize_to(self, places: u32) -> Decimal;
+}
+
+impl NormalizeTo for Decimal {
+    /// The same value written with exactly `places` decimals (12.5 → 12.50), for display and
+    /// minor units; only called on values already rounded to `places`.
+    fn normalize_to(self, places: u32) -> Decimal {
+        let mut value = self;
+        value.rescale(places);
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::Percent;
+
+    fn tier(fee_percent: &str) -> Tier {
+        Tier {
+            at_least: Percent::ZERO,
+            below: Percent::HUNDRED,
+            fee_percent: fee_percent.parse().unwrap(),
+        }
+    }
+
+    fn dec(text: &str) -> Decimal {
+        Decimal::from_str_exact(text).unwrap()
+    }
+
+    #[test]
+    fn amounts_round_half_up_to_the_minor_unit() {
+        assert_eq!(
+            compensation_amount(dec("0.05"), &tier("10"), 2),
+            dec("0.01")
+        );
+        assert_eq!(
+            compensation_amount(dec("0.04"), &tier("10"), 2),
+            dec("0.00")
+        );
+        assert_eq!(
+            compensation_amount(dec("123.45"), &tier("25"), 2),
+            dec("30.86")
+        );
+        assert_eq!(compensation_amount(dec("1005"), &tier("10"), 0), dec("101"));
+        assert_eq!(
+            compensation_amount(dec("1"), &tier("10"), 3).to_string(),
+            "0.100"
+        );
+    }
+
+    #[test]
+    fn the_amount_never_exceeds_the_eligible_fee() {
+        assert_eq!(
+            compensation_amount(dec("0.009"), &tier("100"), 2),
+            dec("0.00")
+        );
+        assert_eq!(
+            compensation_amount(dec("10"), &tier("100"), 2).to_string(),
+            "10.00"
+        );
+    }
+
+    #[test]
+    fn credits_round_down_to_whole_messages() {
+        assert_eq!(message_credits(dec("10.00"), dec("0.045")), 222);
+        assert_eq!(message_credits(dec("9.00"), dec("0.03")), 300);
+        assert_eq!(message_credits(dec("0.02"), dec("0.03")), 0);
+    }
+
+    #[test]
+    fn minor_units_are_cents() {
+        assert_eq!(minor_units(dec("30.86"), 2), 3086);
+        assert_eq!(minor_units(dec("101"), 0), 101);
+        assert_eq!(minor_units(dec("0.1"), 3), 100);
+    }
+
+    #[test]
+    fn the_claim_window_opens_after_the_fifth_business_day_of_the_next_month() {
+        let rule = ClaimWindowRule {
+            opens_after_business_day: 5,
+            closes_after_days: 60,
+        };
+        let calendar = BusinessCalendar::default();
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        // March 2019 ends on a Sunday; April 1 2019 is a Monday, so the 5th business day is
+        // Friday April 5 and claims open on Saturday April 6.
+        let window = claim_window(&rule, day(2019, 3, 31), &calendar).unwrap();
+        assert_eq!(window.opens_on, day(2019, 4, 6));
+        assert_eq!(window.closes_on, day(2019, 5, 30));
+        // A December month looks into January of the next year.
+        let window = claim_window(&rule, day(2024, 12, 31), &calendar).unwrap();
+        assert_eq!(window.opens_on, day(2025, 1, 8));
+        // A calendar that leaves February almost without working days cannot open a window.
+        let off = (1..=28).map(|d| day(2025, 2, d));
+        let calendar = BusinessCalendar::new("strike", off, []).unwrap();
+        assert_eq!(
+            claim_window(&rule, day(2025, 1, 31), &calendar),
+            Err((2025, 2))
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! Exclusion clauses: the causes an outage can have and the conditions under which a policy's
+//! clause takes an outage out of the availability count.
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+
+/// Why an outage happened, in one vocabulary shared by every policy.
+///
+/// The five contracts list their exclusions in different orders and words; mapping each clause
+/// onto this fixed list is what lets one classifier serve them all (the mapping is in each policy
+/// file). `ProviderFault` is the one cause no clause excludes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cause {
+    ProviderFault,
+    CustomerFault,
+    CredentialLeak,
+    AttackOnCustomer,
+    GuidelineViolation,
+    CustomerNegligence,
+    IllegalContent,
+    TrafficSurge,
+    TrialFeature,
+    AnnouncedEvent,
+    ScheduledMaintenance,
+    ThirdPartyNetwork,
+    ForceMajeure,
+    RegulatoryControl,
+    InvalidNumber,
+    PlatformRuleViolation,
+    RecipientHarassmentReport,
+    NotAttributableToProvider,
+}
+
+impl Cause {
+    /// Every cause, in vocabulary order.
+    pub const ALL: [Cause; 18] = [
+        Cause::ProviderFault,
+        Cause::CustomerFault,
+        Cause::CredentialLeak,
+        Cause::AttackOnCustomer,
+        Cause::GuidelineViolation,
+        Cause::CustomerNegligence,
+        Cause::IllegalContent,
+        Cause::TrafficSurge,
+        Cause::TrialFeature,
+        Cause::AnnouncedEvent,
+        Cause::ScheduledMaintenance,
+        Cause::ThirdPartyNetwork,
+        Cause::ForceMajeure,
+        Cause::RegulatoryControl,
+        Cause::InvalidNumber,
+        Cause::PlatformRuleViolation,
+        Cause::RecipientHarassmentReport,
+        Cause::NotAttributableToProvider,
+    ];
+
+    /// The snake_case name used in policy files and explanations.
+    pub fn name(self) -> &'static str {
+        match self {
+            Cause::ProviderFault => "provider_fault",
+            Cause::CustomerFault => "customer_fault",
+            Cause::CredentialLeak => "credential_leak",
+            Cause::AttackOnCustomer => "attack_on_customer",
+            Cause::GuidelineViolation => "guideline_violation",
+            Cause::CustomerNegligence => "customer_negligence",
+            Cause::IllegalContent => "illegal_content",
+            Cause::TrafficSurge => "traffic_surge",
+            Cause::TrialFeature => "trial_feature",
+            Cause::AnnouncedEvent => "announced_event",
+            Cause::ScheduledMaintenance => "scheduled_maintenance",
+            Cause::ThirdPartyNetwork => "third_party_network",
+            Cause::ForceMajeure => "force_majeure",
+            Cause::RegulatoryControl => "regulatory_control",
+            Cause::InvalidNumber => "invalid_number",
+            Cause::PlatformRuleViolation => "platform_rule_violation",
+            Cause::RecipientHarassmentReport => "recipient_harassment_report",
+            Cause::NotAttributableToProvider => "not_attributable_to_provider",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Cause> {
+        Cause::ALL.into_iter().find(|cause| cause.name() == name)
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One exclusion clause of a policy.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Clause {
+    /// The clause number as the document prints it ("4.10").
+    pub id: String,
+    /// A short title in our own words.
+    pub title: String,
+    /// The cause this clause excludes; `None` for a catch-all that names no cause.
+    pub cause: Option<Cause>,
+    pub condition: Condition,
+}
+
+/// What must be true, beyond the cause, for a clause to exclude an outage.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Condition {
+    /// The cause alone decides.
+    Always,
+    /// The provider announced it before the outage began (maintenance, announced events).
+    ProviderNotice,
+    /// A customer's traffic surge, possibly above a threshold, without the notice the clause asks.
+    TrafficSurge(SurgeRule),
+    /// The breach got the customer's own phone number blocked (the call centers' 5.18).
+    NumberBlocked,
+    /// "Any other circumstance exempt under laws, agreements or published rules": no fact we can
+    /// be given decides it, so it always goes to a person.
+    CaseByCase,
+}
+
+/// A traffic-surge clause: how big the surge must be and what notice would have saved the customer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SurgeRule {
+    /// `None` when the clause names no threshold (IM: any unannounced surge).
+    pub threshold: Option<SurgeThreshold>,
+    pub notice: NoticeRequirement,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SurgeThreshold {
+    pub metric: SurgeMetric,
+    pub comparison: Comparison,
+    /// The threshold for ordinary accounts.
+    pub value: Decimal,
+    /// A separate threshold for gateway accounts (SMS), when the clause has one.
+    pub gateway_value: Option<Decimal>,
+}
+
+impl SurgeThreshold {
+    /// True when `measured` reaches the threshold in this clause's sense (strictly above, or at
+    /// least).
+    pub fn reached_by(&self, measured: Decimal, threshold: Decimal) -> bool {
+        match self.comparison {
+            Comparison::Above => measured > threshold,
+            Comparison::AtLeast => measured >= threshold,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SurgeMetric {
+    /// Rise in concurrent users or calls (TRTC: "波动超过3000并发").
+    Concurrency,
+    /// Peak queries per second (call centers: "5.0QPS").
+    PeakQps,
+    /// Messages one account sent in a day (SMS).
+    DailyMessages,
+}
+
+impl SurgeMetric {
+    pub fn name(self) -> &'static str {
+        match self {
+            SurgeMetric::Concurrency => "concurrency_surge",
+            SurgeMetric::PeakQps => "peak_qps",
+            SurgeMetric::DailyMessages => "daily_messages",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    Above,
+    AtLeast,
+}
+
+/// The notice a customer must have given for a surge to stay the provider's problem.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoticeRequirement {
+    /// Only written notice counts (TRTC's "书面告知").
+    pub written: bool,
+    /// The notice must come at least this many business days before the surge; 0 means any time
+    /// before it began.
+    pub business_days: u32,
+}

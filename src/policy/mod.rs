@@ -1,0 +1,180 @@
+//! SLA policies: what one contract promises, held as data the engine evaluates.
+//!
+//! A policy is read from a TOML file ([`file`]); the five built-in ones are embedded in the binary
+//! and more can be loaded from a directory ([`PolicySet`]). Nothing here knows about gRPC.
+
+mod clause;
+mod file;
+mod percent;
+mod set;
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+
+pub use clause::{
+    Cause, Clause, Comparison, Condition, NoticeRequirement, SurgeMetric, SurgeRule, SurgeThreshold,
+};
+pub use file::PolicyFileError;
+pub use percent::{Fraction, Percent, PercentError};
+pub use set::{LoadError, PolicySet};
+
+/// One SLA, as the engine reads it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    /// Stable identifier clients pass (`tencent-im`).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    pub source: SourceDocument,
+    pub service_month: ServiceMonthKind,
+    /// Zone used when an evaluation does not name one.
+    pub time_zone: Tz,
+    pub method: Method,
+    /// Availability at or above this meets the SLA; below it earns compensation.
+    pub standard: Percent,
+    /// The compensation table, highest availability band first, as the document prints it.
+    pub tiers: Vec<Tier>,
+    pub form: CompensationForm,
+    pub claim_window: ClaimWindowRule,
+    /// Exclusion clauses in the order the classifier tries them.
+    pub clauses: Vec<Clause>,
+}
+
+/// Where a policy's numbers come from, so a reviewer can check them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceDocument {
+    pub file: String,
+    pub title: String,
+    /// `None` when the document carries no date.
+    pub last_updated: Option<NaiveDate>,
+}
+
+/// How a term is cut into service months.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceMonthKind {
+    /// Each calendar month that overlaps the term, cut to the term.
+    Calendar,
+    /// Month *i* starts on the term's first day plus *i* months (IM).
+    Anniversary,
+}
+
+/// How availability is measured; named after OpenSLO's budgeting methods.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Time is cut into slices; a bad slice costs all of its minutes.
+    Timeslices {
+        slice_minutes: u32,
+        bad_slice: TimesliceRule,
+    },
+    /// Failed events over all events of the month.
+    Occurrences,
+}
+
+/// What makes a time slice bad, judged on the summed counts of every bucket inside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimesliceRule {
+    /// At least one attempt and no success (IM's "Apparent Failure").
+    AllFailed,
+    /// At least one attempt and a success rate `(total − failed) / total` below the bound.
+    SuccessRateBelow(Percent),
+}
+
+impl TimesliceRule {
+    /// Judges one slice from its summed counts. A slice with no attempts is never bad: nothing
+    /// failed in it.
+    pub fn is_bad(self, total: u64, failed: u64) -> bool {
+        if total == 0 {
+            return false;
+        }
+        match self {
+            TimesliceRule::AllFailed => failed == total,
+            TimesliceRule::SuccessRateBelow(bound) => {
+                Fraction::new(u128::from(total - failed), u128::from(total)).below(bound)
+            }
+        }
+    }
+}
+
+/// One row of a compensation table: availability in `[at_least, below)` earns `fee_percent`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tier {
+    pub at_least: Percent,
+    pub below: Percent,
+    pub fee_percent: Percent,
+}
+
+/// What the compensation is paid in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompensationForm {
+    Voucher,
+    Cash,
+    MessageCredits,
+}
+
+impl CompensationForm {
+    pub fn name(self) -> &'static str {
+        match self {
+            CompensationForm::Voucher => "voucher",
+            CompensationForm::Cash => "cash",
+            CompensationForm::MessageCredits => "message_credits",
+        }
+    }
+}
+
+/// When a claim for one service month may be filed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimWindowRule {
+    /// Claims open the day after this business day of the calendar month that follows the
+    /// service month's last day.
+    pub opens_after_business_day: u32,
+    /// Claims close this many calendar days after the service month's last day (inclusive).
+    pub closes_after_days: u32,
+}
+
+impl Policy {
+    /// The clauses that could exclude an outage of this cause, narrowest first: a clause with a
+    /// condition of its own (5.18's blocked number) is tried before a broader one naming the same
+    /// cause (5.17), so the verdict names the clause that fits best.
+    pub fn clauses_for(&self, cause: Cause) -> Vec<&Clause> {
+        let mut found: Vec<&Clause> = self
+            .clauses
+            .iter()
+            .filter(|clause| clause.cause == Some(cause))
+            .collect();
+        found.sort_by_key(|clause| clause.condition == Condition::Always);
+        found
+    }
+
+    /// The catch-all clause, if the policy has one.
+    pub fn case_by_case_clause(&self) -> Option<&Clause> {
+        self.clauses
+            .iter()
+            .find(|clause| clause.condition == Condition::CaseByCase)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slice_without_attempts_is_never_bad() {
+        assert!(!TimesliceRule::AllFailed.is_bad(0, 0));
+        assert!(!TimesliceRule::SuccessRateBelow(Percent::HUNDRED).is_bad(0, 0));
+    }
+
+    #[test]
+    fn all_failed_needs_every_attempt_to_fail() {
+        assert!(TimesliceRule::AllFailed.is_bad(3, 3));
+        assert!(!TimesliceRule::AllFailed.is_bad(3, 2));
+    }
+
+    #[test]
+    fn success_rate_exactly_at_the_bound_is_not_bad() {
+        let rule = TimesliceRule::SuccessRateBelow("99".parse().unwrap());
+        assert!(!rule.is_bad(100, 1));
+        assert!(rule.is_bad(100, 2));
+        assert!(rule.is_bad(1000, 11));
+        assert!(!rule.is_bad(1000, 10));
+    }
+}

@@ -1,0 +1,114 @@
+//! Helpers for driving the engine directly in tests.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use sla_evaluator::calendar::BusinessCalendar;
+use sla_evaluator::classify::{Facts, Outage, OutageWindow};
+use sla_evaluator::engine::{Bucket, Evaluation, EvaluationSpec, Limits, MonthlyFee, Report};
+use sla_evaluator::policy::{Cause, Policy, PolicySet};
+
+pub const SHANGHAI: Tz = Tz::Asia__Shanghai;
+
+pub fn policy(id: &str) -> Arc<Policy> {
+    PolicySet::built_in()
+        .expect("built-in policies load")
+        .get(id)
+        .unwrap_or_else(|| panic!("no built-in policy {id}"))
+        .clone()
+}
+
+pub fn day(text: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("YYYY-MM-DD")
+}
+
+/// A local wall-clock time ("2019-03-05 10:00") in `zone`, as an instant.
+pub fn local(zone: Tz, text: &str) -> DateTime<Utc> {
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("YYYY-MM-DD HH:MM");
+    zone.from_local_datetime(&naive)
+        .single()
+        .expect("an unambiguous local time")
+        .with_timezone(&Utc)
+}
+
+pub fn dec(text: &str) -> Decimal {
+    Decimal::from_str_exact(text).expect("a decimal")
+}
+
+pub fn spec(first: &str, last: &str) -> EvaluationSpec {
+    EvaluationSpec {
+        term_first_day: day(first),
+        term_last_day: day(last),
+        time_zone: None,
+        currency: None,
+        fees: vec![],
+        message_unit_price: None,
+        calendar: BusinessCalendar::default(),
+    }
+}
+
+/// The spec with a fee for every listed month start, in CNY.
+pub fn with_fees(mut spec: EvaluationSpec, fees: &[(&str, &str, &str)]) -> EvaluationSpec {
+    spec.currency = Some(iso_currency::Currency::CNY);
+    spec.fees = fees
+        .iter()
+        .map(|(month, paid, deductions)| MonthlyFee {
+            month_start: day(month),
+            paid: dec(paid),
+            deductions: dec(deductions),
+        })
+        .collect();
+    spec
+}
+
+/// A one-minute bucket.
+pub fn minute(start: DateTime<Utc>, total: u64, failed: u64) -> Bucket {
+    Bucket {
+        start,
+        duration_seconds: 60,
+        total,
+        failed,
+    }
+}
+
+/// Consecutive one-minute buckets from `start`.
+pub fn minutes(start: DateTime<Utc>, count: i64, total: u64, failed: u64) -> Vec<Bucket> {
+    (0..count)
+        .map(|i| minute(start + chrono::TimeDelta::minutes(i), total, failed))
+        .collect()
+}
+
+pub fn outage(
+    id: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    cause: Cause,
+    facts: Facts,
+) -> Outage {
+    Outage {
+        id: id.to_string(),
+        window: OutageWindow::new(start, end).expect("a non-empty window"),
+        cause: Some(cause),
+        facts,
+    }
+}
+
+pub fn evaluate(
+    policy_id: &str,
+    spec: EvaluationSpec,
+    buckets: impl IntoIterator<Item = Bucket>,
+    outages: impl IntoIterator<Item = Outage>,
+) -> Report {
+    let mut evaluation =
+        Evaluation::new(policy(policy_id), spec, Limits::default()).expect("a valid spec");
+    for bucket in buckets {
+        evaluation.add_bucket(bucket).expect("a valid bucket");
+    }
+    for outage in outages {
+        evaluation.add_outage(outage).expect("a valid outage");
+    }
+    evaluation.finish()
+}

@@ -1,0 +1,223 @@
+//! Properties that must hold for every input, not just the examples.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use chrono::TimeDelta;
+use common::engine::*;
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use sla_evaluator::classify::Facts;
+use sla_evaluator::engine::compensation::{compensation_amount, earned_tier};
+use sla_evaluator::engine::{Bucket, MonthReport, Report};
+use sla_evaluator::policy::{Cause, Fraction};
+
+const POLICIES: [&str; 5] = [
+    "tencent-im",
+    "tencent-sms",
+    "tencent-ccc-intl",
+    "tencent-trtc",
+    "tencent-ccc-cn",
+];
+
+/// Minutes of April 2024 (Shanghai) with counts, at most one bucket per minute.
+fn minute_counts(max_minutes: usize) -> impl Strategy<Value = BTreeMap<i64, (u64, u64)>> {
+    prop::collection::btree_map(
+        0..3000i64,
+        (0u64..40).prop_flat_map(|total| (Just(total), 0..=total)),
+        0..max_minutes,
+    )
+}
+
+fn april() -> chrono::DateTime<chrono::Utc> {
+    local(SHANGHAI, "2024-04-01 00:00")
+}
+
+fn to_buckets(counts: &BTreeMap<i64, (u64, u64)>) -> Vec<Bucket> {
+    counts
+        .iter()
+        .map(|(&m, &(total, failed))| minute(april() + TimeDelta::minutes(m), total, failed))
+        .collect()
+}
+
+fn fraction_le(a: Fraction, b: Fraction) -> bool {
+    // a ≤ b, with an empty fraction reading as 1.
+    let (ag, at) = if a.total == 0 {
+        (1, 1)
+    } else {
+        (a.good, a.total)
+    };
+    let (bg, bt) = if b.total == 0 {
+        (1, 1)
+    } else {
+        (b.good, b.total)
+    };
+    ag * bt <= bg * at
+}
+
+fn months_only(report: Report) -> Vec<MonthReport> {
+    report.months
+}
+
+fn fee_spec() -> sla_evaluator::engine::EvaluationSpec {
+    let mut spec = with_fees(
+        spec("2024-04-01", "2024-04-30"),
+        &[("2024-04-01", "1234.56", "34.56")],
+    );
+    spec.message_unit_price = Some(dec("0.045"));
+    spec
+}
+
+proptest! {
+    #[test]
+    fn availability_never_rises_when_a_failure_is_added(
+        policy_index in 0..5usize,
+        counts in minute_counts(200),
+        pick in any::<prop::sample::Index>(),
+    ) {
+        prop_assume!(!counts.is_empty());
+        let policy_id = POLICIES[policy_index];
+        let before = evaluate(policy_id, spec("2024-04-01", "2024-04-30"), to_buckets(&counts), []);
+        let mut worse = counts.clone();
+        let minute = *pick.get(&counts.keys().copied().collect::<Vec<_>>());
+        let entry = worse.get_mut(&minute).unwrap();
+        if entry.1 < entry.0 { entry.1 += 1 } else { entry.0 += 1; entry.1 += 1 }
+        let after = evaluate(policy_id, spec("2024-04-01", "2024-04-30"), to_buckets(&worse), []);
+        let (b, a) = (before.months[0].availability, after.months[0].availability);
+        prop_assert!(fraction_le(a, b), "{policy_id}: {a:?} rose above {b:?}");
+    }
+
+    #[test]
+    fn compensation_never_falls_when_availability_falls(
+        policy_index in 0..5usize,
+        total in 1u128..1_000_000,
+        lower in 0u128..1_000_000,
+        higher in 0u128..1_000_000,
+        eligible_cents in 0i64..10_000_000,
+    ) {
+        let policy = policy(POLICIES[policy_index]);
+        let (lower, higher) = (lower.min(higher).min(total), higher.max(lower).min(total));
+        let (worse, better) = (Fraction::new(lower, total), Fraction::new(higher, total));
+        let percent = |a: Fraction| earned_tier(&policy, a).map_or(0, |(_, tier)| tier.fee_percent.units());
+        prop_assert!(percent(worse) >= percent(better));
+        let eligible = Decimal::new(eligible_cents, 2);
+        let amount = |a: Fraction| earned_tier(&policy, a).map_or(Decimal::ZERO, |(_, tier)| compensation_amount(eligible, &tier, 2));
+        prop_assert!(amount(worse) >= amount(better));
+    }
+
+    #[test]
+    fn compensation_never_falls_when_more_minutes_are_bad(
+        policy_index in 0..5usize,
+        fewer in 0i64..3000,
+        more in 0i64..3000,
+    ) {
+        let policy_id = POLICIES[policy_index];
+        let (fewer, more) = (fewer.min(more), fewer.max(more));
+        let bad = |n: i64| minutes(april(), n, 5, 5);
+        let payout = |n| evaluate(policy_id, fee_spec(), bad(n), []).months[0].payout.clone().unwrap();
+        prop_assert!(payout(more).amount >= payout(fewer).amount);
+    }
+
+    #[test]
+    fn the_amount_never_exceeds_the_eligible_fee(
+        policy_index in 0..5usize,
+        paid in 0i64..10_000_000_000,
+        paid_places in 0u32..=6,
+        deducted_share in 0u32..=100,
+        bad in 0i64..3000,
+    ) {
+        let policy_id = POLICIES[policy_index];
+        let paid = Decimal::new(paid, paid_places);
+        let deductions = (paid * Decimal::from(deducted_share) / Decimal::from(100)).round_dp(4).min(paid);
+        let mut spec = fee_spec();
+        spec.fees[0].paid = paid;
+        spec.fees[0].deductions = deductions;
+        let report = evaluate(policy_id, spec, minutes(april(), bad, 5, 5), []);
+        let payout = report.months[0].payout.clone().unwrap();
+        prop_assert_eq!(payout.eligible_fee, paid - deductions);
+        prop_assert!(payout.amount <= payout.eligible_fee, "{} > {}", payout.amount, payout.eligible_fee);
+        prop_assert!(payout.amount >= Decimal::ZERO);
+    }
+
+    #[test]
+    fn the_same_buckets_in_any_order_give_the_same_report(
+        policy_index in 0..5usize,
+        (buckets, shuffled) in minute_counts(300).prop_flat_map(|counts| {
+            let buckets = to_buckets(&counts);
+            (Just(buckets.clone()), Just(buckets).prop_shuffle())
+        }),
+        outage_start in 0i64..3000,
+    ) {
+        let policy_id = POLICIES[policy_index];
+        let storm = || outage(
+            "storm",
+            april() + TimeDelta::minutes(outage_start),
+            april() + TimeDelta::minutes(outage_start + 17),
+            Cause::ForceMajeure,
+            Facts::default(),
+        );
+        let sorted = evaluate(policy_id, fee_spec(), buckets, [storm()]);
+        let any_order = evaluate(policy_id, fee_spec(), shuffled, [storm()]);
+        prop_assert_eq!(sorted, any_order);
+    }
+
+    #[test]
+    fn trtc_units_given_whole_or_split_into_shuffled_minutes_give_the_same_months(
+        units in prop::collection::btree_map(0..2000i64, prop::collection::vec((0u64..60, 0u64..3), 5), 0..100),
+        seed in any::<u64>(),
+    ) {
+        let whole: Vec<Bucket> = units.iter().map(|(&unit, minutes)| Bucket {
+            start: april() + TimeDelta::minutes(unit * 5),
+            duration_seconds: 300,
+            total: minutes.iter().map(|m| m.0 + m.1).sum(),
+            failed: minutes.iter().map(|m| m.1).sum(),
+        }).collect();
+        let mut split: Vec<Bucket> = units.iter().flat_map(|(&unit, minutes)| {
+            minutes.iter().enumerate().map(move |(i, &(ok, failed))| {
+                minute(april() + TimeDelta::minutes(unit * 5 + i as i64), ok + failed, failed)
+            })
+        }).collect();
+        shuffle(&mut split, seed);
+        let a = months_only(evaluate("tencent-trtc", fee_spec(), whole, []));
+        let b = months_only(evaluate("tencent-trtc", fee_spec(), split, []));
+        prop_assert_eq!(a, b);
+    }
+
+    #[test]
+    fn event_hours_given_whole_or_split_into_minutes_give_the_same_months(
+        policy_index in prop::sample::select(vec![1usize, 4]),
+        hours in prop::collection::btree_map(0..700i64, (0u64..10_000).prop_flat_map(|t| (Just(t), 0..=t)), 0..50),
+        seed in any::<u64>(),
+    ) {
+        let policy_id = POLICIES[policy_index];
+        let whole: Vec<Bucket> = hours.iter().map(|(&hour, &(total, failed))| Bucket {
+            start: april() + TimeDelta::hours(hour),
+            duration_seconds: 3600,
+            total,
+            failed,
+        }).collect();
+        // Spread each hour's counts over its 60 minutes.
+        let mut split: Vec<Bucket> = hours.iter().flat_map(|(&hour, &(total, failed))| {
+            (0..60u64).map(move |m| {
+                let share = |n: u64| n / 60 + u64::from(m < n % 60);
+                minute(april() + TimeDelta::hours(hour) + TimeDelta::minutes(m as i64), share(total), share(failed))
+            })
+        }).collect();
+        shuffle(&mut split, seed);
+        let a = months_only(evaluate(policy_id, fee_spec(), whole, []));
+        let b = months_only(evaluate(policy_id, fee_spec(), split, []));
+        prop_assert_eq!(a, b);
+    }
+}
+
+/// A deterministic Fisher-Yates shuffle driven by a proptest-chosen seed.
+fn shuffle<T>(items: &mut [T], mut seed: u64) {
+    for i in (1..items.len()).rev() {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let j = (seed >> 33) as usize % (i + 1);
+        items.swap(i, j);
+    }
+}
