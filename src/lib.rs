@@ -1,11 +1,14 @@
 //! sla-evaluator: given what was measured, what availability did each service month reach under an
-//! SLA, and what compensation is owed.
+//! SLA, and what compensation is owed?
 //!
 //! The SLA domain is pure Rust with no transport types: [`policy`] (what a contract promises),
 //! [`engine`] (evaluating measurements against it), [`classify`] (which exclusion clause an outage
-//! falls under) and [`calendar`] (business days).
+//! falls under) and [`calendar`] (business days). [`api`] is the gRPC layer around it, and
+//! [`server`] serves it with health and reflection.
 
+pub mod api;
 pub mod calendar;
 pub mod classify;
 pub mod engine;
 pub mod policy;
+pub mod server;

@@ -91,9 +91,9 @@ proptest! {
     #[test]
     fn compensation_never_falls_when_availability_falls(
         policy_index in 0..5usize,
-        total in 1u128..1_000_000,
-        lower in 0u128..1_000_000,
-        higher in 0u128..1_000_000,
+        total in 1u64..1_000_000,
+        lower in 0u64..1_000_000,
+        higher in 0u64..1_000_000,
         eligible_cents in 0i64..10_000_000,
     ) {
         let policy = policy(POLICIES[policy_index]);

@@ -1,6 +1,15 @@
-//! The README's policy table must say what the loaded policies say.
+//! The README must stay true: its policy table says what the loaded policies say, and its grpcurl
+//! session runs against a real server with the results it describes.
 
+mod common;
+
+use common::server::TestServer;
+use common::tools::{succeed, venv};
 use sla_evaluator::policy::{Method, PolicySet, TimesliceRule};
+
+fn readme() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
+}
 
 fn row(policy: &sla_evaluator::policy::Policy) -> String {
     let document = &policy.source.file[..3];
@@ -48,5 +57,95 @@ fn the_readme_policy_table_matches_the_built_in_policies() {
     for policy in PolicySet::built_in().unwrap().iter() {
         let row = row(policy);
         assert!(readme.contains(&row), "README.md lacks the row\n{row}");
+    }
+}
+
+/// The README's ```sh blocks that call grpcurl.
+fn grpcurl_blocks(readme: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in readme.lines() {
+        match (&mut current, line) {
+            (None, "```sh") => current = Some(String::new()),
+            (Some(block), "```") => {
+                if block.contains("grpcurl ") {
+                    blocks.push(block.clone());
+                }
+                current = None;
+            }
+            (Some(block), line) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn the_readme_grpcurl_session_runs_as_described() {
+    let blocks = grpcurl_blocks(&readme());
+    assert_eq!(blocks.len(), 4, "the README's grpcurl blocks: {blocks:#?}");
+    let server = TestServer::start();
+    let path = format!(
+        "{}:{}",
+        venv().join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let outputs: Vec<String> = blocks
+        .iter()
+        .map(|block| {
+            let script = format!(
+                "set -euo pipefail\n{}",
+                block.replace("localhost:50051", &server.addr.to_string())
+            );
+            let mut bash = std::process::Command::new("bash");
+            bash.arg("-c").arg(script).env("PATH", &path);
+            succeed(bash, "")
+        })
+        .collect();
+    assert!(
+        outputs[0].contains("sla.v1.SlaEvaluator") && outputs[0].contains("SERVING"),
+        "{}",
+        outputs[0]
+    );
+    assert!(
+        outputs[1].contains("\"id\": \"tencent-ccc-cn\""),
+        "{}",
+        outputs[1]
+    );
+    // What the prose after the Evaluate block says it returns.
+    let evaluation: serde_json::Value = serde_json::from_str(&outputs[2]).unwrap();
+    let march = &evaluation["months"][0];
+    assert_eq!(march["availabilityPercent"], "99.9327");
+    assert_eq!(march["badUnits"], "30");
+    assert_eq!(march["excludedUnits"], "5");
+    assert_eq!(march["standardMet"], true);
+    assert_eq!(march["outages"][0]["clauseId"], "4.10");
+    assert_eq!(
+        (
+            march["claimOpensOn"].as_str(),
+            march["claimClosesOn"].as_str()
+        ),
+        (Some("2019-04-06"), Some("2019-05-30"))
+    );
+    // What the prose after the ClassifyOutages block says.
+    let classified: serde_json::Value = serde_json::from_str(&outputs[3]).unwrap();
+    assert_eq!(classified["verdicts"][0]["verdict"], "VERDICT_NEEDS_REVIEW");
+    assert_eq!(
+        classified["verdicts"][0]["missingFacts"],
+        serde_json::json!(["facts.account_kind"])
+    );
+    assert_eq!(classified["verdicts"][1]["verdict"], "VERDICT_EXCLUDED");
+    assert_eq!(classified["verdicts"][1]["clauseId"], "4.15");
+    // The status-code table names every error code the service returns.
+    for code in [
+        "INVALID_ARGUMENT",
+        "NOT_FOUND",
+        "FAILED_PRECONDITION",
+        "RESOURCE_EXHAUSTED",
+    ] {
+        assert!(readme().contains(&format!("| `{code}` |")), "{code}");
     }
 }

@@ -34,6 +34,8 @@ pub enum BucketError {
     DurationDoesNotDivideSlice { seconds: u32, slice_minutes: u32 },
     #[error("failed {failed} exceeds total {total}")]
     FailedExceedsTotal { total: u64, failed: u64 },
+    #[error("the bucket starting {start} does not start on a whole second")]
+    FractionalSecond { start: DateTime<Utc> },
     #[error(
         "the bucket starting {start} is not on a whole minute of its service month (which starts \
          {month_start})"

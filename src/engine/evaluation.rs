@@ -197,6 +197,11 @@ impl Evaluation {
 
     /// Adds one bucket.
     pub fn add_bucket(&mut self, bucket: Bucket) -> Result<Placement, BucketError> {
+        if bucket.start.timestamp_subsec_nanos() != 0 {
+            return Err(BucketError::FractionalSecond {
+                start: bucket.start,
+            });
+        }
         self.add(
             bucket.start.timestamp(),
             bucket.duration_seconds,
@@ -242,13 +247,13 @@ impl Evaluation {
                 seconds: duration_seconds,
             });
         }
-        if let Method::Timeslices { slice_minutes, .. } = self.policy.method {
-            if (slice_minutes * 60) % duration_seconds != 0 {
-                return Err(BucketError::DurationDoesNotDivideSlice {
-                    seconds: duration_seconds,
-                    slice_minutes,
-                });
-            }
+        if let Method::Timeslices { slice_minutes, .. } = self.policy.method
+            && !(slice_minutes * 60).is_multiple_of(duration_seconds)
+        {
+            return Err(BucketError::DurationDoesNotDivideSlice {
+                seconds: duration_seconds,
+                slice_minutes,
+            });
         }
         if failed > total {
             return Err(BucketError::FailedExceedsTotal { total, failed });
@@ -412,11 +417,7 @@ impl Evaluation {
                     });
                 }
                 let good = total - tally.bad.min(total);
-                (
-                    Unit::Minutes,
-                    total,
-                    Fraction::new(u128::from(good), u128::from(total)),
-                )
+                (Unit::Minutes, total, Fraction::new(good, total))
             }
             Method::Occurrences => {
                 if tally.events == 0 {
@@ -430,10 +431,7 @@ impl Evaluation {
                 (
                     Unit::Events,
                     tally.events,
-                    Fraction::new(
-                        u128::from(tally.events - tally.bad),
-                        u128::from(tally.events),
-                    ),
+                    Fraction::new(tally.events - tally.bad, tally.events),
                 )
             }
         };

@@ -105,7 +105,7 @@ pub struct Coverage {
 
 impl Coverage {
     pub fn fraction(&self) -> Fraction {
-        Fraction::new(u128::from(self.covered_minutes), u128::from(self.minutes))
+        Fraction::new(self.covered_minutes, self.minutes)
     }
 }
 

@@ -257,7 +257,7 @@ fn method(file: &Spanned<MethodFile>, at: &At) -> Result<Method, PolicyFileError
             bad_slice,
         } => {
             let slice_minutes = *slice_minutes;
-            if slice_minutes == 0 || MINUTES_PER_HOUR % slice_minutes != 0 {
+            if slice_minutes == 0 || !MINUTES_PER_HOUR.is_multiple_of(slice_minutes) {
                 return Err(at(
                     file.span(),
                     format!(

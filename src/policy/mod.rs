@@ -89,7 +89,7 @@ impl TimesliceRule {
         match self {
             TimesliceRule::AllFailed => failed == total,
             TimesliceRule::SuccessRateBelow(bound) => {
-                Fraction::new(u128::from(total - failed), u128::from(total)).below(bound)
+                Fraction::new(total - failed, total).below(bound)
             }
         }
     }

@@ -89,12 +89,12 @@ pub enum PercentError {
 /// (`total == 0`, a month with no events) reads as 100%, as contract-readings.md fixes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fraction {
-    pub good: u128,
-    pub total: u128,
+    pub good: u64,
+    pub total: u64,
 }
 
 impl Fraction {
-    pub fn new(good: u128, total: u128) -> Self {
+    pub fn new(good: u64, total: u64) -> Self {
         debug_assert!(good <= total, "good {good} exceeds total {total}");
         Fraction { good, total }
     }
@@ -104,8 +104,9 @@ impl Fraction {
         if self.total == 0 {
             return true;
         }
-        // good, total < 2^96 in every caller, so both products stay below 2^116.
-        self.good * u128::from(UNITS_PER_WHOLE) >= u128::from(bound.0) * self.total
+        // Both sides are below 2^64 × 2^20, far inside u128.
+        u128::from(self.good) * u128::from(UNITS_PER_WHOLE)
+            >= u128::from(bound.0) * u128::from(self.total)
     }
 
     /// True when the fraction is strictly below `bound`.
@@ -116,8 +117,8 @@ impl Fraction {
     /// The percentage truncated (never rounded up) to four places, e.g. `99.9327`, so a shown
     /// value never looks better than the truth.
     pub fn truncated_percent(self) -> String {
-        let units = (self.good * u128::from(UNITS_PER_WHOLE))
-            .checked_div(self.total)
+        let units = (u128::from(self.good) * u128::from(UNITS_PER_WHOLE))
+            .checked_div(u128::from(self.total))
             .unwrap_or(u128::from(UNITS_PER_WHOLE));
         let point = u128::from(UNITS_PER_POINT);
         format!("{}.{:04}", units / point, units % point)

@@ -2,3 +2,5 @@
 #![allow(dead_code)]
 
 pub mod engine;
+pub mod server;
+pub mod tools;

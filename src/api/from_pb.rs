@@ -1,0 +1,376 @@
+//! Requests into domain values. Every string is parsed and every range checked here, so a handler
+//! only ever holds valid values, and every refusal names the field path, the value and the rule.
+//!
+//! Proto messages are destructured exhaustively: a field added to the .proto breaks the build here
+//! until it is handled, instead of being silently ignored.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use iso_currency::Currency;
+use rust_decimal::Decimal;
+
+use super::error::ApiError;
+use super::pb;
+use crate::calendar::BusinessCalendar;
+use crate::classify::{AccountKind, Facts, Notice, Outage, OutageWindow};
+use crate::engine::{BucketError, EvaluationSpec, FeeField, MonthlyFee, SpecError};
+use crate::policy::{Cause, Policy, PolicySet};
+
+/// Looks a policy up by id.
+pub fn policy(policies: &PolicySet, field: &str, id: &str) -> Result<Arc<Policy>, ApiError> {
+    if id.is_empty() {
+        return Err(ApiError::invalid(field, format!("{field} is required")));
+    }
+    policies
+        .get(id)
+        .cloned()
+        .ok_or_else(|| ApiError::PolicyNotFound(id.to_string()))
+}
+
+/// The policy and the engine's spec from an Evaluate stream's first message.
+pub fn evaluation_spec(
+    policies: &PolicySet,
+    spec: pb::EvaluationSpec,
+) -> Result<(Arc<Policy>, EvaluationSpec), ApiError> {
+    let pb::EvaluationSpec {
+        policy_id,
+        term_start,
+        term_end,
+        time_zone: zone,
+        currency: currency_code,
+        fees,
+        message_unit_price,
+        calendar: business_calendar,
+    } = spec;
+    let policy = policy(policies, "spec.policy_id", &policy_id)?;
+    let fees = fees
+        .into_iter()
+        .enumerate()
+        .map(|(index, fee)| monthly_fee(&format!("spec.fees[{index}]"), fee))
+        .collect::<Result<Vec<_>, _>>()?;
+    let spec = EvaluationSpec {
+        term_first_day: date("spec.term_start", &term_start)?,
+        term_last_day: date("spec.term_end", &term_end)?,
+        time_zone: time_zone("spec.time_zone", &zone)?,
+        currency: currency("spec.currency", &currency_code)?,
+        fees,
+        message_unit_price: optional_decimal("spec.message_unit_price", &message_unit_price)?,
+        calendar: calendar("spec.calendar", business_calendar)?,
+    };
+    Ok((policy, spec))
+}
+
+fn monthly_fee(field: &str, fee: pb::MonthlyFee) -> Result<MonthlyFee, ApiError> {
+    let pb::MonthlyFee {
+        month_start,
+        paid,
+        deductions,
+    } = fee;
+    Ok(MonthlyFee {
+        month_start: date(&format!("{field}.month_start"), &month_start)?,
+        paid: required_decimal(&format!("{field}.paid"), &paid)?,
+        deductions: optional_decimal(&format!("{field}.deductions"), &deductions)?
+            .unwrap_or(Decimal::ZERO),
+    })
+}
+
+/// A business calendar; absent means weekends only.
+pub fn calendar(
+    field: &str,
+    calendar: Option<pb::BusinessCalendar>,
+) -> Result<BusinessCalendar, ApiError> {
+    let Some(pb::BusinessCalendar {
+        name,
+        holidays,
+        make_up_working_days,
+    }) = calendar
+    else {
+        return Ok(BusinessCalendar::default());
+    };
+    let dates = |list: &[String], what: &str| -> Result<Vec<NaiveDate>, ApiError> {
+        list.iter()
+            .enumerate()
+            .map(|(index, text)| date(&format!("{field}.{what}[{index}]"), text))
+            .collect()
+    };
+    let holidays = dates(&holidays, "holidays")?;
+    let make_up_days = dates(&make_up_working_days, "make_up_working_days")?;
+    BusinessCalendar::new(&name, holidays, make_up_days).map_err(|error| {
+        ApiError::invalid(
+            format!("{field}.make_up_working_days"),
+            format!("{field}: {error}"),
+        )
+    })
+}
+
+/// A date "YYYY-MM-DD", strictly: no other widths or separators.
+pub fn date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
+    if text.is_empty() {
+        return Err(ApiError::invalid(
+            field,
+            format!("{field} is required (YYYY-MM-DD)"),
+        ));
+    }
+    let parsed = (text.len() == 10)
+        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+        .flatten();
+    parsed.ok_or_else(|| {
+        ApiError::invalid(
+            field,
+            format!("{field} '{text}' is not a date of the form YYYY-MM-DD"),
+        )
+    })
+}
+
+/// An IANA zone; empty means "the policy's default".
+pub fn time_zone(field: &str, text: &str) -> Result<Option<Tz>, ApiError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse::<Tz>().map(Some).map_err(|_| {
+        ApiError::invalid(
+            field,
+            format!("{field} '{text}' is not an IANA time zone (e.g. Asia/Shanghai)"),
+        )
+    })
+}
+
+fn currency(field: &str, code: &str) -> Result<Option<Currency>, ApiError> {
+    if code.is_empty() {
+        return Ok(None);
+    }
+    Currency::from_code(code).map(Some).ok_or_else(|| {
+        ApiError::invalid(
+            field,
+            format!("{field} '{code}' is not an ISO 4217 currency code (e.g. CNY, USD)"),
+        )
+    })
+}
+
+fn required_decimal(field: &str, text: &str) -> Result<Decimal, ApiError> {
+    optional_decimal(field, text)?
+        .ok_or_else(|| ApiError::invalid(field, format!("{field} is required (a decimal string)")))
+}
+
+/// A decimal string; empty means absent. Exponents, thousands separators and anything a `Decimal`
+/// could only approximate are refused.
+fn optional_decimal(field: &str, text: &str) -> Result<Option<Decimal>, ApiError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    Decimal::from_str_exact(text).map(Some).map_err(|_| {
+        ApiError::invalid(
+            field,
+            format!("{field} '{text}' is not a decimal number (e.g. 1234.56)"),
+        )
+    })
+}
+
+/// An instant; `None` is refused as missing.
+pub fn instant(
+    field: &str,
+    timestamp: Option<&prost_types::Timestamp>,
+) -> Result<DateTime<Utc>, ApiError> {
+    let Some(timestamp) = timestamp else {
+        return Err(ApiError::invalid(field, format!("{field} is required")));
+    };
+    u32::try_from(timestamp.nanos)
+        .ok()
+        .and_then(|nanos| DateTime::from_timestamp(timestamp.seconds, nanos))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                field,
+                format!(
+                    "{field} {{seconds: {}, nanos: {}}} is not a valid instant",
+                    timestamp.seconds, timestamp.nanos
+                ),
+            )
+        })
+}
+
+/// An outage; `field` is its path in the request (`outages[2]`, `outage`).
+pub fn outage(field: &str, outage: pb::Outage) -> Result<Outage, ApiError> {
+    let pb::Outage {
+        id,
+        start,
+        end,
+        cause: cause_value,
+        facts: outage_facts,
+    } = outage;
+    let start = instant(&format!("{field}.start"), start.as_ref())?;
+    let end = instant(&format!("{field}.end"), end.as_ref())?;
+    let window = OutageWindow::new(start, end)
+        .map_err(|error| ApiError::invalid(format!("{field}.end"), format!("{field}: {error}")))?;
+    Ok(Outage {
+        id,
+        window,
+        cause: cause(&format!("{field}.cause"), cause_value)?,
+        facts: facts(&format!("{field}.facts"), outage_facts.unwrap_or_default())?,
+    })
+}
+
+fn cause(field: &str, value: i32) -> Result<Option<Cause>, ApiError> {
+    use pb::Cause as P;
+    let known = P::try_from(value)
+        .map_err(|_| ApiError::invalid(field, format!("{field} {value} is not a known Cause")))?;
+    Ok(Some(match known {
+        P::Unspecified => return Ok(None),
+        P::ProviderFault => Cause::ProviderFault,
+        P::CustomerFault => Cause::CustomerFault,
+        P::CredentialLeak => Cause::CredentialLeak,
+        P::AttackOnCustomer => Cause::AttackOnCustomer,
+        P::GuidelineViolation => Cause::GuidelineViolation,
+        P::CustomerNegligence => Cause::CustomerNegligence,
+        P::IllegalContent => Cause::IllegalContent,
+        P::TrafficSurge => Cause::TrafficSurge,
+        P::TrialFeature => Cause::TrialFeature,
+        P::AnnouncedEvent => Cause::AnnouncedEvent,
+        P::ScheduledMaintenance => Cause::ScheduledMaintenance,
+        P::ThirdPartyNetwork => Cause::ThirdPartyNetwork,
+        P::ForceMajeure => Cause::ForceMajeure,
+        P::RegulatoryControl => Cause::RegulatoryControl,
+        P::InvalidNumber => Cause::InvalidNumber,
+        P::PlatformRuleViolation => Cause::PlatformRuleViolation,
+        P::RecipientHarassmentReport => Cause::RecipientHarassmentReport,
+        P::NotAttributableToProvider => Cause::NotAttributableToProvider,
+    }))
+}
+
+fn facts(field: &str, facts: pb::OutageFacts) -> Result<Facts, ApiError> {
+    let pb::OutageFacts {
+        provider_notice,
+        customer_notice,
+        concurrency_surge,
+        peak_qps,
+        daily_messages,
+        account_kind,
+        number_blocked,
+        exemption_basis,
+    } = facts;
+    let peak_qps = optional_decimal(&format!("{field}.peak_qps"), &peak_qps)?;
+    if let Some(qps) = peak_qps
+        && qps.is_sign_negative()
+        && !qps.is_zero()
+    {
+        return Err(ApiError::invalid(
+            format!("{field}.peak_qps"),
+            format!("{field}.peak_qps {qps} must not be negative"),
+        ));
+    }
+    let account_kind = match pb::AccountKind::try_from(account_kind) {
+        Ok(pb::AccountKind::Unspecified) => None,
+        Ok(pb::AccountKind::Standard) => Some(AccountKind::Standard),
+        Ok(pb::AccountKind::Gateway) => Some(AccountKind::Gateway),
+        Err(_) => {
+            return Err(ApiError::invalid(
+                format!("{field}.account_kind"),
+                format!("{field}.account_kind {account_kind} is not a known AccountKind"),
+            ));
+        }
+    };
+    Ok(Facts {
+        provider_notice: notice(&format!("{field}.provider_notice"), provider_notice)?,
+        customer_notice: notice(&format!("{field}.customer_notice"), customer_notice)?,
+        concurrency_surge,
+        peak_qps,
+        daily_messages,
+        account_kind,
+        number_blocked,
+        exemption_basis: (!exemption_basis.trim().is_empty()).then_some(exemption_basis),
+    })
+}
+
+fn notice(field: &str, notice: Option<pb::Notice>) -> Result<Option<Notice>, ApiError> {
+    let Some(pb::Notice {
+        status,
+        given_at,
+        written,
+    }) = notice
+    else {
+        return Ok(None);
+    };
+    match pb::NoticeStatus::try_from(status) {
+        Ok(pb::NoticeStatus::Unspecified) => Ok(None),
+        Ok(pb::NoticeStatus::NotGiven) => Ok(Some(Notice::NotGiven)),
+        Ok(pb::NoticeStatus::Given) => Ok(Some(Notice::Given {
+            at: instant(&format!("{field}.given_at"), given_at.as_ref())?,
+            written,
+        })),
+        Err(_) => Err(ApiError::invalid(
+            format!("{field}.status"),
+            format!("{field}.status {status} is not a known NoticeStatus"),
+        )),
+    }
+}
+
+/// A bucket's duration; 0 means a minute.
+pub fn duration_seconds(value: u32) -> u32 {
+    if value == 0 { 60 } else { value }
+}
+
+/// Where a refused bucket sits in the stream, for the error message and the field path.
+#[derive(Clone, Copy, Debug)]
+pub enum BucketAt {
+    /// Row `row` of a `buckets` message.
+    Rows { batch: u64, row: usize },
+    /// Row `row` of a `columns` message.
+    Columns { batch: u64, row: usize },
+}
+
+/// A refused bucket as an API error naming the batch, the row, the field and the value.
+pub fn bucket_error(at: BucketAt, error: BucketError) -> ApiError {
+    let part = match &error {
+        BucketError::ZeroDuration
+        | BucketError::DurationNotWholeMinutes { .. }
+        | BucketError::DurationDoesNotDivideSlice { .. } => "duration_seconds",
+        BucketError::FailedExceedsTotal { .. } => "failed",
+        BucketError::CountOverflow { .. } => "total",
+        BucketError::FractionalSecond { .. }
+        | BucketError::NotOnAMinute { .. }
+        | BucketError::CrossesServiceMonth { .. }
+        | BucketError::CrossesSlice { .. }
+        | BucketError::Overlaps { .. } => "start",
+    };
+    let (field, batch, row) = match at {
+        BucketAt::Rows { batch, row } => (format!("buckets.buckets[{row}].{part}"), batch, row),
+        BucketAt::Columns { batch, row } => {
+            let column = match part {
+                "duration_seconds" => "duration_seconds".to_string(),
+                "start" => format!("start_unix_seconds[{row}]"),
+                other => format!("{other}[{row}]"),
+            };
+            (format!("columns.{column}"), batch, row)
+        }
+    };
+    let message = format!("batch {batch}, row {row} ({field}): {error}");
+    ApiError::invalid(field, message)
+}
+
+/// A spec the engine refused, as an API error naming the spec field at fault.
+pub fn spec_error(error: SpecError) -> ApiError {
+    let field = match &error {
+        SpecError::TermEndsBeforeStart { .. } | SpecError::TermTooLong { .. } => {
+            "spec.term_end".to_string()
+        }
+        SpecError::SliceMisfit { .. } => "spec.time_zone".to_string(),
+        SpecError::CurrencyRequired | SpecError::CurrencyWithoutMinorUnit { .. } => {
+            "spec.currency".to_string()
+        }
+        SpecError::FeeMonthUnknown { index, .. } | SpecError::FeeMonthRepeated { index, .. } => {
+            format!("spec.fees[{index}].month_start")
+        }
+        SpecError::FeeInvalid { index, field, .. } => {
+            format!("spec.fees[{index}].{}", field.name())
+        }
+        SpecError::DeductionsExceedPaid { index, .. } => {
+            format!("spec.fees[{index}].{}", FeeField::Deductions.name())
+        }
+        SpecError::UnitPriceRequired { .. } | SpecError::UnitPriceInvalid { .. } => {
+            "spec.message_unit_price".to_string()
+        }
+        SpecError::TooFewBusinessDays { .. } => "spec.calendar.holidays".to_string(),
+    };
+    ApiError::invalid(field, format!("spec: {error}"))
+}

@@ -1,0 +1,20 @@
+//! The gRPC layer: it converts and validates at the edge, calls the domain, and converts back.
+//! Nothing in here decides an SLA question.
+
+mod error;
+mod from_pb;
+mod service;
+mod to_pb;
+
+pub use error::ApiError;
+pub use service::SlaService;
+
+/// Code generated from `proto/sla/v1/sla.proto`.
+pub mod pb {
+    #![allow(clippy::all, missing_docs)]
+    tonic::include_proto!("sla.v1");
+
+    /// The encoded descriptors of `sla.v1` and its imports, served by reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        include_bytes!(concat!(env!("OUT_DIR"), "/sla_v1_descriptor.bin"));
+}

@@ -1,0 +1,262 @@
+//! Domain values into responses.
+
+use rust_decimal::Decimal;
+
+use super::pb;
+use crate::classify::{OutageVerdict, Verdict};
+use crate::engine::{Ingested, MonthReport, MonthStatus, NoteKind, Report, Unit};
+use crate::policy::{
+    Cause, Clause, Comparison, CompensationForm, Condition, Method, Policy, ServiceMonthKind,
+    SurgeMetric, TimesliceRule,
+};
+
+pub fn policy(policy: &Policy) -> pb::Policy {
+    let Policy {
+        id,
+        name,
+        source,
+        service_month,
+        time_zone,
+        method,
+        standard,
+        tiers,
+        form,
+        claim_window,
+        clauses,
+    } = policy;
+    pb::Policy {
+        id: id.clone(),
+        name: name.clone(),
+        source: Some(pb::SourceDocument {
+            file: source.file.clone(),
+            title: source.title.clone(),
+            last_updated: source
+                .last_updated
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+        }),
+        service_month: match service_month {
+            ServiceMonthKind::Calendar => pb::ServiceMonthKind::Calendar,
+            ServiceMonthKind::Anniversary => pb::ServiceMonthKind::Anniversary,
+        } as i32,
+        default_time_zone: time_zone.name().to_string(),
+        method: Some(pb::Method {
+            kind: Some(match method {
+                Method::Occurrences => pb::method::Kind::Occurrences(pb::Occurrences {}),
+                Method::Timeslices {
+                    slice_minutes,
+                    bad_slice,
+                } => pb::method::Kind::Timeslices(pb::Timeslices {
+                    slice_minutes: *slice_minutes,
+                    bad_slice: match bad_slice {
+                        TimesliceRule::AllFailed => pb::BadSliceRule::AllFailed,
+                        TimesliceRule::SuccessRateBelow(_) => pb::BadSliceRule::SuccessRateBelow,
+                    } as i32,
+                    success_rate_below_percent: match bad_slice {
+                        TimesliceRule::AllFailed => String::new(),
+                        TimesliceRule::SuccessRateBelow(bound) => bound.to_string(),
+                    },
+                }),
+            }),
+        }),
+        standard_percent: standard.to_string(),
+        tiers: tiers
+            .iter()
+            .map(|tier| pb::Tier {
+                at_least_percent: tier.at_least.to_string(),
+                below_percent: tier.below.to_string(),
+                fee_percent: tier.fee_percent.to_string(),
+            })
+            .collect(),
+        compensation_form: form_of(*form) as i32,
+        claim_window: Some(pb::ClaimWindowRule {
+            opens_after_business_day: claim_window.opens_after_business_day,
+            closes_after_days: claim_window.closes_after_days,
+        }),
+        clauses: clauses.iter().map(clause).collect(),
+    }
+}
+
+fn clause(clause: &Clause) -> pb::Clause {
+    let (condition, surge) = match &clause.condition {
+        Condition::Always => (pb::ConditionKind::Always, None),
+        Condition::ProviderNotice => (pb::ConditionKind::ProviderNotice, None),
+        Condition::NumberBlocked => (pb::ConditionKind::NumberBlocked, None),
+        Condition::CaseByCase => (pb::ConditionKind::CaseByCase, None),
+        Condition::TrafficSurge(rule) => {
+            let threshold = rule.threshold.as_ref();
+            let surge = pb::SurgeRule {
+                metric: threshold.map_or(pb::SurgeMetric::Unspecified, |t| match t.metric {
+                    SurgeMetric::Concurrency => pb::SurgeMetric::Concurrency,
+                    SurgeMetric::PeakQps => pb::SurgeMetric::PeakQps,
+                    SurgeMetric::DailyMessages => pb::SurgeMetric::DailyMessages,
+                }) as i32,
+                comparison: threshold.map_or(pb::Comparison::Unspecified, |t| match t.comparison {
+                    Comparison::Above => pb::Comparison::Above,
+                    Comparison::AtLeast => pb::Comparison::AtLeast,
+                }) as i32,
+                threshold: threshold.map(|t| t.value.to_string()).unwrap_or_default(),
+                gateway_threshold: threshold
+                    .and_then(|t| t.gateway_value)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+                notice_must_be_written: rule.notice.written,
+                notice_business_days: rule.notice.business_days,
+            };
+            (pb::ConditionKind::TrafficSurge, Some(surge))
+        }
+    };
+    pb::Clause {
+        id: clause.id.clone(),
+        title: clause.title.clone(),
+        cause: clause.cause.map_or(pb::Cause::Unspecified, cause) as i32,
+        condition: condition as i32,
+        surge,
+    }
+}
+
+fn cause(cause: Cause) -> pb::Cause {
+    match cause {
+        Cause::ProviderFault => pb::Cause::ProviderFault,
+        Cause::CustomerFault => pb::Cause::CustomerFault,
+        Cause::CredentialLeak => pb::Cause::CredentialLeak,
+        Cause::AttackOnCustomer => pb::Cause::AttackOnCustomer,
+        Cause::GuidelineViolation => pb::Cause::GuidelineViolation,
+        Cause::CustomerNegligence => pb::Cause::CustomerNegligence,
+        Cause::IllegalContent => pb::Cause::IllegalContent,
+        Cause::TrafficSurge => pb::Cause::TrafficSurge,
+        Cause::TrialFeature => pb::Cause::TrialFeature,
+        Cause::AnnouncedEvent => pb::Cause::AnnouncedEvent,
+        Cause::ScheduledMaintenance => pb::Cause::ScheduledMaintenance,
+        Cause::ThirdPartyNetwork => pb::Cause::ThirdPartyNetwork,
+        Cause::ForceMajeure => pb::Cause::ForceMajeure,
+        Cause::RegulatoryControl => pb::Cause::RegulatoryControl,
+        Cause::InvalidNumber => pb::Cause::InvalidNumber,
+        Cause::PlatformRuleViolation => pb::Cause::PlatformRuleViolation,
+        Cause::RecipientHarassmentReport => pb::Cause::RecipientHarassmentReport,
+        Cause::NotAttributableToProvider => pb::Cause::NotAttributableToProvider,
+    }
+}
+
+fn form_of(form: CompensationForm) -> pb::CompensationForm {
+    match form {
+        CompensationForm::Voucher => pb::CompensationForm::Voucher,
+        CompensationForm::Cash => pb::CompensationForm::Cash,
+        CompensationForm::MessageCredits => pb::CompensationForm::MessageCredits,
+    }
+}
+
+pub fn verdict(verdict: &OutageVerdict) -> pb::OutageVerdict {
+    pb::OutageVerdict {
+        outage_id: verdict.outage_id.clone(),
+        verdict: match verdict.verdict {
+            Verdict::Excluded => pb::Verdict::Excluded,
+            Verdict::Counted => pb::Verdict::Counted,
+            Verdict::NeedsReview => pb::Verdict::NeedsReview,
+        } as i32,
+        clause_id: verdict
+            .clause
+            .as_ref()
+            .map(|c| c.id.clone())
+            .unwrap_or_default(),
+        clause_title: verdict
+            .clause
+            .as_ref()
+            .map(|c| c.title.clone())
+            .unwrap_or_default(),
+        explanation: verdict.explanation.clone(),
+        missing_facts: verdict
+            .missing_facts
+            .iter()
+            .map(|fact| fact.name().to_string())
+            .collect(),
+    }
+}
+
+/// The whole evaluation. `batches` counts the stream's bucket-carrying messages.
+pub fn report(report: &Report, ingested: Ingested, batches: u64) -> pb::EvaluateResponse {
+    let minor_units: i64 = report
+        .months
+        .iter()
+        .filter_map(|m| m.payout.as_ref())
+        .map(|p| p.amount_minor_units)
+        .sum();
+    pb::EvaluateResponse {
+        policy_id: report.policy_id.clone(),
+        time_zone: report.time_zone.name().to_string(),
+        currency: report
+            .currency
+            .map(|c| c.code().to_string())
+            .unwrap_or_default(),
+        calendar: report.calendar.clone(),
+        months: report.months.iter().map(month).collect(),
+        ingest: Some(pb::IngestStats {
+            buckets_accepted: ingested.accepted,
+            buckets_ignored: ingested.ignored,
+            batches,
+            outages: report.outages.len() as u64,
+        }),
+        total_compensation: report
+            .total_compensation
+            .map(|total: Decimal| total.to_string())
+            .unwrap_or_default(),
+        total_compensation_minor_units: minor_units,
+        total_message_credits: report.total_message_credits.unwrap_or(0),
+        outages: report.outages.iter().map(verdict).collect(),
+    }
+}
+
+fn month(month: &MonthReport) -> pb::MonthReport {
+    let payout = month.payout.as_ref();
+    pb::MonthReport {
+        month_start: month.first_day.to_string(),
+        month_end: month.last_day.to_string(),
+        status: match month.status {
+            MonthStatus::Met => pb::MonthStatus::Met,
+            MonthStatus::NotMet => pb::MonthStatus::NotMet,
+            MonthStatus::NeedsReview => pb::MonthStatus::NeedsReview,
+            MonthStatus::NoData => pb::MonthStatus::NoData,
+        } as i32,
+        unit: match month.unit {
+            Unit::Minutes => pb::Unit::Minutes,
+            Unit::Events => pb::Unit::Events,
+        } as i32,
+        total_units: month.total_units,
+        bad_units: month.bad_units,
+        excluded_units: month.excluded_units,
+        availability_percent: month.availability_percent.clone(),
+        availability_numerator: month.availability.good,
+        availability_denominator: month.availability.total,
+        standard_met: month.standard_met,
+        tier: month.tier.map_or(0, |(index, _)| index as u32),
+        compensation_percent: month.compensation_percent.to_string(),
+        compensation_amount: payout.map(|p| p.amount.to_string()).unwrap_or_default(),
+        compensation_minor_units: payout.map_or(0, |p| p.amount_minor_units),
+        compensation_form: form_of(month.form) as i32,
+        message_credits: payout.and_then(|p| p.message_credits).unwrap_or(0),
+        eligible_fee: payout
+            .map(|p| p.eligible_fee.to_string())
+            .unwrap_or_default(),
+        claim_opens_on: month.claim_window.opens_on.to_string(),
+        claim_closes_on: month.claim_window.closes_on.to_string(),
+        coverage_percent: month.coverage.fraction().truncated_percent(),
+        covered_minutes: month.coverage.covered_minutes,
+        clock_minutes: month.coverage.minutes,
+        outages: month.outages.iter().map(verdict).collect(),
+        notes: month
+            .notes
+            .iter()
+            .map(|note| pb::Note {
+                kind: match note.kind {
+                    NoteKind::NoEvents => pb::NoteKind::NoEvents,
+                    NoteKind::TierAboveStandard => pb::NoteKind::TierAboveStandard,
+                    NoteKind::ClockChange => pb::NoteKind::ClockChange,
+                    NoteKind::AvailabilityFloored => pb::NoteKind::AvailabilityFloored,
+                    NoteKind::FeeMissing => pb::NoteKind::FeeMissing,
+                    NoteKind::OutagesNeedReview => pb::NoteKind::OutagesNeedReview,
+                } as i32,
+                text: note.text.clone(),
+            })
+            .collect(),
+    }
+}

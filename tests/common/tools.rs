@@ -1,0 +1,109 @@
+//! The external tools the tests drive (grpcurl, buf, a Python grpcio client), installed from PyPI
+//! into a virtual environment under `target/` the first time a test needs them.
+//!
+//! A tool that cannot be installed fails the test with what to install; nothing is skipped.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const REQUIREMENTS: &str = include_str!("../tools/requirements.txt");
+
+/// The venv's directory, created and filled on first use. Safe across test threads and across
+/// test processes running at once (a file lock serialises the installs).
+pub fn venv() -> &'static Path {
+    static VENV: OnceLock<PathBuf> = OnceLock::new();
+    VENV.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        std::fs::create_dir_all(root).expect("create target/tmp");
+        let venv = root.join("test-tools-venv");
+        let lock = File::create(root.join("test-tools-venv.lock")).expect("create the venv lock");
+        lock.lock().expect("lock the venv");
+        let marker = venv.join("requirements.installed");
+        if std::fs::read_to_string(&marker).ok().as_deref() != Some(REQUIREMENTS) {
+            install(&venv);
+            std::fs::write(&marker, REQUIREMENTS).expect("write the venv marker");
+        }
+        venv
+    })
+}
+
+fn install(venv: &Path) {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let created = Command::new(&python)
+        .args(["-m", "venv", "--clear"])
+        .arg(venv)
+        .output();
+    match created {
+        Ok(output) if output.status.success() => {}
+        Ok(output) => panic!(
+            "`{python} -m venv` failed; install Python 3 with its venv module (Debian: \
+             apt-get install python3 python3-venv):\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        ),
+        Err(error) => panic!(
+            "cannot run `{python}` ({error}); install Python 3 with its venv module (Debian: \
+             apt-get install python3 python3-venv) or point PYTHON at one"
+        ),
+    }
+    let requirements = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/requirements.txt");
+    let output = Command::new(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(&requirements)
+        .output()
+        .expect("run pip");
+    assert!(
+        output.status.success(),
+        "pip could not install {} from PyPI:\n{}",
+        requirements.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A program installed in the venv.
+pub fn tool(name: &str) -> Command {
+    let path = venv().join("bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing after installing tests/tools/requirements.txt",
+        path.display()
+    );
+    let mut command = Command::new(path);
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
+/// Runs a command, feeding `stdin`, and returns its output.
+pub fn run(mut command: Command, stdin: &str) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// Runs a command that must succeed and returns its standard output.
+pub fn succeed(command: Command, stdin: &str) -> String {
+    let shown = format!("{command:?}");
+    let output = run(command, stdin);
+    assert!(
+        output.status.success(),
+        "{shown} failed ({}):\nstdout: {}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8 output")
+}

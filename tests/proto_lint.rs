@@ -1,0 +1,13 @@
+//! The proto is an API contract: `buf lint` (STANDARD and COMMENTS rules, see buf.yaml) must pass.
+
+mod common;
+
+use common::tools::{succeed, tool};
+
+#[test]
+fn buf_lint_passes() {
+    let mut buf = tool("buf");
+    buf.arg("lint");
+    let out = succeed(buf, "");
+    assert!(out.trim().is_empty(), "buf lint reported:\n{out}");
+}

@@ -1,0 +1,214 @@
+//! The real `sla-evaluator` binary under SIGTERM and Ctrl-C: NOT_SERVING at once, serving through
+//! the drain delay, in-flight streams finishing with correct results, a bounded grace period, and
+//! exit status 0.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sla_evaluator::api::pb::{
+    self, evaluate_request::Item, sla_evaluator_client::SlaEvaluatorClient,
+};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+
+/// Starts the binary on an ephemeral port and reads the address it logged.
+fn start(extra: &[&str]) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sla-evaluator"))
+        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start sla-evaluator");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the server logs before exiting")
+            .unwrap();
+        let log: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if let Some(listen) = log["fields"]["listen"].as_str() {
+            break listen.parse().unwrap();
+        }
+    };
+    // Keep draining the logs so the server never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    (child, addr)
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name} failed");
+}
+
+fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not exit within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn spec() -> pb::EvaluateRequest {
+    pb::EvaluateRequest {
+        item: Some(Item::Spec(pb::EvaluationSpec {
+            policy_id: "tencent-im".into(),
+            term_start: "2024-04-01".into(),
+            term_end: "2024-04-30".into(),
+            ..Default::default()
+        })),
+    }
+}
+
+/// Minutes `[from, to)` of April 2024 (Shanghai), every attempt failed.
+fn failed_minutes(from: i64, to: i64) -> pb::EvaluateRequest {
+    let april = 1_711_900_800; // 2024-04-01T00:00:00+08:00
+    pb::EvaluateRequest {
+        item: Some(Item::Columns(pb::BucketColumns {
+            duration_seconds: 60,
+            start_unix_seconds: (from..to).map(|m| april + 60 * m).collect(),
+            total: vec![2; (to - from) as usize],
+            failed: vec![2; (to - from) as usize],
+        })),
+    }
+}
+
+async fn health_of(addr: SocketAddr, service: &str) -> Option<i32> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).ok()?;
+    let mut client = HealthClient::new(channel.connect().await.ok()?);
+    let response = client
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .ok()?;
+    Some(response.into_inner().status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
+    let (mut child, addr) = start(&["--drain-delay", "3s", "--grace-period", "20s"]);
+    assert_eq!(
+        health_of(addr, "").await,
+        Some(ServingStatus::Serving as i32)
+    );
+
+    // A stream is open, half sent.
+    let (tx, rx) = mpsc::channel(8);
+    let mut client = SlaEvaluatorClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let call = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
+    tx.send(spec()).await.unwrap();
+    tx.send(failed_minutes(0, 300)).await.unwrap();
+
+    signal(&child, "TERM");
+    let signalled = Instant::now();
+
+    // Health turns NOT_SERVING at once, and new connections are still answered during the delay.
+    let mut seen = false;
+    while signalled.elapsed() < Duration::from_secs(2) {
+        if health_of(addr, "").await == Some(ServingStatus::NotServing as i32) {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        seen,
+        "health did not report NOT_SERVING for \"\" within 2 s of SIGTERM"
+    );
+    assert_eq!(
+        health_of(addr, "sla.v1.SlaEvaluator").await,
+        Some(ServingStatus::NotServing as i32)
+    );
+
+    // The open stream finishes after the drain delay has passed, and its result is right.
+    tokio::time::sleep(Duration::from_secs(4).saturating_sub(signalled.elapsed())).await;
+    tx.send(failed_minutes(300, 433)).await.unwrap();
+    drop(tx);
+    let response = call
+        .await
+        .unwrap()
+        .expect("the in-flight stream completes")
+        .into_inner();
+    let april = &response.months[0];
+    // 433 all-failed minutes of 43,200: 98.9976%, just under IM's 99%.
+    assert_eq!(
+        (
+            april.bad_units,
+            april.availability_percent.as_str(),
+            april.tier
+        ),
+        (433, "98.9976", 1)
+    );
+
+    let status =
+        tokio::task::spawn_blocking(move || wait_for_exit(&mut child, Duration::from_secs(10)))
+            .await
+            .unwrap();
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the port is closed after exit"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_cancels_what_outlives_the_grace_period_and_still_exits_zero() {
+    let (mut child, addr) = start(&["--grace-period", "1s"]);
+    let (tx, rx) = mpsc::channel(8);
+    let mut client = SlaEvaluatorClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let call = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
+    tx.send(spec()).await.unwrap();
+    tx.send(failed_minutes(0, 10)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    signal(&child, "INT");
+    let signalled = Instant::now();
+    let status =
+        tokio::task::spawn_blocking(move || wait_for_exit(&mut child, Duration::from_secs(10)))
+            .await
+            .unwrap();
+    assert_eq!(status.code(), Some(0), "{status}");
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(1),
+        "it waited the grace period"
+    );
+    // The stream that never closed was cut off, not answered.
+    assert!(call.await.unwrap().is_err());
+    drop(tx);
+}
+
+#[test]
+fn a_bad_policy_directory_stops_the_server_from_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        "id = \"broken\"\nstandard_percent = 99\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_sla-evaluator"))
+        .args(["--listen", "127.0.0.1:0", "--policy-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let logs = String::from_utf8_lossy(&output.stdout);
+    assert!(logs.contains("broken.toml:2:"), "{logs}");
+}
