@@ -14,6 +14,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         out_dir.join("sla_v1_descriptor.bin"),
         descriptors.encode_to_vec(),
     )?;
-    tonic_prost_build::configure().compile_fds(descriptors)?;
+    tonic_prost_build::configure()
+        // The hot message has a hand-written codec (src/api/columns.rs); the rest is generated.
+        .extern_path(
+            ".sla.v1.BucketColumns",
+            "crate::api::columns::BucketColumns",
+        )
+        .compile_fds(descriptors)?;
     Ok(())
 }

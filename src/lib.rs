@@ -12,3 +12,4 @@ pub mod classify;
 pub mod engine;
 pub mod policy;
 pub mod server;
+pub mod workload;

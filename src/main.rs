@@ -39,6 +39,12 @@ struct Config {
     grace_period: Duration,
 }
 
+/// mimalloc keeps freed memory for reuse, where glibc returns large blocks to the system and takes
+/// page faults to get them back: measured on one year of occurrences (`cargo bench --bench
+/// engine`), 214 M buckets/s against glibc's 57 M; no worse on the other methods.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum LogFormat {
     Human,

@@ -97,7 +97,7 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(SlaEvaluatorServer::new(service))
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener), stop_accepting);
+        .serve_with_incoming_shutdown(incoming(listener), stop_accepting);
     let grace_over = async move {
         if draining_rx.await.is_ok() {
             tokio::time::sleep(grace_period).await;
@@ -115,6 +115,13 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+/// Accepted connections with TCP_NODELAY: a stream's small writes (window updates, the response
+/// and its trailers) must not wait for Nagle's algorithm to meet the peer's delayed ACK. Without
+/// it, h2load measured every Evaluate call taking 40 ms longer and the server mostly idle.
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// Reflection lists the public services only (the SLA service and health), and also describes the

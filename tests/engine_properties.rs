@@ -221,3 +221,76 @@ fn shuffle<T>(items: &mut [T], mut seed: u64) {
         items.swap(i, j);
     }
 }
+
+/// A column batch of mostly distinct minutes, shuffled, with a few rows the fast path must
+/// refuse: duplicates, minutes off the grid, failed > total, rows outside the term and rows that
+/// cross into May (where a 5-minute bucket may also straddle slices).
+fn messy_rows() -> impl Strategy<Value = Vec<(i64, u64, u64)>> {
+    let start = april().timestamp();
+    (
+        prop::collection::btree_set(0i64..3000, 0..400),
+        any::<u64>(),
+        prop::collection::vec((0u16..600, 0u64..30, 0u64..30), 400),
+    )
+        .prop_map(move |(minutes, seed, noise)| {
+            let mut rows: Vec<(i64, u64, u64)> = minutes
+                .into_iter()
+                .zip(noise)
+                .map(|(minute, (defect, total, failed))| {
+                    let failed = failed.min(total);
+                    match defect {
+                        0 => (start + 60 * minute + 30, total, failed),
+                        1 => (start + 60 * minute, total, total + 1),
+                        2 => (start - 60 * (minute % 90), total, failed),
+                        3 => (start + 60 * (30 * 1440 - 3 + minute % 7), total, failed),
+                        4 => (start + 60 * (minute / 2), total, failed),
+                        _ => (start + 60 * minute, total, failed),
+                    }
+                })
+                .collect();
+            shuffle(&mut rows, seed);
+            rows
+        })
+}
+
+proptest! {
+    #[test]
+    fn columns_and_single_buckets_agree_on_results_and_errors(
+        policy_index in 0..5usize,
+        rows in messy_rows(),
+        duration_minutes in prop::sample::select(vec![1u32, 5]),
+    ) {
+        let policy_id = POLICIES[policy_index];
+        let make = || sla_evaluator::engine::Evaluation::new(
+            policy(policy_id),
+            spec("2024-04-01", "2024-05-31"),
+            sla_evaluator::engine::Limits::default(),
+        ).unwrap();
+        let duration = duration_minutes * 60;
+
+        let mut single = make();
+        let mut single_error = None;
+        for (row, &(start, total, failed)) in rows.iter().enumerate() {
+            let bucket = Bucket {
+                start: chrono::DateTime::from_timestamp(start, 0).unwrap(),
+                duration_seconds: duration,
+                total,
+                failed,
+            };
+            if let Err(error) = single.add_bucket(bucket) {
+                single_error = Some((row, error));
+                break;
+            }
+        }
+
+        let mut columns = make();
+        let starts: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let totals: Vec<u64> = rows.iter().map(|r| r.1).collect();
+        let failed: Vec<u64> = rows.iter().map(|r| r.2).collect();
+        let column_error = columns.add_columns(duration, &starts, &totals, &failed).err();
+
+        prop_assert_eq!(&single_error, &column_error);
+        prop_assert_eq!(single.ingested(), columns.ingested());
+        prop_assert_eq!(single.finish(), columns.finish());
+    }
+}

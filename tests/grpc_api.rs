@@ -53,6 +53,7 @@ fn columns(
             start_unix_seconds: starts,
             total,
             failed,
+            ..Default::default()
         })),
     }
 }

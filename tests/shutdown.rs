@@ -82,6 +82,7 @@ fn failed_minutes(from: i64, to: i64) -> pb::EvaluateRequest {
             start_unix_seconds: (from..to).map(|m| april + 60 * m).collect(),
             total: vec![2; (to - from) as usize],
             failed: vec![2; (to - from) as usize],
+            ..Default::default()
         })),
     }
 }

@@ -315,8 +315,12 @@ pub fn duration_seconds(value: u32) -> u32 {
 pub enum BucketAt {
     /// Row `row` of a `buckets` message.
     Rows { batch: u64, row: usize },
-    /// Row `row` of a `columns` message.
-    Columns { batch: u64, row: usize },
+    /// Row `row` of a `columns` message, whose starts came as deltas or not.
+    Columns {
+        batch: u64,
+        row: usize,
+        deltas: bool,
+    },
 }
 
 /// A refused bucket as an API error naming the batch, the row, the field and the value.
@@ -335,9 +339,10 @@ pub fn bucket_error(at: BucketAt, error: BucketError) -> ApiError {
     };
     let (field, batch, row) = match at {
         BucketAt::Rows { batch, row } => (format!("buckets.buckets[{row}].{part}"), batch, row),
-        BucketAt::Columns { batch, row } => {
+        BucketAt::Columns { batch, row, deltas } => {
             let column = match part {
                 "duration_seconds" => "duration_seconds".to_string(),
+                "start" if deltas => format!("start_delta_seconds[{row}]"),
                 "start" => format!("start_unix_seconds[{row}]"),
                 other => format!("{other}[{row}]"),
             };

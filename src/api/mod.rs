@@ -1,8 +1,10 @@
 //! The gRPC layer: it converts and validates at the edge, calls the domain, and converts back.
 //! Nothing in here decides an SLA question.
 
+pub mod columns;
 mod error;
 mod from_pb;
+mod ingest;
 mod service;
 mod to_pb;
 
@@ -13,6 +15,8 @@ pub use service::SlaService;
 pub mod pb {
     #![allow(clippy::all, missing_docs)]
     tonic::include_proto!("sla.v1");
+
+    pub use super::columns::BucketColumns;
 
     /// The encoded descriptors of `sla.v1` and its imports, served by reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] =

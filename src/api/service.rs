@@ -6,12 +6,13 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::{Span, field};
 
 use super::error::ApiError;
-use super::from_pb::{self, BucketAt};
+use super::from_pb;
+use super::ingest;
 use super::pb;
 use super::pb::evaluate_request::Item;
 use super::to_pb;
 use crate::classify::{self, Context};
-use crate::engine::{Bucket, Evaluation, Limits, OutageError};
+use crate::engine::{Evaluation, Limits, OutageError};
 use crate::policy::PolicySet;
 
 /// The service: the loaded policies and the limits every evaluation runs under.
@@ -47,73 +48,12 @@ impl SlaService {
         let mut batches: u64 = 0;
         while let Some(message) = stream.message().await? {
             match message.item {
-                Some(Item::Buckets(batch)) => {
-                    let pb::BucketBatch { buckets } = batch;
-                    for (row, bucket) in buckets.into_iter().enumerate() {
-                        let at = BucketAt::Rows {
-                            batch: batches,
-                            row,
-                        };
-                        let pb::Bucket {
-                            start,
-                            duration_seconds,
-                            total,
-                            failed,
-                        } = bucket;
-                        let field = format!("buckets.buckets[{row}].start");
-                        let start = from_pb::instant(&field, start.as_ref()).map_err(|error| {
-                            ApiError::invalid(
-                                &field,
-                                format!("batch {batches}, row {row}: {error}"),
-                            )
-                        })?;
-                        let bucket = Bucket {
-                            start,
-                            duration_seconds: from_pb::duration_seconds(duration_seconds),
-                            total,
-                            failed,
-                        };
-                        evaluation
-                            .add_bucket(bucket)
-                            .map_err(|error| from_pb::bucket_error(at, error))?;
-                    }
+                Some(Item::Buckets(pb::BucketBatch { buckets })) => {
+                    ingest::rows(&mut evaluation, batches, buckets)?;
                     batches += 1;
                 }
                 Some(Item::Columns(columns)) => {
-                    let pb::BucketColumns {
-                        duration_seconds,
-                        start_unix_seconds,
-                        total,
-                        failed,
-                    } = columns;
-                    let rows = start_unix_seconds.len();
-                    if total.len() != rows || failed.len() != rows {
-                        return Err(ApiError::invalid(
-                            "columns.total",
-                            format!(
-                                "batch {batches}: columns must have equal lengths, but \
-                                 start_unix_seconds has {rows}, total {} and failed {}",
-                                total.len(),
-                                failed.len()
-                            ),
-                        ));
-                    }
-                    evaluation
-                        .add_columns(
-                            from_pb::duration_seconds(duration_seconds),
-                            &start_unix_seconds,
-                            &total,
-                            &failed,
-                        )
-                        .map_err(|(row, error)| {
-                            from_pb::bucket_error(
-                                BucketAt::Columns {
-                                    batch: batches,
-                                    row,
-                                },
-                                error,
-                            )
-                        })?;
+                    ingest::columns(&mut evaluation, batches, &columns)?;
                     batches += 1;
                 }
                 Some(Item::Outage(outage)) => {

@@ -1,0 +1,175 @@
+//! `sla-load` works and its answer check has teeth. Timing is for benchmarks, not tests: only the
+//! shape of its report and its verdicts are checked here.
+
+mod common;
+
+use std::process::Command;
+
+use common::server::TestServer;
+use prost::Message;
+use serde_json::Value;
+use sla_evaluator::api::pb::{self, evaluate_request::Item};
+use sla_evaluator::workload::{Term, minute_columns};
+
+fn sla_load(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sla-load"))
+        .args(args)
+        .output()
+        .expect("run sla-load")
+}
+
+fn report(args: &[&str]) -> Value {
+    let output = sla_load(args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[test]
+fn it_loads_its_own_server_and_reports_one_json_line() {
+    for (form, policy) in [
+        ("columns", "tencent-trtc"),
+        ("rows", "tencent-sms"),
+        ("columns", "tencent-im"),
+    ] {
+        let json = report(&[
+            "--form",
+            form,
+            "--policy",
+            policy,
+            "--subscriptions",
+            "3",
+            "--months",
+            "2",
+            "--streams",
+            "2",
+            "--connections",
+            "2",
+        ]);
+        assert_eq!(json["form"], form);
+        assert_eq!(json["streams"], 2);
+        assert_eq!(json["buckets"], 3 * (31 + 28) * 1440);
+        for field in [
+            "seconds",
+            "buckets_per_second",
+            "p50_stream_ms",
+            "p99_stream_ms",
+            "server_peak_rss_bytes",
+        ] {
+            assert!(json[field].as_f64().unwrap() > 0.0, "{field}: {json}");
+        }
+    }
+}
+
+#[test]
+fn it_loads_a_given_target() {
+    let server = TestServer::start();
+    let target = server.addr.to_string();
+    let json = report(&[
+        "--target",
+        &target,
+        "--subscriptions",
+        "2",
+        "--months",
+        "1",
+        "--streams",
+        "2",
+        "--connections",
+        "1",
+        "--hold",
+    ]);
+    assert_eq!(json["buckets"], 2 * 31 * 1440);
+    assert!(json["server_peak_rss_bytes"].is_null(), "no pid was given");
+}
+
+#[tokio::test]
+async fn its_check_fails_a_wrong_answer() {
+    // A real response for subscription 0's first month, taken from a real server.
+    let server = TestServer::start();
+    let term = Term::months(1);
+    let (starts, total, failed) = minute_columns(0, term.start_unix, 0, term.minutes());
+    let requests = vec![
+        pb::EvaluateRequest {
+            item: Some(Item::Spec(pb::EvaluationSpec {
+                policy_id: "tencent-trtc".into(),
+                term_start: term.first_day.to_string(),
+                term_end: term.last_day.to_string(),
+                ..Default::default()
+            })),
+        },
+        pb::EvaluateRequest {
+            item: Some(Item::Columns(pb::BucketColumns {
+                duration_seconds: 60,
+                start_unix_seconds: starts,
+                total,
+                failed,
+                ..Default::default()
+            })),
+        },
+    ];
+    let mut response = server
+        .client()
+        .await
+        .evaluate(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    let dir = tempfile::tempdir().unwrap();
+    let check = |response: &pb::EvaluateResponse| {
+        let path = dir.path().join("response.bin");
+        let bytes = response.encode_to_vec();
+        let mut framed = vec![0];
+        framed.extend((bytes.len() as u32).to_be_bytes());
+        framed.extend(bytes);
+        std::fs::write(&path, framed).unwrap();
+        sla_load(&[
+            "--check-response",
+            path.to_str().unwrap(),
+            "--months",
+            "1",
+            "--policy",
+            "tencent-trtc",
+        ])
+    };
+    assert!(check(&response).status.success());
+    response.months[0].bad_units += 5;
+    let wrong = check(&response);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong answer"));
+}
+
+#[test]
+fn it_writes_a_grpc_framed_body_for_h2load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("body.bin");
+    let json = report(&[
+        "--write-body",
+        path.to_str().unwrap(),
+        "--months",
+        "1",
+        "--batch",
+        "20000",
+    ]);
+    assert_eq!(json["buckets"], 31 * 1440);
+    let body = std::fs::read(&path).unwrap();
+    assert_eq!(json["body_bytes"], body.len());
+    // spec + 3 batches of at most 20,000 rows, each frame: flag 0, length, message.
+    let mut rest = &body[..];
+    let mut messages = Vec::new();
+    while !rest.is_empty() {
+        assert_eq!(rest[0], 0, "uncompressed");
+        let len = u32::from_be_bytes(rest[1..5].try_into().unwrap()) as usize;
+        messages.push(pb::EvaluateRequest::decode(&rest[5..5 + len]).unwrap());
+        rest = &rest[5 + len..];
+    }
+    assert_eq!(messages.len(), 4);
+    assert!(matches!(messages[0].item, Some(Item::Spec(_))));
+    let Some(Item::Columns(ref last)) = messages[3].item else {
+        panic!("columns")
+    };
+    assert_eq!(last.rows(), 31 * 1440 - 40_000);
+}
