@@ -2,7 +2,7 @@
 # Server-only throughput: one pre-encoded Evaluate request body (a subscription's whole stream,
 # gRPC-framed) replayed with h2load, so no client work competes with the server; one response is
 # captured with curl and checked separately (h2load sees HTTP status only, not grpc-status).
-#   bench/h2load.sh   (env: POLICY, MONTHS, REQUESTS, CLIENTS, STREAMS, FORM)
+#   bench/h2load.sh   (env: POLICY, MONTHS, REQUESTS, CLIENTS, STREAMS, FORM, SERVER_FLAGS)
 # Needs h2load (Debian: nghttp2-client) and curl; as root it installs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,8 +23,9 @@ trap '[[ -n $server ]] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
 body=$(target/release/sla-load --write-body "$work/body.bin" --policy "$policy" --months "$months" --form "$form")
 buckets=$(sed -E 's/.*"buckets":([0-9]+).*/\1/' <<<"$body")
 
+# shellcheck disable=SC2086 # SERVER_FLAGS is a list of flags
 target/release/sla-evaluator --listen 127.0.0.1:0 --log-format json --log warn,sla_evaluator=info \
-  >"$work/server.log" &
+  ${SERVER_FLAGS:-} >"$work/server.log" &
 server=$!
 for _ in $(seq 100); do grep -q '"listen"' "$work/server.log" 2>/dev/null && break; sleep 0.05; done
 addr=$(grep -o '"listen":"[^"]*"' "$work/server.log" | head -1 | cut -d'"' -f4)

@@ -37,6 +37,12 @@ struct Config {
     /// After the drain delay, how long in-flight calls may take before they are cancelled.
     #[arg(long, env = "SLA_GRACE_PERIOD", default_value = "20s", value_parser = humantime::parse_duration)]
     grace_period: Duration,
+    /// HTTP/2 flow-control window per stream, in bytes.
+    #[arg(long, env = "SLA_STREAM_WINDOW", default_value_t = 1 << 20)]
+    stream_window: u32,
+    /// HTTP/2 flow-control window per connection, in bytes.
+    #[arg(long, env = "SLA_CONNECTION_WINDOW", default_value_t = 1 << 20)]
+    connection_window: u32,
 }
 
 /// mimalloc keeps freed memory for reuse, where glibc returns large blocks to the system and takes
@@ -90,6 +96,8 @@ async fn main() -> ExitCode {
     let options = ServerOptions {
         drain_delay: config.drain_delay,
         grace_period: config.grace_period,
+        stream_window: config.stream_window,
+        connection_window: config.connection_window,
         ..ServerOptions::new(policies)
     };
     match serve(listener, options, shutdown_signal()).await {

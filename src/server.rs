@@ -27,16 +27,24 @@ pub struct ServerOptions {
     /// After the drain delay, how long in-flight calls may take to finish before they are
     /// cancelled.
     pub grace_period: Duration,
+    /// HTTP/2 flow-control window of each stream, in bytes: how much a client may send ahead of
+    /// what the server has read.
+    pub stream_window: u32,
+    /// HTTP/2 flow-control window of each connection, in bytes, shared by its streams.
+    pub connection_window: u32,
 }
 
 impl ServerOptions {
-    /// The built-in policies, default limits, no drain delay and a 20 s grace period.
+    /// The built-in policies, default limits, no drain delay, a 20 s grace period and 1 MiB
+    /// windows (room for dozens of 10,000-bucket column messages in flight per stream).
     pub fn new(policies: Arc<PolicySet>) -> Self {
         ServerOptions {
             policies,
             limits: Limits::default(),
             drain_delay: Duration::ZERO,
             grace_period: Duration::from_secs(20),
+            stream_window: 1 << 20,
+            connection_window: 1 << 20,
         }
     }
 }
@@ -67,6 +75,8 @@ pub async fn serve(
         limits,
         drain_delay,
         grace_period,
+        stream_window,
+        connection_window,
     } = options;
     let (health, health_service) = tonic_health::server::health_reporter();
     // Policies are loaded before `serve` is called, so the service is ready from the first call.
@@ -93,6 +103,8 @@ pub async fn serve(
         let _ = draining_tx.send(());
     };
     let server = Server::builder()
+        .initial_stream_window_size(stream_window)
+        .initial_connection_window_size(connection_window)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
