@@ -24,7 +24,7 @@ body=$(target/release/sla-load --write-body "$work/body.bin" --policy "$policy" 
 buckets=$(sed -E 's/.*"buckets":([0-9]+).*/\1/' <<<"$body")
 
 # shellcheck disable=SC2086 # SERVER_FLAGS is a list of flags
-target/release/sla-evaluator --listen 127.0.0.1:0 --log-format json --log warn,sla_evaluator=info \
+target/release/sla-evaluator --listen 127.0.0.1:0 --metrics-listen off --log-format json --log warn,sla_evaluator=info \
   ${SERVER_FLAGS:-} >"$work/server.log" &
 server=$!
 for _ in $(seq 100); do grep -q '"listen"' "$work/server.log" 2>/dev/null && break; sleep 0.05; done

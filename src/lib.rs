@@ -9,7 +9,9 @@
 pub mod api;
 pub mod calendar;
 pub mod classify;
+pub mod config;
 pub mod engine;
+pub mod metrics;
 pub mod policy;
 pub mod server;
 pub mod workload;

@@ -1,61 +1,22 @@
-//! The `sla-evaluator` server binary: configuration, logging, policies, listener, signals.
+//! The `sla-evaluator` server binary: parses the configuration, sets up logging, loads the
+//! policies, binds the listeners and serves until SIGTERM or Ctrl-C.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
-use sla_evaluator::policy::PolicySet;
-use sla_evaluator::server::{ServerOptions, serve};
+use clap::Parser;
+use sla_evaluator::config::{Config, LogFormat};
+use sla_evaluator::server::{Listeners, serve};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
-
-/// Evaluates measured availability against SLA policies over gRPC.
-#[derive(Debug, Parser)]
-#[command(version, about)]
-struct Config {
-    /// Address to listen on.
-    #[arg(long, env = "SLA_LISTEN", default_value = "0.0.0.0:50051")]
-    listen: SocketAddr,
-    /// A directory of extra policy files (*.toml) to load next to the built-in ones. Any bad file
-    /// stops the server from starting.
-    #[arg(long, env = "SLA_POLICY_DIR")]
-    policy_dir: Option<PathBuf>,
-    /// Log format.
-    #[arg(long, env = "SLA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
-    log_format: LogFormat,
-    /// Log filter, in tracing's EnvFilter syntax.
-    #[arg(long, env = "SLA_LOG", default_value = "info")]
-    log: String,
-    /// On SIGTERM, how long to keep accepting calls while health reports NOT_SERVING, so load
-    /// balancers stop sending work first (e.g. "5s").
-    #[arg(long, env = "SLA_DRAIN_DELAY", default_value = "0s", value_parser = humantime::parse_duration)]
-    drain_delay: Duration,
-    /// After the drain delay, how long in-flight calls may take before they are cancelled.
-    #[arg(long, env = "SLA_GRACE_PERIOD", default_value = "20s", value_parser = humantime::parse_duration)]
-    grace_period: Duration,
-    /// HTTP/2 flow-control window per stream, in bytes.
-    #[arg(long, env = "SLA_STREAM_WINDOW", default_value_t = 1 << 20)]
-    stream_window: u32,
-    /// HTTP/2 flow-control window per connection, in bytes.
-    #[arg(long, env = "SLA_CONNECTION_WINDOW", default_value_t = 1 << 20)]
-    connection_window: u32,
-}
 
 /// mimalloc keeps freed memory for reuse, where glibc returns large blocks to the system and takes
 /// page faults to get them back: measured on one year of occurrences (`cargo bench --bench
 /// engine`), 214 M buckets/s against glibc's 57 M; no worse on the other methods.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum LogFormat {
-    Human,
-    Json,
-}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -70,43 +31,72 @@ async fn main() -> ExitCode {
         LogFormat::Json => logs.json().init(),
     }
 
-    let policies = PolicySet::built_in().and_then(|set| match &config.policy_dir {
-        Some(dir) => set.with_directory(dir),
-        None => Ok(set),
-    });
-    let policies = match policies {
+    let policies = match config.policies() {
         Ok(policies) => Arc::new(policies),
         Err(error) => {
             tracing::error!(%error, "cannot load policies; not starting");
             return ExitCode::FAILURE;
         }
     };
-    let listener = match TcpListener::bind(config.listen).await {
-        Ok(listener) => listener,
+    let options = match config.server_options(Arc::clone(&policies)) {
+        Ok(options) => options,
         Err(error) => {
-            tracing::error!(%error, listen = %config.listen, "cannot listen");
+            tracing::error!(%error, "cannot configure the server; not starting");
             return ExitCode::FAILURE;
         }
     };
+    let listeners = match bind(&config).await {
+        Ok(listeners) => listeners,
+        Err((address, error)) => {
+            tracing::error!(%error, %address, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = |listener: Option<&TcpListener>| {
+        listener
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.to_string())
+    };
+    if options.tls.is_some() && listeners.health.is_none() {
+        tracing::warn!(
+            "TLS is on and --health-listen is not set: plaintext probes cannot reach health"
+        );
+    }
     tracing::info!(
-        listen = %listener.local_addr().map_or(config.listen, |a| a),
+        listen = address(Some(&listeners.grpc)),
+        health_listen = address(listeners.health.as_ref()),
+        metrics_listen = address(listeners.metrics.as_ref()),
+        tls = options.tls.is_some(),
+        mutual_tls = options.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
         policies = policies.len(),
         "serving sla.v1.SlaEvaluator"
     );
-    let options = ServerOptions {
-        drain_delay: config.drain_delay,
-        grace_period: config.grace_period,
-        stream_window: config.stream_window,
-        connection_window: config.connection_window,
-        ..ServerOptions::new(policies)
-    };
-    match serve(listener, options, shutdown_signal()).await {
+    match serve(listeners, options, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "server failed");
             ExitCode::FAILURE
         }
     }
+}
+
+async fn bind(config: &Config) -> Result<Listeners, (SocketAddr, std::io::Error)> {
+    let bind = |address: SocketAddr| async move {
+        TcpListener::bind(address)
+            .await
+            .map_err(|error| (address, error))
+    };
+    let optional = |address: Option<SocketAddr>| async move {
+        match address {
+            Some(address) => bind(address).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    Ok(Listeners {
+        grpc: bind(config.listen).await?,
+        health: optional(config.health_listen).await?,
+        metrics: optional(config.metrics_listen).await?,
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends).

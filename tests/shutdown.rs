@@ -18,7 +18,14 @@ use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 /// Starts the binary on an ephemeral port and reads the address it logged.
 fn start(extra: &[&str]) -> (Child, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sla-evaluator"))
-        .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--metrics-listen",
+            "off",
+        ])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -205,7 +212,13 @@ fn a_bad_policy_directory_stops_the_server_from_starting() {
     )
     .unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_sla-evaluator"))
-        .args(["--listen", "127.0.0.1:0", "--policy-dir"])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "off",
+            "--policy-dir",
+        ])
         .arg(dir.path())
         .output()
         .unwrap();

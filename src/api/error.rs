@@ -17,6 +17,18 @@ pub enum ApiError {
     /// A request went beyond one of the server's limits.
     #[error("{message}")]
     LimitExceeded { subject: String, message: String },
+    /// The server is at its limit of concurrent calls; the call was shed before any work.
+    #[error(
+        "the server is at its limit of {max} concurrent calls; retry with backoff, or on another \
+         replica"
+    )]
+    Overloaded { max: usize },
+    /// The call ran past the server's time limit (a stream that uploads too slowly, too).
+    #[error(
+        "the call took longer than the server's limit of {}; a stream must send everything and \
+         close within it", humantime::format_duration(*limit)
+    )]
+    TimedOut { limit: std::time::Duration },
     /// The client's stream itself failed (cancelled, reset, undecodable message).
     #[error(transparent)]
     Stream(#[from] Status),
@@ -59,6 +71,12 @@ impl From<ApiError> for Status {
                 message.clone(),
                 ErrorDetails::with_quota_failure_violation(subject, message),
             ),
+            ApiError::Overloaded { .. } => Status::with_error_details(
+                Code::ResourceExhausted,
+                message.clone(),
+                ErrorDetails::with_quota_failure_violation("concurrent calls", message),
+            ),
+            ApiError::TimedOut { .. } => Status::deadline_exceeded(message),
             ApiError::Stream(status) => status,
         }
     }

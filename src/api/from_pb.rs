@@ -353,12 +353,17 @@ pub fn bucket_error(at: BucketAt, error: BucketError) -> ApiError {
     ApiError::invalid(field, message)
 }
 
-/// A spec the engine refused, as an API error naming the spec field at fault.
+/// A spec the engine refused, as an API error naming the spec field at fault; a term longer than
+/// the server allows is a limit, not a malformed request.
 pub fn spec_error(error: SpecError) -> ApiError {
     let field = match &error {
-        SpecError::TermEndsBeforeStart { .. } | SpecError::TermTooLong { .. } => {
-            "spec.term_end".to_string()
+        SpecError::TermTooLong { .. } => {
+            return ApiError::LimitExceeded {
+                subject: "term length in days".into(),
+                message: format!("spec: {error}"),
+            };
         }
+        SpecError::TermEndsBeforeStart { .. } => "spec.term_end".to_string(),
         SpecError::SliceMisfit { .. } => "spec.time_zone".to_string(),
         SpecError::CurrencyRequired | SpecError::CurrencyWithoutMinorUnit { .. } => {
             "spec.currency".to_string()

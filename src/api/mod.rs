@@ -9,7 +9,7 @@ mod service;
 mod to_pb;
 
 pub use error::ApiError;
-pub use service::SlaService;
+pub use service::{CallLimits, SlaService};
 
 /// Code generated from `proto/sla/v1/sla.proto`.
 pub mod pb {

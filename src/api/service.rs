@@ -1,8 +1,12 @@
-//! The `sla.v1.SlaEvaluator` handlers: validate, convert, call the domain, convert back.
+//! The `sla.v1.SlaEvaluator` handlers: validate, convert, call the domain, convert back. Every call
+//! also passes the server's call limits (concurrency, time) and is counted in the metrics.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tonic::{Request, Response, Status, Streaming};
+use tokio::sync::Semaphore;
+use tonic::{Code, Request, Response, Status, Streaming};
 use tracing::{Span, field};
 
 use super::error::ApiError;
@@ -13,18 +17,97 @@ use super::pb::evaluate_request::Item;
 use super::to_pb;
 use crate::classify::{self, Context};
 use crate::engine::{Evaluation, Limits, OutageError};
+use crate::metrics::{Method, Metrics};
 use crate::policy::PolicySet;
 
-/// The service: the loaded policies and the limits every evaluation runs under.
+/// Limits every call runs under, besides the engine's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Evaluate and ClassifyOutages calls in progress at once, over all connections; one more is
+    /// shed with RESOURCE_EXHAUSTED.
+    pub max_concurrent: usize,
+    /// The longest a call may take, upload included.
+    pub timeout: Duration,
+    /// Buckets one Evaluate stream may send, accepted or ignored.
+    pub max_buckets_per_stream: u64,
+}
+
+impl Default for CallLimits {
+    /// 1,024 concurrent calls, 5 minutes each, 10 million buckets a stream (a five-year term of
+    /// one-minute buckets is 2.6 million).
+    fn default() -> Self {
+        CallLimits {
+            max_concurrent: 1024,
+            timeout: Duration::from_secs(300),
+            max_buckets_per_stream: 10_000_000,
+        }
+    }
+}
+
+/// The service: the loaded policies, the limits, and the metrics calls are counted in.
 #[derive(Clone, Debug)]
 pub struct SlaService {
     policies: Arc<PolicySet>,
     limits: Limits,
+    calls: CallLimits,
+    slots: Arc<Semaphore>,
+    metrics: Arc<Metrics>,
 }
 
 impl SlaService {
-    pub fn new(policies: Arc<PolicySet>, limits: Limits) -> Self {
-        SlaService { policies, limits }
+    pub fn new(
+        policies: Arc<PolicySet>,
+        limits: Limits,
+        calls: CallLimits,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        SlaService {
+            policies,
+            limits,
+            slots: Arc::new(Semaphore::new(calls.max_concurrent)),
+            calls,
+            metrics,
+        }
+    }
+
+    /// Runs one call under the limits: shed at once when the server is full (work calls only),
+    /// cut off at the time limit, counted either way, and logged once if refused.
+    async fn call<T>(
+        &self,
+        method: Method,
+        work: impl Future<Output = Result<T, ApiError>>,
+    ) -> Result<Response<T>, Status> {
+        let call = self.metrics.start(method);
+        let sheddable = matches!(method, Method::Evaluate | Method::ClassifyOutages);
+        let _slot = match sheddable.then(|| Arc::clone(&self.slots).try_acquire_owned()) {
+            Some(Err(_)) => {
+                self.metrics.shed(method);
+                let status = refuse(ApiError::Overloaded {
+                    max: self.calls.max_concurrent,
+                });
+                call.finish(status.code());
+                return Err(status);
+            }
+            Some(Ok(slot)) => Some(slot),
+            None => None,
+        };
+        let result = match tokio::time::timeout(self.calls.timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(ApiError::TimedOut {
+                limit: self.calls.timeout,
+            }),
+        };
+        match result {
+            Ok(response) => {
+                call.finish(Code::Ok);
+                Ok(Response::new(response))
+            }
+            Err(error) => {
+                let status = refuse(error);
+                call.finish(status.code());
+                Err(status)
+            }
+        }
     }
 
     /// Folds an Evaluate stream as it arrives; nothing is collected first.
@@ -46,15 +129,50 @@ impl SlaService {
             Evaluation::new(policy, spec, self.limits).map_err(from_pb::spec_error)?;
 
         let mut batches: u64 = 0;
+        let outcome = self.fold(&mut stream, &mut evaluation, &mut batches).await;
+        let ingested = evaluation.ingested();
+        self.metrics.buckets(ingested.accepted, ingested.ignored);
+        let span = Span::current();
+        span.record("buckets_accepted", ingested.accepted);
+        span.record("buckets_ignored", ingested.ignored);
+        span.record("batches", batches);
+        outcome?;
+        let report = evaluation.finish();
+        Ok(to_pb::report(&report, ingested, batches))
+    }
+
+    /// Takes every message after the spec.
+    async fn fold(
+        &self,
+        stream: &mut Streaming<pb::EvaluateRequest>,
+        evaluation: &mut Evaluation,
+        batches: &mut u64,
+    ) -> Result<(), ApiError> {
         while let Some(message) = stream.message().await? {
+            let rows = match &message.item {
+                Some(Item::Buckets(batch)) => batch.buckets.len() as u64,
+                Some(Item::Columns(columns)) => columns.rows() as u64,
+                _ => 0,
+            };
+            let ingested = evaluation.ingested();
+            if ingested.accepted + ingested.ignored + rows > self.calls.max_buckets_per_stream {
+                return Err(ApiError::LimitExceeded {
+                    subject: "buckets per stream".into(),
+                    message: format!(
+                        "batch {batches} would take the stream past the server's limit of {} \
+                         buckets per stream; split the term over several streams",
+                        self.calls.max_buckets_per_stream
+                    ),
+                });
+            }
             match message.item {
                 Some(Item::Buckets(pb::BucketBatch { buckets })) => {
-                    ingest::rows(&mut evaluation, batches, buckets)?;
-                    batches += 1;
+                    ingest::rows(evaluation, *batches, buckets)?;
+                    *batches += 1;
                 }
                 Some(Item::Columns(columns)) => {
-                    ingest::columns(&mut evaluation, batches, &columns)?;
-                    batches += 1;
+                    ingest::columns(evaluation, *batches, &columns)?;
+                    *batches += 1;
                 }
                 Some(Item::Outage(outage)) => {
                     let outage = from_pb::outage("outage", outage)?;
@@ -82,12 +200,7 @@ impl SlaService {
                 }
             }
         }
-        let ingested = evaluation.ingested();
-        let span = Span::current();
-        span.record("buckets_accepted", ingested.accepted);
-        span.record("buckets_ignored", ingested.ignored);
-        let report = evaluation.finish();
-        Ok(to_pb::report(&report, ingested, batches))
+        Ok(())
     }
 
     fn classify(
@@ -148,9 +261,12 @@ impl pb::sla_evaluator_server::SlaEvaluator for SlaService {
         &self,
         _request: Request<pb::ListPoliciesRequest>,
     ) -> Result<Response<pb::ListPoliciesResponse>, Status> {
-        Ok(Response::new(pb::ListPoliciesResponse {
-            policies: self.policies.iter().map(|p| to_pb::policy(p)).collect(),
-        }))
+        self.call(Method::ListPolicies, async {
+            Ok(pb::ListPoliciesResponse {
+                policies: self.policies.iter().map(|p| to_pb::policy(p)).collect(),
+            })
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, name = "GetPolicy", fields(policy_id = field::Empty))]
@@ -160,24 +276,29 @@ impl pb::sla_evaluator_server::SlaEvaluator for SlaService {
     ) -> Result<Response<pb::Policy>, Status> {
         let pb::GetPolicyRequest { policy_id } = request.into_inner();
         Span::current().record("policy_id", policy_id.as_str());
-        let policy = from_pb::policy(&self.policies, "policy_id", &policy_id).map_err(refuse)?;
-        Ok(Response::new(to_pb::policy(&policy)))
+        self.call(Method::GetPolicy, async {
+            let policy = from_pb::policy(&self.policies, "policy_id", &policy_id)?;
+            Ok(to_pb::policy(&policy))
+        })
+        .await
     }
 
     #[tracing::instrument(
         skip_all,
         name = "Evaluate",
-        fields(policy_id = field::Empty, buckets_accepted = field::Empty, buckets_ignored = field::Empty)
+        fields(
+            policy_id = field::Empty,
+            buckets_accepted = field::Empty,
+            buckets_ignored = field::Empty,
+            batches = field::Empty
+        )
     )]
     async fn evaluate(
         &self,
         request: Request<Streaming<pb::EvaluateRequest>>,
     ) -> Result<Response<pb::EvaluateResponse>, Status> {
-        let response = self
-            .evaluate_stream(request.into_inner())
+        self.call(Method::Evaluate, self.evaluate_stream(request.into_inner()))
             .await
-            .map_err(refuse)?;
-        Ok(Response::new(response))
     }
 
     #[tracing::instrument(skip_all, name = "ClassifyOutages", fields(policy_id = field::Empty))]
@@ -185,7 +306,8 @@ impl pb::sla_evaluator_server::SlaEvaluator for SlaService {
         &self,
         request: Request<pb::ClassifyOutagesRequest>,
     ) -> Result<Response<pb::ClassifyOutagesResponse>, Status> {
-        let response = self.classify(request.into_inner()).map_err(refuse)?;
-        Ok(Response::new(response))
+        let request = request.into_inner();
+        self.call(Method::ClassifyOutages, async { self.classify(request) })
+            .await
     }
 }

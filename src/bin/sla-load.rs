@@ -177,7 +177,7 @@ async fn run(args: Args) -> Result<(), String> {
     let (target, server_pid) = match &args.target {
         Some(target) => (target.clone(), args.server_pid),
         None => {
-            let (child, addr) = start_server()?;
+            let (child, addr) = start_server(args.streams)?;
             let pid = child.id();
             own_server = Some(child);
             (addr.to_string(), Some(pid))
@@ -406,14 +406,22 @@ fn check(
 }
 
 /// Starts `sla-evaluator` from next to this binary on an ephemeral port.
-fn start_server() -> Result<(Child, SocketAddr), String> {
+fn start_server(streams: usize) -> Result<(Child, SocketAddr), String> {
     let binary = std::env::current_exe()
         .map_err(|e| e.to_string())?
         .with_file_name("sla-evaluator");
+    // Room for every stream asked for, whatever the production defaults.
+    let streams = streams.max(1024).to_string();
     let mut child = Command::new(&binary)
         .args([
             "--listen",
             "127.0.0.1:0",
+            "--metrics-listen",
+            "off",
+            "--max-concurrent-calls",
+            &streams,
+            "--max-concurrent-streams",
+            &streams,
             "--log-format",
             "json",
             "--log",

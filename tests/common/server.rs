@@ -1,4 +1,4 @@
-//! A real server on an ephemeral port, for tests that talk to it over gRPC.
+//! A real server on ephemeral ports, for tests that talk to it over gRPC.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -8,29 +8,56 @@ use std::time::Duration;
 use sla_evaluator::api::pb::sla_evaluator_client::SlaEvaluatorClient;
 use sla_evaluator::engine::Limits;
 use sla_evaluator::policy::PolicySet;
-use sla_evaluator::server::{ServerOptions, serve};
+use sla_evaluator::server::{Listeners, ServerOptions, serve};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
+
+/// What to start: options, and which side listeners to open.
+pub struct Setup {
+    pub options: ServerOptions,
+    pub health_listener: bool,
+    pub metrics_listener: bool,
+}
+
+impl Default for Setup {
+    /// Built-in policies, default limits, a short grace period, no side listeners.
+    fn default() -> Self {
+        let mut options =
+            ServerOptions::new(Arc::new(PolicySet::built_in().expect("built-in policies")));
+        options.shutdown.grace_period = Duration::from_secs(2);
+        Setup {
+            options,
+            health_listener: false,
+            metrics_listener: false,
+        }
+    }
+}
 
 /// A server running on its own thread and runtime, so that both async tests and blocking tests
 /// (which run grpcurl or Python) can use it. Dropping it asks it to shut down without waiting:
 /// waiting inside an async test would block the very client connection the drain waits for.
 pub struct TestServer {
     pub addr: SocketAddr,
+    pub health_addr: Option<SocketAddr>,
+    pub metrics_addr: Option<SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TestServer {
     pub fn start() -> Self {
-        Self::start_with(
-            PolicySet::built_in().expect("built-in policies"),
-            Limits::default(),
-        )
+        Self::build(Setup::default())
     }
 
     pub fn start_with(policies: PolicySet, limits: Limits) -> Self {
+        let mut setup = Setup::default();
+        setup.options.policies = Arc::new(policies);
+        setup.options.limits = limits;
+        Self::build(setup)
+    }
+
+    pub fn build(setup: Setup) -> Self {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -40,23 +67,48 @@ impl TestServer {
                 .build()
                 .expect("a runtime");
             runtime.block_on(async move {
-                let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-                ready_tx.send(listener.local_addr().unwrap()).unwrap();
-                let options = ServerOptions {
-                    limits,
-                    grace_period: Duration::from_secs(2),
-                    ..ServerOptions::new(Arc::new(policies))
+                let bind =
+                    || async { TcpListener::bind("127.0.0.1:0").await.expect("bind port 0") };
+                let grpc = bind().await;
+                let health = if setup.health_listener {
+                    Some(bind().await)
+                } else {
+                    None
                 };
-                serve(listener, options, async {
-                    let _ = shutdown_rx.await;
-                })
+                let metrics = if setup.metrics_listener {
+                    Some(bind().await)
+                } else {
+                    None
+                };
+                let addr = |l: Option<&TcpListener>| l.map(|l| l.local_addr().unwrap());
+                ready_tx
+                    .send((
+                        grpc.local_addr().unwrap(),
+                        addr(health.as_ref()),
+                        addr(metrics.as_ref()),
+                    ))
+                    .unwrap();
+                serve(
+                    Listeners {
+                        grpc,
+                        health,
+                        metrics,
+                    },
+                    setup.options,
+                    async {
+                        let _ = shutdown_rx.await;
+                    },
+                )
                 .await
                 .expect("the server runs");
             });
         });
-        let addr = ready_rx.recv().expect("the server reports its address");
+        let (addr, health_addr, metrics_addr) =
+            ready_rx.recv().expect("the server reports its address");
         TestServer {
             addr,
+            health_addr,
+            metrics_addr,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
         }

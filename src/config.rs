@@ -1,0 +1,233 @@
+//! The server's command line: every setting is a flag with an `SLA_*` environment twin, so the same
+//! binary is configured by hand, by a Kubernetes manifest or by a container's environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::api::CallLimits;
+use crate::engine::Limits;
+use crate::policy::{LoadError, PolicySet};
+use crate::server::{Http2Options, ServerOptions, ShutdownOptions, TlsOptions};
+
+/// Evaluates measured availability against SLA policies over gRPC.
+#[derive(Debug, Parser)]
+#[command(name = "sla-evaluator", version, about)]
+pub struct Config {
+    /// Address to serve gRPC on.
+    #[arg(long, env = "SLA_LISTEN", default_value = "0.0.0.0:50051")]
+    pub listen: SocketAddr,
+    /// A directory of extra policy files (*.toml) loaded next to the built-in ones. Any bad file
+    /// stops the server from starting.
+    #[arg(long, env = "SLA_POLICY_DIR")]
+    pub policy_dir: Option<PathBuf>,
+    /// Address to serve Prometheus metrics on, at /metrics; "off" serves none.
+    #[arg(long, env = "SLA_METRICS_LISTEN", default_value = "0.0.0.0:9090", value_parser = optional_address)]
+    pub metrics_listen: OptionalAddress,
+    /// Address to serve plaintext gRPC health on, besides the gRPC listener: what Kubernetes
+    /// probes use when the gRPC listener speaks TLS.
+    #[arg(long, env = "SLA_HEALTH_LISTEN")]
+    pub health_listen: Option<SocketAddr>,
+
+    /// PEM certificate chain: serve gRPC over TLS.
+    #[arg(long, env = "SLA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, env = "SLA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA certificates of acceptable client certificates: require mutual TLS.
+    #[arg(long, env = "SLA_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Largest request message accepted, in bytes.
+    #[arg(long, env = "SLA_MAX_MESSAGE_BYTES", default_value_t = 4 << 20)]
+    pub max_message_bytes: usize,
+    /// Evaluate and ClassifyOutages calls in progress at once; more are shed with
+    /// RESOURCE_EXHAUSTED.
+    #[arg(long, env = "SLA_MAX_CONCURRENT_CALLS", default_value_t = CallLimits::default().max_concurrent)]
+    pub max_concurrent_calls: usize,
+    /// The longest a call may take, upload included.
+    #[arg(long, env = "SLA_CALL_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub call_timeout: Duration,
+    /// Buckets one Evaluate stream may send.
+    #[arg(long, env = "SLA_MAX_BUCKETS_PER_STREAM", default_value_t = CallLimits::default().max_buckets_per_stream)]
+    pub max_buckets_per_stream: u64,
+    /// Longest evaluation term, in days.
+    #[arg(long, env = "SLA_MAX_TERM_DAYS", default_value_t = Limits::default().max_term_days)]
+    pub max_term_days: u32,
+    /// Outages one Evaluate stream or ClassifyOutages call may carry.
+    #[arg(long, env = "SLA_MAX_OUTAGES", default_value_t = Limits::default().max_outages)]
+    pub max_outages: usize,
+
+    /// HTTP/2 streams one connection may have open at once.
+    #[arg(long, env = "SLA_MAX_CONCURRENT_STREAMS", default_value_t = Http2Options::default().max_concurrent_streams)]
+    pub max_concurrent_streams: u32,
+    /// HTTP/2 streams the server may reset for protocol errors before closing the connection.
+    #[arg(long, env = "SLA_MAX_LOCAL_ERROR_RESETS", default_value_t = Http2Options::default().max_local_error_reset_streams)]
+    pub max_local_error_resets: usize,
+    /// HTTP/2 flow-control window per stream, in bytes.
+    #[arg(long, env = "SLA_STREAM_WINDOW", default_value_t = Http2Options::default().stream_window)]
+    pub stream_window: u32,
+    /// HTTP/2 flow-control window per connection, in bytes.
+    #[arg(long, env = "SLA_CONNECTION_WINDOW", default_value_t = Http2Options::default().connection_window)]
+    pub connection_window: u32,
+    /// How often to ping an idle HTTP/2 connection.
+    #[arg(long, env = "SLA_KEEPALIVE_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub keepalive_interval: Duration,
+    /// How long to wait for a ping's answer before closing the connection.
+    #[arg(long, env = "SLA_KEEPALIVE_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub keepalive_timeout: Duration,
+
+    /// On SIGTERM or Ctrl-C, how long to keep serving while health reports NOT_SERVING, so load
+    /// balancers stop sending work first (e.g. "5s").
+    #[arg(long, env = "SLA_DRAIN_DELAY", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub drain_delay: Duration,
+    /// After the drain delay, how long in-flight calls may take before they are cancelled.
+    #[arg(long, env = "SLA_GRACE_PERIOD", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub grace_period: Duration,
+
+    /// Log format.
+    #[arg(long, env = "SLA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    /// Log filter, in tracing's EnvFilter syntax.
+    #[arg(long, env = "SLA_LOG", default_value = "info")]
+    pub log: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+/// An address, or none.
+pub type OptionalAddress = Option<SocketAddr>;
+
+fn optional_address(text: &str) -> Result<OptionalAddress, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|e| format!("'{text}' is neither an address nor \"off\": {e}"))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Policies(#[from] LoadError),
+    #[error("{path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Config {
+    /// The built-in policies plus the policy directory's.
+    pub fn policies(&self) -> Result<PolicySet, ConfigError> {
+        let set = PolicySet::built_in()?;
+        Ok(match &self.policy_dir {
+            Some(dir) => set.with_directory(dir)?,
+            None => set,
+        })
+    }
+
+    /// Everything but the listeners, with TLS files read.
+    pub fn server_options(&self, policies: Arc<PolicySet>) -> Result<ServerOptions, ConfigError> {
+        let read = |path: &PathBuf| {
+            std::fs::read(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })
+        };
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsOptions {
+                certificate: read(cert)?,
+                key: read(key)?,
+                client_ca: self.tls_client_ca.as_ref().map(read).transpose()?,
+            }),
+            _ => None,
+        };
+        Ok(ServerOptions {
+            policies,
+            limits: Limits {
+                max_term_days: self.max_term_days,
+                max_outages: self.max_outages,
+            },
+            calls: CallLimits {
+                max_concurrent: self.max_concurrent_calls,
+                timeout: self.call_timeout,
+                max_buckets_per_stream: self.max_buckets_per_stream,
+            },
+            max_message_bytes: self.max_message_bytes,
+            http2: Http2Options {
+                stream_window: self.stream_window,
+                connection_window: self.connection_window,
+                max_concurrent_streams: self.max_concurrent_streams,
+                max_local_error_reset_streams: self.max_local_error_resets,
+                keepalive_interval: self.keepalive_interval,
+                keepalive_timeout: self.keepalive_timeout,
+            },
+            shutdown: ShutdownOptions {
+                drain_delay: self.drain_delay,
+                grace_period: self.grace_period,
+            },
+            tls,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_the_documented_ones() {
+        let config = Config::parse_from(["sla-evaluator"]);
+        let options = config
+            .server_options(Arc::new(PolicySet::default()))
+            .unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:50051");
+        assert_eq!(config.metrics_listen.unwrap().to_string(), "0.0.0.0:9090");
+        assert_eq!(options.calls, CallLimits::default());
+        assert_eq!(options.http2, Http2Options::default());
+        assert_eq!(options.shutdown, ShutdownOptions::default());
+        assert_eq!(options.limits, Limits::default());
+        assert!(options.tls.is_none());
+    }
+
+    #[test]
+    fn flags_reach_the_options() {
+        let config = Config::parse_from([
+            "sla-evaluator",
+            "--metrics-listen",
+            "off",
+            "--call-timeout",
+            "90s",
+            "--max-concurrent-streams",
+            "8",
+            "--drain-delay",
+            "5s",
+            "--max-term-days",
+            "400",
+        ]);
+        let options = config
+            .server_options(Arc::new(PolicySet::default()))
+            .unwrap();
+        assert_eq!(config.metrics_listen, None);
+        assert_eq!(options.calls.timeout, Duration::from_secs(90));
+        assert_eq!(options.http2.max_concurrent_streams, 8);
+        assert_eq!(options.shutdown.drain_delay, Duration::from_secs(5));
+        assert_eq!(options.limits.max_term_days, 400);
+    }
+
+    #[test]
+    fn a_key_without_a_certificate_is_refused() {
+        assert!(Config::try_parse_from(["sla-evaluator", "--tls-key", "k.pem"]).is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! Everything a server is configured with besides its listeners, with the defaults a production
+//! deployment starts from. Each is a flag of the binary (see `src/main.rs` and the README).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::CallLimits;
+use crate::engine::Limits;
+use crate::policy::PolicySet;
+
+/// A server's configuration.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    pub policies: Arc<PolicySet>,
+    /// What one evaluation may hold: term length, outages.
+    pub limits: Limits,
+    /// What every call runs under: concurrency, time, buckets per stream.
+    pub calls: CallLimits,
+    /// Largest request message accepted, in bytes.
+    pub max_message_bytes: usize,
+    pub http2: Http2Options,
+    pub shutdown: ShutdownOptions,
+    /// TLS for the gRPC listener; `None` serves plaintext.
+    pub tls: Option<TlsOptions>,
+}
+
+impl ServerOptions {
+    /// The defaults, serving `policies`.
+    pub fn new(policies: Arc<PolicySet>) -> Self {
+        ServerOptions {
+            policies,
+            limits: Limits::default(),
+            calls: CallLimits::default(),
+            max_message_bytes: 4 << 20,
+            http2: Http2Options::default(),
+            shutdown: ShutdownOptions::default(),
+            tls: None,
+        }
+    }
+}
+
+/// HTTP/2 settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Http2Options {
+    /// Flow-control window of each stream, in bytes: how much a client may send ahead of what the
+    /// server has read.
+    pub stream_window: u32,
+    /// Flow-control window of each connection, in bytes, shared by its streams.
+    pub connection_window: u32,
+    /// Streams one connection may have open at once; a client opens more only as others end.
+    /// (tonic leaves it unlimited.)
+    pub max_concurrent_streams: u32,
+    /// Streams the server may reset because the client broke the protocol before it closes the
+    /// connection with ENHANCE_YOUR_CALM. (tonic's default turns h2's guard off.)
+    pub max_local_error_reset_streams: usize,
+    /// How often the server pings an idle connection.
+    pub keepalive_interval: Duration,
+    /// How long it waits for the ping's answer before closing the connection.
+    pub keepalive_timeout: Duration,
+}
+
+impl Default for Http2Options {
+    /// 1 MiB windows (measured: 64 KiB starves 10,000-bucket batches, larger buys nothing), 256
+    /// streams a connection, h2's own 1,024 reset guard, a ping every minute answered within 20 s.
+    fn default() -> Self {
+        Http2Options {
+            stream_window: 1 << 20,
+            connection_window: 1 << 20,
+            max_concurrent_streams: 256,
+            max_local_error_reset_streams: 1024,
+            keepalive_interval: Duration::from_secs(60),
+            keepalive_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// How the server stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShutdownOptions {
+    /// After the shutdown signal, how long to keep accepting calls while reporting NOT_SERVING, so
+    /// that load balancers and Kubernetes endpoints stop sending new work before the port closes.
+    pub drain_delay: Duration,
+    /// After the drain delay, how long in-flight calls may take to finish before they are
+    /// cancelled.
+    pub grace_period: Duration,
+}
+
+impl Default for ShutdownOptions {
+    /// No drain delay (a person pressing Ctrl-C wants it gone; Kubernetes deployments set one)
+    /// and a 20 s grace period, inside Kubernetes' default 30 s termination grace.
+    fn default() -> Self {
+        ShutdownOptions {
+            drain_delay: Duration::ZERO,
+            grace_period: Duration::from_secs(20),
+        }
+    }
+}
+
+/// TLS material, as PEM.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// The server's certificate chain.
+    pub certificate: Vec<u8>,
+    /// The server's private key.
+    pub key: Vec<u8>,
+    /// CA certificates that sign acceptable client certificates; when given, every client must
+    /// present one (mutual TLS).
+    pub client_ca: Option<Vec<u8>>,
+}
