@@ -149,3 +149,46 @@ fn the_readme_grpcurl_session_runs_as_described() {
         assert!(readme().contains(&format!("| `{code}` |")), "{code}");
     }
 }
+
+#[test]
+fn the_readme_documents_every_flag_with_its_default() {
+    let help = std::process::Command::new(env!("CARGO_BIN_EXE_sla-evaluator"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(help.stdout).unwrap();
+    let readme = readme();
+    // Each flag's block: its `--name` line and the description lines that follow.
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    for line in help.lines() {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix("--") {
+            let name = rest.split([' ', '=']).next().unwrap().to_string();
+            blocks.push((name, String::new()));
+        } else if let Some((_, text)) = blocks.last_mut() {
+            text.push_str(trimmed);
+            text.push(' ');
+        }
+    }
+    let flags: Vec<&(String, String)> = blocks
+        .iter()
+        .filter(|(n, _)| n != "help" && n != "version")
+        .collect();
+    assert!(flags.len() >= 20, "{flags:?}");
+    for (name, text) in flags {
+        let row = readme
+            .lines()
+            .find(|l| l.starts_with('|') && l.contains(&format!("`--{name}`")))
+            .unwrap_or_else(|| panic!("README.md has no row for --{name}"));
+        if let Some(default) = text
+            .split("[default: ")
+            .nth(1)
+            .and_then(|d| d.split(']').next())
+        {
+            assert!(
+                row.contains(&format!("`{default}`")),
+                "README's row for --{name} should show its default {default}: {row}"
+            );
+        }
+    }
+}

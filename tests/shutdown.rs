@@ -108,7 +108,7 @@ async fn health_of(addr: SocketAddr, service: &str) -> Option<i32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
-    let (mut child, addr) = start(&["--drain-delay", "3s", "--grace-period", "20s"]);
+    let (mut child, addr) = start(&["--drain-delay", "5s", "--grace-period", "20s"]);
     assert_eq!(
         health_of(addr, "").await,
         Some(ServingStatus::Serving as i32)
@@ -143,9 +143,23 @@ async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
         health_of(addr, "sla.v1.SlaEvaluator").await,
         Some(ServingStatus::NotServing as i32)
     );
+    // Work arriving during the drain delay, before load balancers have caught up, is still done.
+    let mut late = SlaEvaluatorClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let answer = late
+        .evaluate(tokio_stream::iter([spec(), failed_minutes(0, 7)]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.months[0].bad_units, 7);
+    assert!(
+        signalled.elapsed() < Duration::from_secs(5),
+        "still inside the drain delay"
+    );
 
     // The open stream finishes after the drain delay has passed, and its result is right.
-    tokio::time::sleep(Duration::from_secs(4).saturating_sub(signalled.elapsed())).await;
+    tokio::time::sleep(Duration::from_secs(6).saturating_sub(signalled.elapsed())).await;
     tx.send(failed_minutes(300, 433)).await.unwrap();
     drop(tx);
     let response = call

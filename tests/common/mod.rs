@@ -2,5 +2,7 @@
 #![allow(dead_code)]
 
 pub mod engine;
+pub mod h2raw;
+pub mod scrape;
 pub mod server;
 pub mod tools;

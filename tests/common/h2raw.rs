@@ -1,0 +1,102 @@
+//! A deliberately minimal HTTP/2 peer over a plain socket, for testing how the server treats
+//! clients that break the protocol (which no real client library will do on purpose).
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+pub const HEADERS: u8 = 0x1;
+pub const RST_STREAM: u8 = 0x3;
+pub const SETTINGS: u8 = 0x4;
+pub const PING: u8 = 0x6;
+pub const GOAWAY: u8 = 0x7;
+
+pub const END_STREAM: u8 = 0x1;
+pub const ACK: u8 = 0x1;
+pub const END_HEADERS: u8 = 0x4;
+
+/// ENHANCE_YOUR_CALM, the GOAWAY code of h2's reset-flood guard.
+pub const ENHANCE_YOUR_CALM: u32 = 0xb;
+
+#[derive(Debug)]
+pub struct Frame {
+    pub kind: u8,
+    pub flags: u8,
+    pub stream: u32,
+    pub payload: Vec<u8>,
+}
+
+impl Frame {
+    /// A GOAWAY's last stream id: the highest stream the server took.
+    pub fn last_stream(&self) -> u32 {
+        u32::from_be_bytes(self.payload[0..4].try_into().unwrap()) & 0x7FFF_FFFF
+    }
+
+    /// A GOAWAY's error code.
+    pub fn error_code(&self) -> u32 {
+        u32::from_be_bytes(self.payload[4..8].try_into().unwrap())
+    }
+}
+
+pub struct RawH2 {
+    socket: TcpStream,
+}
+
+impl RawH2 {
+    /// Connects, sends the preface and empty SETTINGS.
+    pub fn connect(addr: SocketAddr) -> Self {
+        let socket = TcpStream::connect(addr).expect("connect");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut peer = RawH2 { socket };
+        peer.socket
+            .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .unwrap();
+        peer.send(SETTINGS, 0, 0, &[]);
+        peer
+    }
+
+    pub fn send(&mut self, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+        let mut frame = Vec::with_capacity(9 + payload.len());
+        frame.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
+        frame.push(kind);
+        frame.push(flags);
+        frame.extend_from_slice(&stream.to_be_bytes());
+        frame.extend_from_slice(payload);
+        // The server may already have closed the connection; the reads will tell.
+        let _ = self.socket.write_all(&frame);
+    }
+
+    /// A request's HEADERS, each field a literal without indexing (HPACK's simplest form).
+    pub fn headers(&mut self, stream: u32, fields: &[(&str, &str)], flags: u8) {
+        let mut block = Vec::new();
+        for (name, value) in fields {
+            // 0x00: literal without indexing, new name; then the name and value strings, each a
+            // one-byte length (no Huffman coding) and the bytes.
+            block.push(0);
+            for text in [name, value] {
+                assert!(text.len() < 127, "one-byte lengths only");
+                block.push(text.len() as u8);
+                block.extend_from_slice(text.as_bytes());
+            }
+        }
+        self.send(HEADERS, flags, stream, &block);
+    }
+
+    /// The next frame, or `None` once the server has closed the connection.
+    pub fn read(&mut self) -> Option<Frame> {
+        let mut head = [0u8; 9];
+        self.socket.read_exact(&mut head).ok()?;
+        let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+        let mut payload = vec![0; len];
+        self.socket.read_exact(&mut payload).ok()?;
+        Some(Frame {
+            kind: head[3],
+            flags: head[4],
+            stream: u32::from_be_bytes(head[5..9].try_into().unwrap()) & 0x7FFF_FFFF,
+            payload,
+        })
+    }
+}

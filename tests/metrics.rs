@@ -1,0 +1,159 @@
+//! The Prometheus endpoint, scraped over real HTTP while and after calls are made.
+
+mod common;
+
+use common::scrape::{sample, scrape, wait_for_open_streams};
+use common::server::{Setup, TestServer};
+use sla_evaluator::api::pb::{self, evaluate_request::Item};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+fn spec() -> pb::EvaluateRequest {
+    pb::EvaluateRequest {
+        item: Some(Item::Spec(pb::EvaluationSpec {
+            policy_id: "tencent-im".into(),
+            term_start: "2024-04-01".into(),
+            term_end: "2024-04-30".into(),
+            ..Default::default()
+        })),
+    }
+}
+
+fn buckets(rows: i64, first: i64) -> pb::EvaluateRequest {
+    let april = 1_711_900_800;
+    pb::EvaluateRequest {
+        item: Some(Item::Columns(pb::BucketColumns {
+            duration_seconds: 60,
+            start_unix_seconds: (first..first + rows).map(|m| april + 60 * m).collect(),
+            total: vec![1; rows as usize],
+            failed: vec![0; rows as usize],
+            ..Default::default()
+        })),
+    }
+}
+
+#[tokio::test]
+async fn calls_streams_buckets_and_shedding_are_counted() {
+    let mut setup = Setup {
+        metrics_listener: true,
+        ..Setup::default()
+    };
+    setup.options.calls.max_concurrent = 1;
+    let server = TestServer::build(setup);
+    let metrics = server.metrics_addr.unwrap();
+
+    // One stream open, holding the only call slot.
+    let (tx, rx) = mpsc::channel(4);
+    let mut client = server.client().await;
+    let open = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
+    tx.send(spec()).await.unwrap();
+    tx.send(buckets(100, 0)).await.unwrap();
+    wait_for_open_streams(metrics, 1).await;
+    let (status, content_type, body) = tokio::task::spawn_blocking(move || scrape(metrics))
+        .await
+        .unwrap();
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    assert_eq!(sample(&body, "sla_open_streams"), 1.0);
+
+    // A second work call is shed; a policy lookup is not.
+    let mut client = server.client().await;
+    assert!(
+        client
+            .classify_outages(pb::ClassifyOutagesRequest::default())
+            .await
+            .is_err()
+    );
+    assert!(
+        client
+            .list_policies(pb::ListPoliciesRequest {})
+            .await
+            .is_ok()
+    );
+    // The open stream finishes well: 100 accepted, 1 ignored (before the term).
+    tx.send(buckets(1, -100)).await.unwrap();
+    drop(tx);
+    assert!(open.await.unwrap().is_ok());
+    // A refused stream.
+    assert!(
+        client
+            .evaluate(tokio_stream::iter([buckets(1, 0)]))
+            .await
+            .is_err()
+    );
+
+    let (_, _, body) = tokio::task::spawn_blocking(move || scrape(metrics))
+        .await
+        .unwrap();
+    assert_eq!(sample(&body, "sla_open_streams"), 0.0);
+    assert_eq!(
+        sample(&body, r#"sla_calls_total{method="Evaluate",code="Ok"}"#),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &body,
+            r#"sla_calls_total{method="Evaluate",code="FailedPrecondition"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &body,
+            r#"sla_calls_total{method="ClassifyOutages",code="ResourceExhausted"}"#
+        ),
+        1.0
+    );
+    assert_eq!(
+        sample(&body, r#"sla_calls_total{method="ListPolicies",code="Ok"}"#),
+        1.0
+    );
+    assert_eq!(
+        sample(&body, r#"sla_shed_calls_total{method="ClassifyOutages"}"#),
+        1.0
+    );
+    assert_eq!(
+        sample(&body, r#"sla_buckets_total{outcome="Accepted"}"#),
+        100.0
+    );
+    assert_eq!(
+        sample(&body, r#"sla_buckets_total{outcome="Ignored"}"#),
+        1.0
+    );
+    assert_eq!(
+        sample(
+            &body,
+            r#"sla_call_duration_seconds_count{method="Evaluate"}"#
+        ),
+        2.0
+    );
+    assert!(sample(&body, r#"sla_call_duration_seconds_sum{method="Evaluate"}"#) > 0.0);
+    assert!(
+        body.contains("# HELP sla_calls Finished calls of sla.v1.SlaEvaluator"),
+        "{body}"
+    );
+    assert!(body.trim_end().ends_with("# EOF"));
+    // Every metric family the server exports is documented in the README.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let families: Vec<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .collect();
+    assert_eq!(families.len(), 5, "{families:?}");
+    for family in families {
+        let (name, kind) = family.split_once(' ').unwrap();
+        let documented = if kind == "counter" {
+            format!("`{name}_total`")
+        } else {
+            format!("`{name}`")
+        };
+        assert!(
+            readme.contains(&documented),
+            "README.md does not document {documented}"
+        );
+    }
+}
