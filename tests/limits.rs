@@ -6,39 +6,15 @@ mod common;
 use std::time::Duration;
 
 use common::h2raw::{self, RawH2};
+use common::requests::{april_minutes, im_spec};
 use common::scrape::wait_for_open_streams;
 use common::server::{Setup, TestServer};
 use prost_types::Timestamp;
-use sla_evaluator::api::pb::{self, evaluate_request::Item};
+use sla_evaluator::api::pb;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
 use tonic_types::StatusExt;
-
-fn spec(start: &str, end: &str) -> pb::EvaluateRequest {
-    pb::EvaluateRequest {
-        item: Some(Item::Spec(pb::EvaluationSpec {
-            policy_id: "tencent-im".into(),
-            term_start: start.into(),
-            term_end: end.into(),
-            ..Default::default()
-        })),
-    }
-}
-
-/// `rows` one-minute buckets from 2024-04-01 Shanghai, starts as absolute Unix seconds.
-fn minutes(first: i64, rows: i64) -> pb::EvaluateRequest {
-    let april = 1_711_900_800;
-    pb::EvaluateRequest {
-        item: Some(Item::Columns(pb::BucketColumns {
-            duration_seconds: 60,
-            start_unix_seconds: (first..first + rows).map(|m| april + 60 * m).collect(),
-            total: vec![10; rows as usize],
-            failed: vec![10; rows as usize],
-            ..Default::default()
-        })),
-    }
-}
 
 fn start(setup: impl FnOnce(&mut Setup)) -> TestServer {
     let mut config = Setup::default();
@@ -51,8 +27,8 @@ async fn well_behaved_client_is_served(server: &TestServer) {
     let mut client = server.client().await;
     let response = client
         .evaluate(tokio_stream::iter([
-            spec("2024-04-01", "2024-04-30"),
-            minutes(0, 433),
+            im_spec("2024-04-01", "2024-04-30"),
+            april_minutes(0, 433, 10, 10),
         ]))
         .await
         .expect("a well-behaved client is served")
@@ -70,7 +46,7 @@ async fn open_stream(
     let (tx, rx) = mpsc::channel(4);
     let mut client = server.client().await;
     let call = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
-    tx.send(spec("2024-04-01", "2024-04-30")).await.unwrap();
+    tx.send(im_spec("2024-04-01", "2024-04-30")).await.unwrap();
     (tx, call)
 }
 
@@ -81,8 +57,8 @@ async fn a_message_over_the_size_limit_is_resource_exhausted() {
     let mut client = server.client().await;
     let status = client
         .evaluate(tokio_stream::iter([
-            spec("2024-04-01", "2024-04-30"),
-            minutes(0, 20_000),
+            im_spec("2024-04-01", "2024-04-30"),
+            april_minutes(0, 20_000, 10, 10),
         ]))
         .await
         .unwrap_err();
@@ -142,7 +118,7 @@ async fn streams_past_the_per_connection_limit_wait_for_a_free_one() {
             tx.clone(),
             tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await }),
         ));
-        tx.send(spec("2024-04-01", "2024-04-30")).await.unwrap();
+        tx.send(im_spec("2024-04-01", "2024-04-30")).await.unwrap();
     }
     // Both streams are open on the server before the third asks.
     wait_for_open_streams(server.metrics_addr.unwrap(), 2).await;
@@ -152,8 +128,8 @@ async fn streams_past_the_per_connection_limit_wait_for_a_free_one() {
     let third = tokio::spawn(async move {
         client
             .evaluate(tokio_stream::iter([
-                spec("2024-04-01", "2024-04-30"),
-                minutes(0, 10),
+                im_spec("2024-04-01", "2024-04-30"),
+                april_minutes(0, 10, 10, 10),
             ]))
             .await
     });
@@ -226,7 +202,7 @@ async fn calls_past_the_concurrency_limit_are_shed_at_once() {
     let mut client = server.client().await;
     let started = std::time::Instant::now();
     let status = client
-        .evaluate(tokio_stream::iter([spec("2024-04-01", "2024-04-30")]))
+        .evaluate(tokio_stream::iter([im_spec("2024-04-01", "2024-04-30")]))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted);
@@ -258,7 +234,7 @@ async fn calls_past_the_concurrency_limit_are_shed_at_once() {
 
     // The open streams are not disturbed, and once one ends there is room again.
     for (tx, call) in [first, second] {
-        tx.send(minutes(0, 5)).await.unwrap();
+        tx.send(april_minutes(0, 5, 10, 10)).await.unwrap();
         drop(tx);
         assert_eq!(
             call.await.unwrap().unwrap().into_inner().months[0].bad_units,
@@ -273,7 +249,7 @@ async fn a_term_past_the_limit_is_resource_exhausted() {
     let server = start(|s| s.options.limits.max_term_days = 31);
     let mut client = server.client().await;
     let status = client
-        .evaluate(tokio_stream::iter([spec("2024-04-01", "2024-05-31")]))
+        .evaluate(tokio_stream::iter([im_spec("2024-04-01", "2024-05-31")]))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted);
@@ -302,9 +278,9 @@ async fn buckets_past_the_per_stream_limit_are_resource_exhausted() {
     let mut client = server.client().await;
     let status = client
         .evaluate(tokio_stream::iter([
-            spec("2024-04-01", "2024-04-30"),
-            minutes(0, 300),
-            minutes(300, 300),
+            im_spec("2024-04-01", "2024-04-30"),
+            april_minutes(0, 300, 10, 10),
+            april_minutes(300, 300, 10, 10),
         ]))
         .await
         .unwrap_err();
@@ -324,7 +300,7 @@ async fn a_slow_drip_upload_runs_into_the_call_timeout() {
     let server = start(|s| s.options.calls.timeout = Duration::from_millis(800));
     let (tx, call) = open_stream(&server).await;
     // One message, then nothing: the stream never closes.
-    tx.send(minutes(0, 5)).await.unwrap();
+    tx.send(april_minutes(0, 5, 10, 10)).await.unwrap();
     let started = std::time::Instant::now();
     let status = call.await.unwrap().unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded);

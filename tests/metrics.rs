@@ -2,35 +2,12 @@
 
 mod common;
 
+use common::requests::{april_minutes, im_spec};
 use common::scrape::{sample, scrape, wait_for_open_streams};
 use common::server::{Setup, TestServer};
-use sla_evaluator::api::pb::{self, evaluate_request::Item};
+use sla_evaluator::api::pb;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-
-fn spec() -> pb::EvaluateRequest {
-    pb::EvaluateRequest {
-        item: Some(Item::Spec(pb::EvaluationSpec {
-            policy_id: "tencent-im".into(),
-            term_start: "2024-04-01".into(),
-            term_end: "2024-04-30".into(),
-            ..Default::default()
-        })),
-    }
-}
-
-fn buckets(rows: i64, first: i64) -> pb::EvaluateRequest {
-    let april = 1_711_900_800;
-    pb::EvaluateRequest {
-        item: Some(Item::Columns(pb::BucketColumns {
-            duration_seconds: 60,
-            start_unix_seconds: (first..first + rows).map(|m| april + 60 * m).collect(),
-            total: vec![1; rows as usize],
-            failed: vec![0; rows as usize],
-            ..Default::default()
-        })),
-    }
-}
 
 #[tokio::test]
 async fn calls_streams_buckets_and_shedding_are_counted() {
@@ -46,8 +23,8 @@ async fn calls_streams_buckets_and_shedding_are_counted() {
     let (tx, rx) = mpsc::channel(4);
     let mut client = server.client().await;
     let open = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
-    tx.send(spec()).await.unwrap();
-    tx.send(buckets(100, 0)).await.unwrap();
+    tx.send(im_spec("2024-04-01", "2024-04-30")).await.unwrap();
+    tx.send(april_minutes(0, 100, 1, 0)).await.unwrap();
     wait_for_open_streams(metrics, 1).await;
     let (status, content_type, body) = tokio::task::spawn_blocking(move || scrape(metrics))
         .await
@@ -74,13 +51,13 @@ async fn calls_streams_buckets_and_shedding_are_counted() {
             .is_ok()
     );
     // The open stream finishes well: 100 accepted, 1 ignored (before the term).
-    tx.send(buckets(1, -100)).await.unwrap();
+    tx.send(april_minutes(-100, 1, 1, 0)).await.unwrap();
     drop(tx);
     assert!(open.await.unwrap().is_ok());
     // A refused stream.
     assert!(
         client
-            .evaluate(tokio_stream::iter([buckets(1, 0)]))
+            .evaluate(tokio_stream::iter([april_minutes(0, 1, 1, 0)]))
             .await
             .is_err()
     );

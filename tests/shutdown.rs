@@ -7,9 +7,10 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sla_evaluator::api::pb::{
-    self, evaluate_request::Item, sla_evaluator_client::SlaEvaluatorClient,
-};
+mod common;
+
+use common::requests::{april_minutes, im_spec};
+use sla_evaluator::api::pb::sla_evaluator_client::SlaEvaluatorClient;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -69,31 +70,6 @@ fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatu
     }
 }
 
-fn spec() -> pb::EvaluateRequest {
-    pb::EvaluateRequest {
-        item: Some(Item::Spec(pb::EvaluationSpec {
-            policy_id: "tencent-im".into(),
-            term_start: "2024-04-01".into(),
-            term_end: "2024-04-30".into(),
-            ..Default::default()
-        })),
-    }
-}
-
-/// Minutes `[from, to)` of April 2024 (Shanghai), every attempt failed.
-fn failed_minutes(from: i64, to: i64) -> pb::EvaluateRequest {
-    let april = 1_711_900_800; // 2024-04-01T00:00:00+08:00
-    pb::EvaluateRequest {
-        item: Some(Item::Columns(pb::BucketColumns {
-            duration_seconds: 60,
-            start_unix_seconds: (from..to).map(|m| april + 60 * m).collect(),
-            total: vec![2; (to - from) as usize],
-            failed: vec![2; (to - from) as usize],
-            ..Default::default()
-        })),
-    }
-}
-
 async fn health_of(addr: SocketAddr, service: &str) -> Option<i32> {
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).ok()?;
     let mut client = HealthClient::new(channel.connect().await.ok()?);
@@ -120,8 +96,8 @@ async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
         .await
         .unwrap();
     let call = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
-    tx.send(spec()).await.unwrap();
-    tx.send(failed_minutes(0, 300)).await.unwrap();
+    tx.send(im_spec("2024-04-01", "2024-04-30")).await.unwrap();
+    tx.send(april_minutes(0, 300, 2, 2)).await.unwrap();
 
     signal(&child, "TERM");
     let signalled = Instant::now();
@@ -148,7 +124,10 @@ async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
         .await
         .unwrap();
     let answer = late
-        .evaluate(tokio_stream::iter([spec(), failed_minutes(0, 7)]))
+        .evaluate(tokio_stream::iter([
+            im_spec("2024-04-01", "2024-04-30"),
+            april_minutes(0, 7, 2, 2),
+        ]))
         .await
         .unwrap()
         .into_inner();
@@ -160,7 +139,7 @@ async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
 
     // The open stream finishes after the drain delay has passed, and its result is right.
     tokio::time::sleep(Duration::from_secs(6).saturating_sub(signalled.elapsed())).await;
-    tx.send(failed_minutes(300, 433)).await.unwrap();
+    tx.send(april_minutes(300, 133, 2, 2)).await.unwrap();
     drop(tx);
     let response = call
         .await
@@ -197,8 +176,8 @@ async fn ctrl_c_cancels_what_outlives_the_grace_period_and_still_exits_zero() {
         .await
         .unwrap();
     let call = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
-    tx.send(spec()).await.unwrap();
-    tx.send(failed_minutes(0, 10)).await.unwrap();
+    tx.send(im_spec("2024-04-01", "2024-04-30")).await.unwrap();
+    tx.send(april_minutes(0, 10, 2, 2)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     signal(&child, "INT");

@@ -3,6 +3,7 @@
 
 pub mod engine;
 pub mod h2raw;
+pub mod requests;
 pub mod scrape;
 pub mod server;
 pub mod tools;
