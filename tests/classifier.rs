@@ -89,7 +89,10 @@ fn clause_table(policy_id: &str) -> Vec<(&'static str, Option<Cause>, Facts, Ver
             (
                 "4.7",
                 Some(TrafficSurge),
-                no_customer_notice(),
+                Facts {
+                    audio_video_chatroom: Some(true),
+                    ..no_customer_notice()
+                },
                 Verdict::Excluded,
             ),
             always("4.8", TrialFeature),
@@ -106,7 +109,6 @@ fn clause_table(policy_id: &str) -> Vec<(&'static str, Option<Cause>, Facts, Ver
             ),
         ],
         "tencent-sms" => vec![
-            always("1.4", InvalidNumber),
             always("4.1", CustomerFault),
             always("4.2", CredentialLeak),
             always("4.3", AttackOnCustomer),
@@ -450,25 +452,49 @@ fn sms_surges_turn_on_daily_volume_and_account_kind() {
 }
 
 #[test]
-fn im_surges_need_only_prior_notice() {
-    let surge = |notice| {
+fn im_surges_count_unless_they_are_unannounced_audio_visual_chatroom_surges() {
+    let surge = |chatroom: Option<bool>, notice| {
         judge(
             "tencent-im",
             Some(Cause::TrafficSurge),
             Facts {
+                audio_video_chatroom: chatroom,
                 customer_notice: notice,
                 ..Facts::default()
             },
         )
-        .verdict
     };
-    assert_eq!(surge(Some(Notice::NotGiven)), Verdict::Excluded);
-    assert_eq!(surge(notice_at("2024-03-10 09:00", None)), Verdict::Counted);
+    let chatroom = Some(true);
     assert_eq!(
-        surge(notice_at("2024-03-11 10:00", None)),
+        surge(chatroom, Some(Notice::NotGiven)).verdict,
         Verdict::Excluded
     );
-    assert_eq!(surge(None), Verdict::NeedsReview);
+    assert_eq!(
+        surge(chatroom, notice_at("2024-03-10 09:00", None)).verdict,
+        Verdict::Counted
+    );
+    assert_eq!(
+        surge(chatroom, notice_at("2024-03-11 10:00", None)).verdict,
+        Verdict::Excluded
+    );
+    assert_eq!(surge(chatroom, None).verdict, Verdict::NeedsReview);
+    // A login or message storm is not 4.7's: it counts, whatever the notice.
+    assert_eq!(
+        surge(Some(false), Some(Notice::NotGiven)).verdict,
+        Verdict::Counted
+    );
+    let unknown = surge(None, Some(Notice::NotGiven));
+    assert_eq!(unknown.verdict, Verdict::NeedsReview);
+    assert_eq!(unknown.missing_facts, [Fact::AudioVideoChatroom]);
+}
+
+#[test]
+fn sms_sends_invalid_number_outages_to_review() {
+    // Messages to invalid numbers must not be in the buckets at all (1.3/1.4), so no clause
+    // excludes them: the catch-all 4.17 names the case for a person.
+    let verdict = judge("tencent-sms", Some(Cause::InvalidNumber), Facts::default());
+    assert_eq!(verdict.verdict, Verdict::NeedsReview);
+    assert_eq!(verdict.clause.unwrap().id, "4.17");
 }
 
 #[test]

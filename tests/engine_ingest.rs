@@ -450,3 +450,79 @@ fn outage_ids_must_be_unique_and_outages_are_bounded() {
         OutageError::TooMany { max: 2 }
     );
 }
+
+#[test]
+fn an_outage_ending_inside_a_second_still_excludes_the_slice_it_touches() {
+    // A TRTC unit 10:05-10:10 is bad; force majeure ends half a second into it.
+    let bad: Vec<Bucket> = (5..10)
+        .map(|m| bucket(&format!("2024-03-12 10:{m:02}"), 60, 100, 50))
+        .collect();
+    let storm = outage(
+        "storm",
+        local(SHANGHAI, "2024-03-12 10:00"),
+        local(SHANGHAI, "2024-03-12 10:05") + TimeDelta::milliseconds(500),
+        Cause::ForceMajeure,
+        Facts::default(),
+    );
+    let report = evaluate(
+        "tencent-trtc",
+        spec("2024-03-01", "2024-03-31"),
+        bad,
+        [storm],
+    );
+    assert_eq!(
+        (report.months[0].bad_units, report.months[0].excluded_units),
+        (0, 5)
+    );
+}
+
+#[test]
+fn message_credits_are_exact_for_any_valid_price_and_refused_when_uncountable() {
+    let sms = |price: &str, paid: &str| {
+        let mut spec = with_fees(
+            spec("2024-04-01", "2024-04-30"),
+            &[("2024-04-01", paid, "0")],
+        );
+        spec.message_unit_price = Some(dec(price));
+        Evaluation::new(policy("tencent-sms"), spec, Limits::default())
+    };
+    // Trailing zeros in the price once overflowed the exact division.
+    let mut evaluation = sms("0.0450000000000000000000000000", "100000000000000").unwrap();
+    evaluation
+        .add_bucket(bucket("2024-04-02 10:00", 60, 100, 50))
+        .unwrap();
+    let payout = evaluation.finish().months[0].payout.clone().unwrap();
+    // 30% of 10^14 buys 3 * 10^13 / 0.045 messages, rounded down.
+    assert_eq!(payout.amount, dec("30000000000000.00"));
+    assert_eq!(payout.message_credits, Some(666_666_666_666_666));
+    // A price so small the fee would buy more than 2^64 - 1 messages is refused, not saturated.
+    let error = sms("0.0000000001", "999999999999999").err().unwrap();
+    assert!(
+        matches!(error, SpecError::UnitPriceTooSmall { .. }),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_calendar_that_opens_the_claim_window_after_it_closes_is_refused() {
+    // The month ends on 2025-07-01, so claims close on 2025-08-30. With August 1-25 off and
+    // Saturday the 30th worked, its 5th business day is the 30th and claims would open on the 31st.
+    let mut term = spec("2025-07-01", "2025-07-01");
+    let holidays = (1..=25).map(|d| day(&format!("2025-08-{d:02}")));
+    term.calendar =
+        sla_evaluator::calendar::BusinessCalendar::new("strike", holidays, [day("2025-08-30")])
+            .unwrap();
+    let error = Evaluation::new(policy("tencent-trtc"), term, Limits::default())
+        .err()
+        .unwrap();
+    assert!(
+        matches!(error, SpecError::ClaimWindowEmpty { .. }),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .contains("on 2025-08-31, after it closes on 2025-08-30"),
+        "{error}"
+    );
+}

@@ -248,6 +248,7 @@ fn facts(field: &str, facts: pb::OutageFacts) -> Result<Facts, ApiError> {
         account_kind,
         number_blocked,
         exemption_basis,
+        audio_video_chatroom,
     } = facts;
     let peak_qps = optional_decimal(&format!("{field}.peak_qps"), &peak_qps)?;
     if let Some(qps) = peak_qps
@@ -279,6 +280,7 @@ fn facts(field: &str, facts: pb::OutageFacts) -> Result<Facts, ApiError> {
         account_kind,
         number_blocked,
         exemption_basis: (!exemption_basis.trim().is_empty()).then_some(exemption_basis),
+        audio_video_chatroom,
     })
 }
 
@@ -377,10 +379,12 @@ pub fn spec_error(error: SpecError) -> ApiError {
         SpecError::DeductionsExceedPaid { index, .. } => {
             format!("spec.fees[{index}].{}", FeeField::Deductions.name())
         }
-        SpecError::UnitPriceRequired { .. } | SpecError::UnitPriceInvalid { .. } => {
-            "spec.message_unit_price".to_string()
+        SpecError::UnitPriceRequired { .. }
+        | SpecError::UnitPriceInvalid { .. }
+        | SpecError::UnitPriceTooSmall { .. } => "spec.message_unit_price".to_string(),
+        SpecError::TooFewBusinessDays { .. } | SpecError::ClaimWindowEmpty { .. } => {
+            "spec.calendar.holidays".to_string()
         }
-        SpecError::TooFewBusinessDays { .. } => "spec.calendar.holidays".to_string(),
     };
     ApiError::invalid(field, format!("spec: {error}"))
 }

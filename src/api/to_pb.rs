@@ -102,6 +102,7 @@ fn clause(clause: &Clause) -> pb::Clause {
                     .unwrap_or_default(),
                 notice_must_be_written: rule.notice.written,
                 notice_business_days: rule.notice.business_days,
+                audio_video_chatroom_only: rule.audio_video_chatroom_only,
             };
             (pb::ConditionKind::TrafficSurge, Some(surge))
         }

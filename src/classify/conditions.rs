@@ -97,7 +97,26 @@ pub(super) fn traffic_surge(
         Some(threshold) => surge_reaches(threshold, facts),
         None => Finding::Holds("the clause names no threshold".into()),
     };
-    size.and(notice_falls_short(rule, window, facts, context))
+    let scope = if rule.audio_video_chatroom_only {
+        match facts.audio_video_chatroom {
+            Some(true) => Finding::Holds("the surge was in audio-visual chatroom use".into()),
+            Some(false) => Finding::Fails(
+                "the surge was not in audio-visual chatroom use, the only surge the clause covers"
+                    .into(),
+            ),
+            None => Finding::Unknown {
+                missing: vec![Fact::AudioVideoChatroom],
+                reason: "the clause covers only surges in audio-visual chatroom use, and whether \
+                         this one was is not known"
+                    .into(),
+            },
+        }
+    } else {
+        Finding::Holds("the clause covers any surge of the customer's traffic".into())
+    };
+    scope
+        .and(size)
+        .and(notice_falls_short(rule, window, facts, context))
 }
 
 fn surge_reaches(threshold: &SurgeThreshold, facts: &Facts) -> Finding {

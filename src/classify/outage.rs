@@ -71,6 +71,8 @@ pub struct Facts {
     pub account_kind: Option<AccountKind>,
     /// Whether the customer's own phone number was blocked as a result (call centers' 5.18).
     pub number_blocked: Option<bool>,
+    /// Whether a traffic surge was in audio-visual chatroom use (IM's 4.7 covers only those).
+    pub audio_video_chatroom: Option<bool>,
     /// A law, agreement or published rule someone claims exempts the outage. Only the policy's
     /// catch-all clause turns on it, and only a person can weigh it.
     pub exemption_basis: Option<String>,
@@ -106,6 +108,7 @@ pub enum Fact {
     DailyMessages,
     AccountKind,
     NumberBlocked,
+    AudioVideoChatroom,
 }
 
 impl Fact {
@@ -121,6 +124,7 @@ impl Fact {
             Fact::DailyMessages => "facts.daily_messages",
             Fact::AccountKind => "facts.account_kind",
             Fact::NumberBlocked => "facts.number_blocked",
+            Fact::AudioVideoChatroom => "facts.audio_video_chatroom",
         }
     }
 }

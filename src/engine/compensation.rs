@@ -49,12 +49,20 @@ pub fn compensation_amount(eligible_fee: Decimal, tier: &Tier, minor_unit_places
 }
 
 /// Whole messages the amount buys at the list price, rounded down; computed on integers so that no
-/// division rounds a 2.9999… up to 3.
-pub fn message_credits(amount: Decimal, unit_price: Decimal) -> u64 {
+/// division rounds a 2.9999… up to 3. `None` when the price is zero or the count does not fit 64
+/// bits (the spec check refuses prices that small before any amount is computed).
+pub fn message_credits(amount: Decimal, unit_price: Decimal) -> Option<u64> {
+    // Normalised, a validated amount or price has at most 10 places, so both integers below stay
+    // under 10^25.
+    let (amount, unit_price) = (amount.normalize(), unit_price.normalize());
     let scale = amount.scale().max(unit_price.scale());
-    let as_integer = |value: Decimal| value.mantissa() * 10i128.pow(scale - value.scale());
-    let credits = as_integer(amount) / as_integer(unit_price);
-    u64::try_from(credits).unwrap_or(u64::MAX)
+    let as_integer = |value: Decimal| {
+        value
+            .mantissa()
+            .checked_mul(10i128.checked_pow(scale - value.scale())?)
+    };
+    let credits = as_integer(amount)?.checked_div(as_integer(unit_price)?)?;
+    u64::try_from(credits).ok()
 }
 
 /// The amount in minor units (cents), for clients that keep money as integers.
@@ -160,9 +168,25 @@ mod tests {
 
     #[test]
     fn credits_round_down_to_whole_messages() {
-        assert_eq!(message_credits(dec("10.00"), dec("0.045")), 222);
-        assert_eq!(message_credits(dec("9.00"), dec("0.03")), 300);
-        assert_eq!(message_credits(dec("0.02"), dec("0.03")), 0);
+        assert_eq!(message_credits(dec("10.00"), dec("0.045")), Some(222));
+        assert_eq!(message_credits(dec("9.00"), dec("0.03")), Some(300));
+        assert_eq!(message_credits(dec("0.02"), dec("0.03")), Some(0));
+    }
+
+    #[test]
+    fn credits_never_overflow_or_saturate() {
+        // Trailing zeros used to keep scale 28 and overflow the scaled integers.
+        let price = dec("0.0450000000000000000000000000");
+        assert_eq!(
+            message_credits(dec("99999999999999.99"), price),
+            Some(2_222_222_222_222_222)
+        );
+        // A count past 64 bits is refused, not clipped to u64::MAX.
+        assert_eq!(
+            message_credits(dec("999999999999999"), dec("0.0000000001")),
+            None
+        );
+        assert_eq!(message_credits(dec("1"), dec("0")), None);
     }
 
     #[test]

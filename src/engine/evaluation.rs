@@ -144,17 +144,37 @@ impl Evaluation {
             }
             (_, None) => None,
         };
+        if let (CompensationForm::MessageCredits, Some(price)) = (policy.form, unit_price) {
+            // The most any month can pay is its eligible fee; if even all of those together buy a
+            // countable number of messages, no amount below them can overflow.
+            let most = fees.iter().flatten().try_fold(0u64, |sum, fee| {
+                let credits = compensation::message_credits(fee.paid - fee.deductions, price)?;
+                sum.checked_add(credits)
+            });
+            if most.is_none() {
+                return Err(SpecError::UnitPriceTooSmall { value: price });
+            }
+        }
         let claim_windows = months
             .iter()
             .map(|month| {
-                compensation::claim_window(&policy.claim_window, month.last_day, &calendar).map_err(
-                    |(year, month)| SpecError::TooFewBusinessDays {
+                let window =
+                    compensation::claim_window(&policy.claim_window, month.last_day, &calendar)
+                        .map_err(|(year, month)| SpecError::TooFewBusinessDays {
+                            calendar: calendar.name().to_string(),
+                            year,
+                            month,
+                            needed: policy.claim_window.opens_after_business_day,
+                        })?;
+                if window.opens_on > window.closes_on {
+                    return Err(SpecError::ClaimWindowEmpty {
                         calendar: calendar.name().to_string(),
-                        year,
-                        month,
-                        needed: policy.claim_window.opens_after_business_day,
-                    },
-                )
+                        last_day: month.last_day,
+                        opens_on: window.opens_on,
+                        closes_on: window.closes_on,
+                    });
+                }
+                Ok(window)
             })
             .collect::<Result<Vec<_>, _>>()?;
 
@@ -553,7 +573,10 @@ impl Evaluation {
         };
         let message_credits = match (self.policy.form, self.unit_price) {
             (CompensationForm::MessageCredits, Some(price)) => {
-                Some(compensation::message_credits(amount, price))
+                Some(compensation::message_credits(amount, price).expect(
+                    "checked in Evaluation::new: the eligible fee's credits fit, and the amount \
+                     never exceeds it",
+                ))
             }
             _ => None,
         };
@@ -579,8 +602,12 @@ impl Evaluation {
             if verdict.verdict != Verdict::Excluded {
                 continue;
             }
+            // Every minute the window touches, down to a fraction of a second at either end:
+            // the start rounds down to its second, the end up.
+            let end =
+                window.end().timestamp() + i64::from(window.end().timestamp_subsec_nanos() > 0);
             let from = window.start().timestamp().max(month_start) - month_start;
-            let to = window.end().timestamp().min(month.end.timestamp()) - month_start;
+            let to = end.min(month.end.timestamp()) - month_start;
             let first = (from / SECONDS_PER_MINUTE) as usize;
             let last = ((to + SECONDS_PER_MINUTE - 1) / SECONDS_PER_MINUTE) as usize;
             excluded.insert_range(first..last.min(minutes));

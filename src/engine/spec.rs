@@ -181,6 +181,20 @@ pub enum SpecError {
         problem: AmountProblem,
     },
     #[error(
+        "message_unit_price {value} is so small that the fees would buy more than 2^64 - 1 messages"
+    )]
+    UnitPriceTooSmall { value: Decimal },
+    #[error(
+        "calendar '{calendar}' opens the claim window of the month ending {last_day} on {opens_on}, \
+         after it closes on {closes_on}"
+    )]
+    ClaimWindowEmpty {
+        calendar: String,
+        last_day: NaiveDate,
+        opens_on: NaiveDate,
+        closes_on: NaiveDate,
+    },
+    #[error(
         "calendar '{calendar}' leaves {year}-{month:02} fewer than {needed} business days, so the \
          claim window cannot open"
     )]

@@ -124,6 +124,9 @@ pub struct SurgeRule {
     /// `None` when the clause names no threshold (IM: any unannounced surge).
     pub threshold: Option<SurgeThreshold>,
     pub notice: NoticeRequirement,
+    /// The clause covers only surges in audio-visual chatroom use (IM's 4.7), not every surge of
+    /// the customer's traffic.
+    pub audio_video_chatroom_only: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -133,9 +133,20 @@ enum ConditionFile {
         threshold: Option<String>,
         gateway_threshold: Option<String>,
         notice: NoticeFile,
+        #[serde(default)]
+        scope: ScopeFile,
     },
     NumberBlocked,
     CaseByCase,
+}
+
+/// What traffic a surge clause covers.
+#[derive(Deserialize, Clone, Copy, Default)]
+#[serde(rename_all = "snake_case")]
+enum ScopeFile {
+    #[default]
+    AnyTraffic,
+    AudioVideoChatroom,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -455,6 +466,7 @@ fn condition(file: &ConditionFile) -> Result<Condition, String> {
             threshold,
             gateway_threshold,
             notice,
+            scope,
         } => {
             let amount = |text: &str, field: &str| -> Result<Decimal, String> {
                 match Decimal::from_str_exact(text) {
@@ -493,6 +505,7 @@ fn condition(file: &ConditionFile) -> Result<Condition, String> {
                     written: notice.written,
                     business_days: notice.business_days,
                 },
+                audio_video_chatroom_only: matches!(scope, ScopeFile::AudioVideoChatroom),
             })
         }
     })
