@@ -302,7 +302,12 @@ fn an_excluded_outage_turns_bad_minutes_into_excluded_minutes() {
     let verdicts: Vec<(&str, Verdict)> = march
         .outages
         .iter()
-        .map(|v| (v.outage_id.as_str(), v.verdict))
+        .map(|&i| {
+            (
+                report.outages[i].outage_id.as_str(),
+                report.outages[i].verdict,
+            )
+        })
         .collect();
     assert_eq!(
         verdicts,
@@ -409,7 +414,10 @@ fn outages_needing_review_are_listed_and_change_nothing() {
             .iter()
             .any(|n| n.kind == NoteKind::OutagesNeedReview && n.text.contains("m?"))
     );
-    assert_eq!(march.outages[0].verdict, Verdict::NeedsReview);
+    assert_eq!(
+        report.outages[march.outages[0]].verdict,
+        Verdict::NeedsReview
+    );
     // April was not touched, and had no data at all.
     assert!(report.months[1].outages.is_empty());
     assert_eq!(report.months[1].status, MonthStatus::NoData);
@@ -525,4 +533,32 @@ fn a_calendar_that_opens_the_claim_window_after_it_closes_is_refused() {
             .contains("on 2025-08-31, after it closes on 2025-08-30"),
         "{error}"
     );
+}
+
+#[test]
+fn fees_too_large_for_minor_units_are_refused() {
+    // Unidad de Fomento has 4 decimals: two months just under 10^15 exceed 2^63 ten-thousandths.
+    let mut big = spec("2024-03-01", "2024-04-30");
+    big.currency = Some(iso_currency::Currency::CLF);
+    big.fees = with_fees(
+        spec("2024-03-01", "2024-04-30"),
+        &[
+            ("2024-03-01", "999999999999999", "0"),
+            ("2024-04-01", "999999999999999", "0"),
+        ],
+    )
+    .fees;
+    let error = Evaluation::new(policy("tencent-ccc-cn"), big, Limits::default())
+        .err()
+        .unwrap();
+    assert!(matches!(error, SpecError::FeesTooLarge { .. }), "{error}");
+    // The same fees in yuan (2 decimals) fit.
+    let yuan = with_fees(
+        spec("2024-03-01", "2024-04-30"),
+        &[
+            ("2024-03-01", "999999999999999", "0"),
+            ("2024-04-01", "999999999999999", "0"),
+        ],
+    );
+    assert!(Evaluation::new(policy("tencent-ccc-cn"), yuan, Limits::default()).is_ok());
 }

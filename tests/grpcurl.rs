@@ -143,7 +143,8 @@ fn evaluate_a_stream_of_json_messages() {
     assert_eq!(march["excludedUnits"], "5");
     assert_eq!(march["standardMet"], true);
     assert_eq!(march["compensationAmount"], "0.00");
-    assert_eq!(march["outages"][0]["verdict"], "VERDICT_EXCLUDED");
+    assert_eq!(march["outageIndexes"], serde_json::json!([0]));
+    assert_eq!(json["outages"][0]["verdict"], "VERDICT_EXCLUDED");
     assert_eq!(json["ingest"]["bucketsAccepted"], "7");
     assert_eq!(json["ingest"]["batches"], "2");
 }

@@ -122,7 +122,8 @@ fn the_readme_grpcurl_session_runs_as_described() {
     assert_eq!(march["badUnits"], "30");
     assert_eq!(march["excludedUnits"], "5");
     assert_eq!(march["standardMet"], true);
-    assert_eq!(march["outages"][0]["clauseId"], "4.10");
+    assert_eq!(march["outageIndexes"], serde_json::json!([0]));
+    assert_eq!(evaluation["outages"][0]["clauseId"], "4.10");
     assert_eq!(
         (
             march["claimOpensOn"].as_str(),

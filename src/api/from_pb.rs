@@ -379,6 +379,7 @@ pub fn spec_error(error: SpecError) -> ApiError {
         SpecError::DeductionsExceedPaid { index, .. } => {
             format!("spec.fees[{index}].{}", FeeField::Deductions.name())
         }
+        SpecError::FeesTooLarge { .. } => "spec.fees".to_string(),
         SpecError::UnitPriceRequired { .. }
         | SpecError::UnitPriceInvalid { .. }
         | SpecError::UnitPriceTooSmall { .. } => "spec.message_unit_price".to_string(),

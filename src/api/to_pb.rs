@@ -243,7 +243,7 @@ fn month(month: &MonthReport) -> pb::MonthReport {
         coverage_percent: month.coverage.fraction().truncated_percent(),
         covered_minutes: month.coverage.covered_minutes,
         clock_minutes: month.coverage.minutes,
-        outages: month.outages.iter().map(verdict).collect(),
+        outage_indexes: month.outages.iter().map(|&i| i as u32).collect(),
         notes: month
             .notes
             .iter()

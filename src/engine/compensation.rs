@@ -65,10 +65,11 @@ pub fn message_credits(amount: Decimal, unit_price: Decimal) -> Option<u64> {
     u64::try_from(credits).ok()
 }
 
-/// The amount in minor units (cents), for clients that keep money as integers.
-pub fn minor_units(amount: Decimal, minor_unit_places: u32) -> i64 {
+/// The amount in minor units (cents), for clients that keep money as integers; `None` when the
+/// count does not fit 64 bits.
+pub fn minor_units(amount: Decimal, minor_unit_places: u32) -> Option<i64> {
     let scaled = amount.normalize_to(minor_unit_places);
-    i64::try_from(scaled.mantissa()).unwrap_or(i64::MAX)
+    i64::try_from(scaled.mantissa()).ok()
 }
 
 /// When a claim for a month may be filed.
@@ -191,9 +192,10 @@ mod tests {
 
     #[test]
     fn minor_units_are_cents() {
-        assert_eq!(minor_units(dec("30.86"), 2), 3086);
-        assert_eq!(minor_units(dec("101"), 0), 101);
-        assert_eq!(minor_units(dec("0.1"), 3), 100);
+        assert_eq!(minor_units(dec("30.86"), 2), Some(3086));
+        assert_eq!(minor_units(dec("101"), 0), Some(101));
+        assert_eq!(minor_units(dec("0.1"), 3), Some(100));
+        assert_eq!(minor_units(dec("999999999999999.9999"), 4), None);
     }
 
     #[test]

@@ -131,6 +131,18 @@ impl Evaluation {
             })?)),
         };
         let fees = fees_by_month(&months, fees)?;
+        if let (Some(currency), Some(places)) = (currency, minor_unit_places) {
+            // Every amount is at most its month's eligible fee, so if their sum fits in minor
+            // units, so does every amount and the total.
+            let total: Decimal = fees.iter().flatten().map(|f| f.paid - f.deductions).sum();
+            let in_minor_units = total * Decimal::from(10i64.pow(places));
+            if in_minor_units > Decimal::from(i64::MAX) {
+                return Err(SpecError::FeesTooLarge {
+                    total,
+                    currency: currency.code().to_string(),
+                });
+            }
+        }
         let unit_price = match (policy.form, message_unit_price) {
             (_, Some(value)) => {
                 check_amount(value, true)
@@ -431,10 +443,8 @@ impl Evaluation {
     fn month_report(&self, index: usize) -> MonthReport {
         let month = &self.months[index];
         let policy = &self.policy;
-        let touching: Vec<&(classify::OutageWindow, OutageVerdict)> = self
-            .outages
-            .iter()
-            .filter(|(window, _)| window.overlaps(month.start, month.end))
+        let touching: Vec<usize> = (0..self.outages.len())
+            .filter(|&i| self.outages[i].0.overlaps(month.start, month.end))
             .collect();
         let ledger = &self.ledgers[index];
         let tally = ledger.tally(&self.excluded_minutes(index, &touching));
@@ -514,8 +524,9 @@ impl Evaluation {
 
         let review: Vec<&str> = touching
             .iter()
-            .filter(|(_, v)| v.verdict == Verdict::NeedsReview)
-            .map(|(_, v)| v.outage_id.as_str())
+            .map(|&i| &self.outages[i].1)
+            .filter(|v| v.verdict == Verdict::NeedsReview)
+            .map(|v| v.outage_id.as_str())
             .collect();
         if !review.is_empty() {
             notes.push(Note {
@@ -558,7 +569,7 @@ impl Evaluation {
                 covered_minutes: tally.covered_minutes,
                 minutes: clock_minutes,
             },
-            outages: touching.iter().map(|(_, v)| v.clone()).collect(),
+            outages: touching,
             notes,
         }
     }
@@ -582,23 +593,20 @@ impl Evaluation {
         };
         Some(Payout {
             eligible_fee,
-            amount_minor_units: compensation::minor_units(amount, places),
+            amount_minor_units: compensation::minor_units(amount, places)
+                .expect("checked in Evaluation::new: the eligible fees fit in minor units"),
             amount,
             message_credits,
         })
     }
 
     /// Clock minutes of month `index` that an EXCLUDED outage overlaps.
-    fn excluded_minutes(
-        &self,
-        index: usize,
-        touching: &[&(classify::OutageWindow, OutageVerdict)],
-    ) -> FixedBitSet {
+    fn excluded_minutes(&self, index: usize, touching: &[usize]) -> FixedBitSet {
         let month = &self.months[index];
         let minutes = (month.elapsed_seconds() / SECONDS_PER_MINUTE) as usize;
         let mut excluded = FixedBitSet::with_capacity(minutes);
         let month_start = month.start.timestamp();
-        for (window, verdict) in touching {
+        for (window, verdict) in touching.iter().map(|&i| &self.outages[i]) {
             if verdict.verdict != Verdict::Excluded {
                 continue;
             }

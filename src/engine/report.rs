@@ -76,8 +76,9 @@ pub struct MonthReport {
     pub payout: Option<Payout>,
     pub claim_window: ClaimWindow,
     pub coverage: Coverage,
-    /// Verdicts of the outages whose window touched the month.
-    pub outages: Vec<OutageVerdict>,
+    /// The outages whose window touched the month, as indexes into [`Report::outages`]: a verdict
+    /// is kept once however many months its outage spans.
+    pub outages: Vec<usize>,
     pub notes: Vec<Note>,
 }
 

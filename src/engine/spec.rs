@@ -45,12 +45,12 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Ten years of term and ten thousand outages: far beyond any contract, small in memory (a
-    /// ten-year term of 1-minute slices keeps about 1.3 MB of bits).
+    /// Ten years of term and a thousand outages: beyond any contract, and small enough that every
+    /// verdict fits a response (a ten-year term of 1-minute slices keeps about 1.3 MB of bits).
     fn default() -> Self {
         Limits {
             max_term_days: 3660,
-            max_outages: 10_000,
+            max_outages: 1_000,
         }
     }
 }
@@ -184,6 +184,11 @@ pub enum SpecError {
         "message_unit_price {value} is so small that the fees would buy more than 2^64 - 1 messages"
     )]
     UnitPriceTooSmall { value: Decimal },
+    #[error(
+        "the eligible fees add up to {total} {currency}, too much to express in minor units as a \
+         64-bit count"
+    )]
+    FeesTooLarge { total: Decimal, currency: String },
     #[error(
         "calendar '{calendar}' opens the claim window of the month ending {last_day} on {opens_on}, \
          after it closes on {closes_on}"
