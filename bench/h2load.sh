@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Server-only throughput: one pre-encoded Evaluate request body (a subscription's whole stream,
-# gRPC-framed) replayed with h2load, so no client work competes with the server; one response is
-# captured with curl and checked separately (h2load sees HTTP status only, not grpc-status).
+# gRPC-framed) replayed with h2load, so no client work competes with the server. h2load sees HTTP
+# status only, not grpc-status, so the answers are checked separately: one response is captured with
+# curl and checked by sla-load, and the server's own metrics must count every call as OK.
 #   bench/h2load.sh   (env: POLICY, MONTHS, REQUESTS, CLIENTS, STREAMS, FORM, SERVER_FLAGS)
 # Needs h2load (Debian: nghttp2-client) and curl; as root it installs them.
 set -euo pipefail
@@ -24,11 +25,12 @@ body=$(target/release/sla-load --write-body "$work/body.bin" --policy "$policy" 
 buckets=$(sed -E 's/.*"buckets":([0-9]+).*/\1/' <<<"$body")
 
 # shellcheck disable=SC2086 # SERVER_FLAGS is a list of flags
-target/release/sla-evaluator --listen 127.0.0.1:0 --metrics-listen off --log-format json --log warn,sla_evaluator=info \
+target/release/sla-evaluator --listen 127.0.0.1:0 --metrics-listen 127.0.0.1:0 --log-format json --log warn,sla_evaluator=info \
   ${SERVER_FLAGS:-} >"$work/server.log" &
 server=$!
 for _ in $(seq 100); do grep -q '"listen"' "$work/server.log" 2>/dev/null && break; sleep 0.05; done
 addr=$(grep -o '"listen":"[^"]*"' "$work/server.log" | head -1 | cut -d'"' -f4)
+metrics=$(grep -o '"metrics_listen":"[^"]*"' "$work/server.log" | head -1 | cut -d'"' -f4)
 url="http://$addr/sla.v1.SlaEvaluator/Evaluate"
 headers=(-H 'content-type: application/grpc' -H 'te: trailers')
 
@@ -41,10 +43,16 @@ peak=$(awk '/VmHWM/ {print $2 * 1024}' "/proc/$server/status")
 
 curl -s --http2-prior-knowledge "${headers[@]}" --data-binary "@$work/body.bin" "$url" -o "$work/response.bin"
 target/release/sla-load --check-response "$work/response.bin" --policy "$policy" --months "$months" >/dev/null
+ok=$(curl -s "http://$metrics/metrics" | awk '/^sla_calls_total\{method="Evaluate",code="Ok"\}/ {print $2}')
+if [[ $ok != "$((requests + 1))" ]]; then
+  echo "the server answered $ok Evaluate calls OK, not all $((requests + 1))" >&2
+  curl -s "http://$metrics/metrics" | grep '^sla_calls_total' >&2
+  exit 1
+fi
 
 awk -v rate="$rate" -v buckets="$buckets" -v policy="$policy" -v months="$months" -v form="$form" \
     -v clients="$clients" -v streams="$streams" -v peak="$peak" 'BEGIN {
   printf "{\"tool\":\"h2load\",\"form\":\"%s\",\"policy\":\"%s\",\"months\":%d,\"connections\":%d,", form, policy, months, clients
   printf "\"streams_per_connection\":%d,\"requests_per_second\":%.1f,\"buckets_per_request\":%d,", streams, rate, buckets
-  printf "\"buckets_per_second\":%.0f,\"server_peak_rss_bytes\":%d,\"response_checked\":true}\n", rate * buckets, peak
+  printf "\"buckets_per_second\":%.0f,\"server_peak_rss_bytes\":%d,\"all_answers_ok\":true}\n", rate * buckets, peak
 }'

@@ -43,14 +43,14 @@ pub struct Config {
     pub tls_client_ca: Option<PathBuf>,
 
     /// Largest request message accepted, in bytes.
-    #[arg(long, env = "SLA_MAX_MESSAGE_BYTES", default_value_t = 4 << 20)]
+    #[arg(long, env = "SLA_MAX_MESSAGE_BYTES", default_value_t = 4 << 20, value_parser = at_least_one)]
     pub max_message_bytes: usize,
     /// Evaluate and ClassifyOutages calls in progress at once; more are shed with
     /// RESOURCE_EXHAUSTED.
-    #[arg(long, env = "SLA_MAX_CONCURRENT_CALLS", default_value_t = CallLimits::default().max_concurrent)]
+    #[arg(long, env = "SLA_MAX_CONCURRENT_CALLS", default_value_t = CallLimits::default().max_concurrent, value_parser = at_least_one)]
     pub max_concurrent_calls: usize,
     /// The longest a call may take, upload included.
-    #[arg(long, env = "SLA_CALL_TIMEOUT", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "SLA_CALL_TIMEOUT", default_value = "5m", value_parser = positive_duration)]
     pub call_timeout: Duration,
     /// Buckets one Evaluate stream may send.
     #[arg(long, env = "SLA_MAX_BUCKETS_PER_STREAM", default_value_t = CallLimits::default().max_buckets_per_stream)]
@@ -63,23 +63,27 @@ pub struct Config {
     pub max_outages: usize,
 
     /// HTTP/2 streams one connection may have open at once.
-    #[arg(long, env = "SLA_MAX_CONCURRENT_STREAMS", default_value_t = Http2Options::default().max_concurrent_streams)]
+    #[arg(long, env = "SLA_MAX_CONCURRENT_STREAMS", default_value_t = Http2Options::default().max_concurrent_streams, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_concurrent_streams: u32,
     /// HTTP/2 streams the server may reset for protocol errors before closing the connection.
     #[arg(long, env = "SLA_MAX_LOCAL_ERROR_RESETS", default_value_t = Http2Options::default().max_local_error_reset_streams)]
     pub max_local_error_resets: usize,
-    /// HTTP/2 flow-control window per stream, in bytes.
-    #[arg(long, env = "SLA_STREAM_WINDOW", default_value_t = Http2Options::default().stream_window)]
+    /// HTTP/2 flow-control window per stream, in bytes (65535 to 2^31 - 1).
+    #[arg(long, env = "SLA_STREAM_WINDOW", default_value_t = Http2Options::default().stream_window, value_parser = window)]
     pub stream_window: u32,
-    /// HTTP/2 flow-control window per connection, in bytes.
-    #[arg(long, env = "SLA_CONNECTION_WINDOW", default_value_t = Http2Options::default().connection_window)]
+    /// HTTP/2 flow-control window per connection, in bytes (65535 to 2^31 - 1).
+    #[arg(long, env = "SLA_CONNECTION_WINDOW", default_value_t = Http2Options::default().connection_window, value_parser = window)]
     pub connection_window: u32,
     /// How often to ping an idle HTTP/2 connection.
-    #[arg(long, env = "SLA_KEEPALIVE_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "SLA_KEEPALIVE_INTERVAL", default_value = "60s", value_parser = positive_duration)]
     pub keepalive_interval: Duration,
     /// How long to wait for a ping's answer before closing the connection.
-    #[arg(long, env = "SLA_KEEPALIVE_TIMEOUT", default_value = "20s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "SLA_KEEPALIVE_TIMEOUT", default_value = "20s", value_parser = positive_duration)]
     pub keepalive_timeout: Duration,
+    /// How long a connection may live before clients are asked to open a new one (its calls in
+    /// flight finish), so that round-robin clients also reach pods added since.
+    #[arg(long, env = "SLA_MAX_CONNECTION_AGE", default_value = "30m", value_parser = positive_duration)]
+    pub max_connection_age: Duration,
 
     /// On SIGTERM or Ctrl-C, how long to keep serving while health reports NOT_SERVING, so load
     /// balancers stop sending work first (e.g. "5s").
@@ -105,6 +109,34 @@ pub enum LogFormat {
 
 /// An address, or none.
 pub type OptionalAddress = Option<SocketAddr>;
+
+/// HTTP/2 windows range from the protocol's initial 65,535 bytes to its maximum of 2^31 - 1.
+fn window(text: &str) -> Result<u32, String> {
+    let value: u32 = text.parse().map_err(|e| format!("'{text}': {e}"))?;
+    if (65_535..=0x7FFF_FFFF).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{value} is outside HTTP/2's window range of 65535 to 2147483647 bytes"
+        ))
+    }
+}
+
+fn positive_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(duration) if !duration.is_zero() => Ok(duration),
+        Ok(_) => Err("must be longer than zero".into()),
+        Err(error) => Err(format!("'{text}': {error}")),
+    }
+}
+
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(value) => Ok(value),
+        Err(error) => Err(format!("'{text}': {error}")),
+    }
+}
 
 fn optional_address(text: &str) -> Result<OptionalAddress, String> {
     if text.eq_ignore_ascii_case("off") {
@@ -172,6 +204,7 @@ impl Config {
                 max_local_error_reset_streams: self.max_local_error_resets,
                 keepalive_interval: self.keepalive_interval,
                 keepalive_timeout: self.keepalive_timeout,
+                max_connection_age: self.max_connection_age,
             },
             shutdown: ShutdownOptions {
                 drain_delay: self.drain_delay,
@@ -194,10 +227,43 @@ mod tests {
             .unwrap();
         assert_eq!(config.listen.to_string(), "0.0.0.0:50051");
         assert_eq!(config.metrics_listen.unwrap().to_string(), "0.0.0.0:9090");
-        assert_eq!(options.calls, CallLimits::default());
-        assert_eq!(options.http2, Http2Options::default());
-        assert_eq!(options.shutdown, ShutdownOptions::default());
-        assert_eq!(options.limits, Limits::default());
+        assert_eq!(config.health_listen, None);
+        // The figures the README and the deployment are written against.
+        let minutes = |m: u64| Duration::from_secs(60 * m);
+        assert_eq!(
+            options.calls,
+            CallLimits {
+                max_concurrent: 1024,
+                timeout: minutes(5),
+                max_buckets_per_stream: 10_000_000
+            }
+        );
+        assert_eq!(options.max_message_bytes, 4 * 1024 * 1024);
+        assert_eq!(
+            options.limits,
+            Limits {
+                max_term_days: 3660,
+                max_outages: 1000
+            }
+        );
+        assert_eq!(
+            (options.http2.stream_window, options.http2.connection_window),
+            (1 << 20, 1 << 20)
+        );
+        assert_eq!(options.http2.max_concurrent_streams, 256);
+        assert_eq!(options.http2.max_local_error_reset_streams, 1024);
+        assert_eq!(
+            (
+                options.http2.keepalive_interval,
+                options.http2.keepalive_timeout
+            ),
+            (minutes(1), Duration::from_secs(20))
+        );
+        assert_eq!(options.http2.max_connection_age, minutes(30));
+        assert_eq!(
+            (options.shutdown.drain_delay, options.shutdown.grace_period),
+            (Duration::ZERO, Duration::from_secs(20))
+        );
         assert!(options.tls.is_none());
     }
 
@@ -229,5 +295,21 @@ mod tests {
     #[test]
     fn a_key_without_a_certificate_is_refused() {
         assert!(Config::try_parse_from(["sla-evaluator", "--tls-key", "k.pem"]).is_err());
+    }
+
+    #[test]
+    fn values_the_server_cannot_run_with_are_refused() {
+        for (flag, value) in [
+            ("--connection-window", "2147483648"),
+            ("--stream-window", "1024"),
+            ("--call-timeout", "0s"),
+            ("--max-concurrent-calls", "0"),
+            ("--max-concurrent-streams", "0"),
+            ("--max-message-bytes", "0"),
+            ("--keepalive-interval", "0s"),
+        ] {
+            let parsed = Config::try_parse_from(["sla-evaluator", flag, value]);
+            assert!(parsed.is_err(), "{flag} {value} was accepted");
+        }
     }
 }

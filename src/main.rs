@@ -10,6 +10,7 @@ use clap::Parser;
 use sla_evaluator::config::{Config, LogFormat};
 use sla_evaluator::server::{Listeners, serve};
 use tokio::net::TcpListener;
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc keeps freed memory for reuse, where glibc returns large blocks to the system and takes
@@ -20,8 +21,25 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Signals first: a SIGTERM that arrives while policies load must drain, not kill.
+    let signals = match Signals::register() {
+        Ok(signals) => signals,
+        Err(error) => {
+            eprintln!("sla-evaluator: cannot listen for signals: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = Config::parse();
-    let filter = EnvFilter::try_new(&config.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = match EnvFilter::try_new(&config.log) {
+        Ok(filter) => filter,
+        Err(error) => {
+            eprintln!(
+                "sla-evaluator: --log '{}' is not a log filter: {error}",
+                config.log
+            );
+            return ExitCode::from(2);
+        }
+    };
     // Colours only for a person at a terminal, never into files or log collectors.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -71,7 +89,7 @@ async fn main() -> ExitCode {
         policies = policies.len(),
         "serving sla.v1.SlaEvaluator"
     );
-    match serve(listeners, options, shutdown_signal()).await {
+    match serve(listeners, options, signals.shutdown()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "server failed");
@@ -99,27 +117,34 @@ async fn bind(config: &Config) -> Result<Listeners, (SocketAddr, std::io::Error)
     })
 }
 
-/// Resolves on Ctrl-C or SIGTERM (what Kubernetes sends).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
+/// SIGTERM (what Kubernetes sends) and SIGINT (Ctrl-C), registered before anything else happens.
+struct Signals {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl Signals {
+    fn register() -> std::io::Result<Self> {
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Resolves on the first signal. A second one, while the server drains, ends the process at
+    /// once: the person or system sending it has decided not to wait.
+    async fn shutdown(mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => tracing::info!("SIGTERM received"),
+            _ = self.interrupt.recv() => tracing::info!("Ctrl-C received"),
         }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = self.terminate.recv() => {}
+                _ = self.interrupt.recv() => {}
             }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => tracing::info!("Ctrl-C received"),
-        () = terminate => tracing::info!("SIGTERM received"),
+            tracing::warn!("second signal: exiting without waiting for the drain");
+            std::process::exit(130);
+        });
     }
 }

@@ -833,27 +833,36 @@ async fn too_many_outages_exhaust_a_resource() {
 
 #[tokio::test]
 async fn a_bad_stream_ends_only_itself() {
+    use pb::sla_evaluator_client::SlaEvaluatorClient;
     let server = TestServer::start();
-    let (good, bad) = tokio::join!(
-        evaluate(
-            &server,
-            vec![
-                spec("tencent-ccc-intl", "2019-03-01", "2019-03-31"),
-                rows(thirty_bad_minutes())
-            ]
-        ),
-        evaluate(
-            &server,
-            vec![
-                spec("tencent-ccc-intl", "2019-03-01", "2019-03-31"),
-                rows(thirty_bad_minutes()),
-                rows(thirty_bad_minutes())
-            ]
-        ),
-    );
-    assert_eq!(good.unwrap().months[0].availability_percent, "99.9327");
+    // One connection carries both: a good stream held open while a bad one fails beside it.
+    let channel = server.channel().await;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let mut good_client = SlaEvaluatorClient::new(channel.clone());
+    let good = tokio::spawn(async move {
+        good_client
+            .evaluate(tokio_stream::wrappers::ReceiverStream::new(rx))
+            .await
+    });
+    tx.send(spec("tencent-ccc-intl", "2019-03-01", "2019-03-31"))
+        .await
+        .unwrap();
+    let bad = SlaEvaluatorClient::new(channel.clone())
+        .evaluate(tokio_stream::iter([
+            spec("tencent-ccc-intl", "2019-03-01", "2019-03-31"),
+            rows(thirty_bad_minutes()),
+            rows(thirty_bad_minutes()),
+        ]))
+        .await;
     assert_eq!(bad.unwrap_err().code(), Code::InvalidArgument);
-    // The server still serves new calls on the same and on new connections.
+    // The good stream goes on and is answered correctly.
+    tx.send(rows(thirty_bad_minutes())).await.unwrap();
+    drop(tx);
+    let good = good.await.unwrap().unwrap().into_inner();
+    assert_eq!(good.months[0].availability_percent, "99.9327");
+    // The same connection and a new one both still serve.
+    let mut same = SlaEvaluatorClient::new(channel);
+    assert!(same.list_policies(pb::ListPoliciesRequest {}).await.is_ok());
     let again = evaluate(
         &server,
         vec![

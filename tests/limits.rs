@@ -74,6 +74,16 @@ async fn a_message_over_the_size_limit_is_resource_exhausted() {
         status.message()
     );
     assert!(status.message().contains("65536"), "{}", status.message());
+    // The stream's handler names the limit, so metrics and logs see the same code.
+    assert_eq!(
+        status
+            .get_error_details()
+            .quota_failure()
+            .unwrap()
+            .violations[0]
+            .subject,
+        "message size in bytes"
+    );
     // A unary call over the limit too.
     let outage = pb::Outage {
         id: "x".repeat(100),
@@ -138,6 +148,12 @@ async fn streams_past_the_per_connection_limit_wait_for_a_free_one() {
         !third.is_finished(),
         "the third stream ran beside two open ones"
     );
+    // And the server itself holds two streams, not three.
+    let metrics = server.metrics_addr.unwrap();
+    let (_, _, body) = tokio::task::spawn_blocking(move || common::scrape::scrape(metrics))
+        .await
+        .unwrap();
+    assert_eq!(common::scrape::sample(&body, "sla_open_streams"), 2.0);
     // Ending one lets the third through.
     let (tx, call) = held.remove(0);
     drop(tx);
@@ -200,11 +216,14 @@ async fn calls_past_the_concurrency_limit_are_shed_at_once() {
     wait_for_open_streams(server.metrics_addr.unwrap(), 2).await;
 
     let mut client = server.client().await;
-    let started = std::time::Instant::now();
-    let status = client
-        .evaluate(tokio_stream::iter([im_spec("2024-04-01", "2024-04-30")]))
-        .await
-        .unwrap_err();
+    // Shed, not queued: waiting for a slot would wait for the held streams, which never end here.
+    let status = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.evaluate(tokio_stream::iter([im_spec("2024-04-01", "2024-04-30")])),
+    )
+    .await
+    .expect("answered without waiting for a slot")
+    .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted);
     assert!(
         status.message().contains("limit of 2 concurrent calls"),
@@ -212,10 +231,6 @@ async fn calls_past_the_concurrency_limit_are_shed_at_once() {
         status.message()
     );
     assert!(status.get_error_details().quota_failure().is_some());
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "shed without waiting"
-    );
     let status = client
         .classify_outages(pb::ClassifyOutagesRequest {
             policy_id: "tencent-im".into(),
@@ -301,15 +316,17 @@ async fn a_slow_drip_upload_runs_into_the_call_timeout() {
     let (tx, call) = open_stream(&server).await;
     // One message, then nothing: the stream never closes.
     tx.send(april_minutes(0, 5, 10, 10)).await.unwrap();
-    let started = std::time::Instant::now();
-    let status = call.await.unwrap().unwrap_err();
+    let status = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("the call timeout ended the stream")
+        .unwrap()
+        .unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded);
     assert!(
         status.message().contains("limit of 800ms"),
         "{}",
         status.message()
     );
-    assert!(started.elapsed() < Duration::from_secs(3));
     drop(tx);
     well_behaved_client_is_served(&server).await;
 }
@@ -321,8 +338,8 @@ async fn a_peer_that_ignores_keepalive_pings_is_disconnected() {
         s.options.http2.keepalive_timeout = Duration::from_millis(300);
     });
     let addr = server.addr;
-    let (pinged, closed_after) = tokio::task::spawn_blocking(move || {
-        let started = std::time::Instant::now();
+    // The peer's read fails the test if the server merely goes quiet: it must hang up.
+    let pinged = tokio::task::spawn_blocking(move || {
         let mut peer = RawH2::connect(addr);
         let mut pinged = false;
         // Answer SETTINGS, never PINGs, until the server hangs up.
@@ -335,15 +352,11 @@ async fn a_peer_that_ignores_keepalive_pings_is_disconnected() {
                 _ => {}
             }
         }
-        (pinged, started.elapsed())
+        pinged
     })
     .await
     .unwrap();
     assert!(pinged, "the server pinged the idle connection");
-    assert!(
-        closed_after < Duration::from_secs(5),
-        "closed after {closed_after:?}"
-    );
     // A real client answers the pings and keeps its connection through several intervals.
     let channel = server.channel().await;
     let mut client = pb::sla_evaluator_client::SlaEvaluatorClient::new(channel);
@@ -390,5 +403,48 @@ async fn too_many_outages_in_one_request_are_resource_exhausted() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted);
+    well_behaved_client_is_served(&server).await;
+}
+
+#[tokio::test]
+async fn connections_past_their_age_are_asked_to_go_away() {
+    let server = start(|s| s.options.http2.max_connection_age = Duration::from_millis(300));
+    let addr = server.addr;
+    let goaway = tokio::task::spawn_blocking(move || {
+        let mut peer = RawH2::connect(addr);
+        while let Some(frame) = peer.read() {
+            match frame.kind {
+                h2raw::SETTINGS if frame.flags & h2raw::ACK == 0 => {
+                    peer.send(h2raw::SETTINGS, h2raw::ACK, 0, &[])
+                }
+                // Answer pings, so that only the age can end the connection.
+                h2raw::PING if frame.flags & h2raw::ACK == 0 => {
+                    let payload = frame.payload.clone();
+                    peer.send(h2raw::PING, h2raw::ACK, 0, &payload)
+                }
+                h2raw::GOAWAY => return Some(frame.error_code()),
+                _ => {}
+            }
+        }
+        None
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        goaway,
+        Some(h2raw::NO_ERROR),
+        "a graceful GOAWAY, not an error"
+    );
+    // A call in flight when its connection reaches its age finishes normally.
+    let (tx, call) = open_stream(&server).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    tx.send(april_minutes(0, 5, 10, 10)).await.unwrap();
+    drop(tx);
+    let answer = call
+        .await
+        .unwrap()
+        .expect("the call outlives its connection's age");
+    assert_eq!(answer.into_inner().months[0].bad_units, 5);
+    // A real client reconnects by itself and is served.
     well_behaved_client_is_served(&server).await;
 }

@@ -111,7 +111,7 @@ async fn its_check_fails_a_wrong_answer() {
             })),
         },
     ];
-    let mut response = server
+    let response = server
         .client()
         .await
         .evaluate(tokio_stream::iter(requests))
@@ -136,10 +136,19 @@ async fn its_check_fails_a_wrong_answer() {
         ])
     };
     assert!(check(&response).status.success());
-    response.months[0].bad_units += 5;
-    let wrong = check(&response);
-    assert!(!wrong.status.success());
-    assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong answer"));
+    let tamperings: [fn(&mut pb::EvaluateResponse); 4] = [
+        |r| r.months[0].bad_units += 5,
+        |r| r.months[0].availability_percent = "99.9999".into(),
+        |r| r.months[0].standard_met = !r.months[0].standard_met,
+        |r| r.ingest.as_mut().unwrap().buckets_ignored += 1,
+    ];
+    for tamper in tamperings {
+        let mut wrong = response.clone();
+        tamper(&mut wrong);
+        let output = check(&wrong);
+        assert!(!output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).contains("wrong answer"));
+    }
 }
 
 #[test]
@@ -172,4 +181,11 @@ fn it_writes_a_grpc_framed_body_for_h2load() {
         panic!("columns")
     };
     assert_eq!(last.rows(), 31 * 1440 - 40_000);
+}
+
+#[test]
+fn hold_needs_a_stream_per_subscription() {
+    let output = sla_load(&["--subscriptions", "3", "--streams", "2", "--hold"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--hold"));
 }

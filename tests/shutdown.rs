@@ -10,14 +10,15 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::requests::{april_minutes, im_spec};
+use common::scrape::wait_for_open_streams;
 use sla_evaluator::api::pb::sla_evaluator_client::SlaEvaluatorClient;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
 
-/// Starts the binary on an ephemeral port and reads the address it logged.
-fn start(extra: &[&str]) -> (Child, SocketAddr) {
+/// Starts the binary on ephemeral ports and reads the gRPC and metrics addresses it logged.
+fn start(extra: &[&str]) -> (Child, SocketAddr, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sla-evaluator"))
         .args([
             "--listen",
@@ -25,7 +26,7 @@ fn start(extra: &[&str]) -> (Child, SocketAddr) {
             "--log-format",
             "json",
             "--metrics-listen",
-            "off",
+            "127.0.0.1:0",
         ])
         .args(extra)
         .stdout(Stdio::piped())
@@ -33,19 +34,20 @@ fn start(extra: &[&str]) -> (Child, SocketAddr) {
         .spawn()
         .expect("start sla-evaluator");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
+    let (addr, metrics) = loop {
         let line = lines
             .next()
             .expect("the server logs before exiting")
             .unwrap();
         let log: serde_json::Value = serde_json::from_str(&line).unwrap();
         if let Some(listen) = log["fields"]["listen"].as_str() {
-            break listen.parse().unwrap();
+            let metrics = log["fields"]["metrics_listen"].as_str().unwrap();
+            break (listen.parse().unwrap(), metrics.parse().unwrap());
         }
     };
     // Keep draining the logs so the server never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    (child, addr)
+    (child, addr, metrics)
 }
 
 fn signal(child: &Child, name: &str) {
@@ -84,7 +86,7 @@ async fn health_of(addr: SocketAddr, service: &str) -> Option<i32> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
-    let (mut child, addr) = start(&["--drain-delay", "5s", "--grace-period", "20s"]);
+    let (mut child, addr, metrics) = start(&["--drain-delay", "5s", "--grace-period", "20s"]);
     assert_eq!(
         health_of(addr, "").await,
         Some(ServingStatus::Serving as i32)
@@ -98,13 +100,14 @@ async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
     let call = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
     tx.send(im_spec("2024-04-01", "2024-04-30")).await.unwrap();
     tx.send(april_minutes(0, 300, 2, 2)).await.unwrap();
+    wait_for_open_streams(metrics, 1).await;
 
     signal(&child, "TERM");
     let signalled = Instant::now();
 
     // Health turns NOT_SERVING at once, and new connections are still answered during the delay.
     let mut seen = false;
-    while signalled.elapsed() < Duration::from_secs(2) {
+    while signalled.elapsed() < Duration::from_secs(4) {
         if health_of(addr, "").await == Some(ServingStatus::NotServing as i32) {
             seen = true;
             break;
@@ -132,13 +135,14 @@ async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
         .unwrap()
         .into_inner();
     assert_eq!(answer.months[0].bad_units, 7);
-    assert!(
-        signalled.elapsed() < Duration::from_secs(5),
-        "still inside the drain delay"
-    );
 
     // The open stream finishes after the drain delay has passed, and its result is right.
     tokio::time::sleep(Duration::from_secs(6).saturating_sub(signalled.elapsed())).await;
+    // After the drain delay the port is closed to new connections, while the stream goes on.
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "new connections are refused after the drain delay"
+    );
     tx.send(april_minutes(300, 133, 2, 2)).await.unwrap();
     drop(tx);
     let response = call
@@ -170,7 +174,7 @@ async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_cancels_what_outlives_the_grace_period_and_still_exits_zero() {
-    let (mut child, addr) = start(&["--grace-period", "1s"]);
+    let (mut child, addr, metrics) = start(&["--grace-period", "1s"]);
     let (tx, rx) = mpsc::channel(8);
     let mut client = SlaEvaluatorClient::connect(format!("http://{addr}"))
         .await
@@ -178,7 +182,7 @@ async fn ctrl_c_cancels_what_outlives_the_grace_period_and_still_exits_zero() {
     let call = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
     tx.send(im_spec("2024-04-01", "2024-04-30")).await.unwrap();
     tx.send(april_minutes(0, 10, 2, 2)).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    wait_for_open_streams(metrics, 1).await;
 
     signal(&child, "INT");
     let signalled = Instant::now();
@@ -218,4 +222,45 @@ fn a_bad_policy_directory_stops_the_server_from_starting() {
     assert_eq!(output.status.code(), Some(1));
     let logs = String::from_utf8_lossy(&output.stdout);
     assert!(logs.contains("broken.toml:2:"), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_without_waiting_for_the_drain() {
+    let (mut child, addr, metrics) = start(&["--grace-period", "60s"]);
+    let (tx, rx) = mpsc::channel(8);
+    let mut client = SlaEvaluatorClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let call = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
+    tx.send(im_spec("2024-04-01", "2024-04-30")).await.unwrap();
+    wait_for_open_streams(metrics, 1).await;
+
+    signal(&child, "TERM");
+    // The held stream would keep the drain waiting for a minute; a second signal ends it now.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    signal(&child, "INT");
+    let status =
+        tokio::task::spawn_blocking(move || wait_for_exit(&mut child, Duration::from_secs(10)))
+            .await
+            .unwrap();
+    assert_eq!(status.code(), Some(130), "{status}");
+    assert!(call.await.unwrap().is_err());
+    drop(tx);
+}
+
+#[test]
+fn a_log_filter_that_does_not_parse_stops_the_start() {
+    let output = Command::new(env!("CARGO_BIN_EXE_sla-evaluator"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "off",
+            "--log",
+            "sla_evaluator=loud",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is not a log filter"));
 }

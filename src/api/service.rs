@@ -16,7 +16,7 @@ use super::pb;
 use super::pb::evaluate_request::Item;
 use super::to_pb;
 use crate::classify::{self, Context};
-use crate::engine::{Evaluation, Limits, OutageError};
+use crate::engine::{Evaluation, Ingested, Limits, OutageError};
 use crate::metrics::{Method, Metrics};
 use crate::policy::PolicySet;
 
@@ -115,7 +115,7 @@ impl SlaService {
         &self,
         mut stream: Streaming<pb::EvaluateRequest>,
     ) -> Result<pb::EvaluateResponse, ApiError> {
-        let first = stream.message().await?;
+        let first = stream.message().await.map_err(stream_error)?;
         let spec = match first.and_then(|message| message.item) {
             Some(Item::Spec(spec)) => spec,
             Some(Item::Buckets(_)) => return Err(ApiError::SpecNotFirst("carried `buckets`")),
@@ -131,7 +131,6 @@ impl SlaService {
         let mut batches: u64 = 0;
         let outcome = self.fold(&mut stream, &mut evaluation, &mut batches).await;
         let ingested = evaluation.ingested();
-        self.metrics.buckets(ingested.accepted, ingested.ignored);
         let span = Span::current();
         span.record("buckets_accepted", ingested.accepted);
         span.record("buckets_ignored", ingested.ignored);
@@ -148,7 +147,7 @@ impl SlaService {
         evaluation: &mut Evaluation,
         batches: &mut u64,
     ) -> Result<(), ApiError> {
-        while let Some(message) = stream.message().await? {
+        while let Some(message) = stream.message().await.map_err(stream_error)? {
             let rows = match &message.item {
                 Some(Item::Buckets(batch)) => batch.buckets.len() as u64,
                 Some(Item::Columns(columns)) => columns.rows() as u64,
@@ -167,11 +166,15 @@ impl SlaService {
             }
             match message.item {
                 Some(Item::Buckets(pb::BucketBatch { buckets })) => {
-                    ingest::rows(evaluation, *batches, buckets)?;
+                    let taken = ingest::rows(evaluation, *batches, buckets);
+                    self.count_buckets(evaluation, ingested);
+                    taken?;
                     *batches += 1;
                 }
                 Some(Item::Columns(columns)) => {
-                    ingest::columns(evaluation, *batches, &columns)?;
+                    let taken = ingest::columns(evaluation, *batches, &columns);
+                    self.count_buckets(evaluation, ingested);
+                    taken?;
                     *batches += 1;
                 }
                 Some(Item::Outage(outage)) => {
@@ -201,6 +204,15 @@ impl SlaService {
             }
         }
         Ok(())
+    }
+
+    /// Counts the buckets a batch added (rows before a refused one included), as they arrive.
+    fn count_buckets(&self, evaluation: &Evaluation, before: Ingested) {
+        let after = evaluation.ingested();
+        self.metrics.buckets(
+            after.accepted - before.accepted,
+            after.ignored - before.ignored,
+        );
     }
 
     fn classify(
@@ -245,6 +257,19 @@ impl SlaService {
             calendar: context.calendar.name().to_string(),
         })
     }
+}
+
+/// A failure of the client's stream. tonic reports a message over the size limit as OUT_OF_RANGE;
+/// the gRPC status-code guide asks for RESOURCE_EXHAUSTED, so it becomes a limit like the others
+/// (metrics and logs then see the code the client gets).
+fn stream_error(status: Status) -> ApiError {
+    if status.code() == Code::OutOfRange && status.message().contains("message length too large") {
+        return ApiError::LimitExceeded {
+            subject: "message size in bytes".into(),
+            message: status.message().to_string(),
+        };
+    }
+    ApiError::Stream(status)
 }
 
 /// Turns an API error into a status, logging it once, here, at the boundary.

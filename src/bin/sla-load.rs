@@ -105,6 +105,8 @@ struct Plan {
     batch: usize,
     /// Expected (bad units, total units) per month, per subscription.
     expected: Vec<Vec<(u64, u64)>>,
+    /// The policy's standard, in ten-thousandths of a percentage point.
+    standard_units: u64,
 }
 
 #[tokio::main]
@@ -147,9 +149,17 @@ async fn run(args: Args) -> Result<(), String> {
     if args.batch == 0 || args.streams == 0 || args.connections == 0 {
         return Err("--batch, --streams and --connections must be at least 1".into());
     }
+    if args.hold && (args.streams as u64) < args.subscriptions {
+        return Err(format!(
+            "--hold keeps every stream open until all have sent everything, so it needs \
+             --streams {} (one per subscription), not {}",
+            args.subscriptions, args.streams
+        ));
+    }
+    let standard_units = u64::from(policy.standard.units());
 
     if let Some(path) = &args.write_body {
-        let plan = plan(&args, term, vec![]);
+        let plan = plan(&args, term, vec![], standard_units);
         let body: Vec<u8> = requests(&plan, 0).iter().flat_map(grpc_frame).collect();
         std::fs::write(path, &body).map_err(|e| format!("{}: {e}", path.display()))?;
         println!(
@@ -167,11 +177,12 @@ async fn run(args: Args) -> Result<(), String> {
         let body = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let response = pb::EvaluateResponse::decode(body.get(5..).unwrap_or_default())
             .map_err(|e| format!("{}: not an EvaluateResponse: {e}", path.display()))?;
-        check(&response, &expected[0], 0)?;
+        let plan = plan(&args, term, expected, standard_units);
+        check(&response, &plan, 0)?;
         println!("{{\"checked\":true,\"months\":{}}}", response.months.len());
         return Ok(());
     }
-    let plan = Arc::new(plan(&args, term, expected));
+    let plan = Arc::new(plan(&args, term, expected, standard_units));
 
     let mut own_server = None;
     let (target, server_pid) = match &args.target {
@@ -179,7 +190,7 @@ async fn run(args: Args) -> Result<(), String> {
         None => {
             let (child, addr) = start_server(args.streams)?;
             let pid = child.id();
-            own_server = Some(child);
+            own_server = Some(OwnServer(child));
             (addr.to_string(), Some(pid))
         }
     };
@@ -221,12 +232,7 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let peak_rss = server_pid.and_then(|pid| memory(pid, "VmHWM"));
-    if let Some(mut child) = own_server {
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        let _ = child.wait();
-    }
+    drop(own_server);
 
     latencies.sort();
     let percentile = |p: usize| {
@@ -264,8 +270,9 @@ async fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
-fn plan(args: &Args, term: Term, expected: Vec<Vec<(u64, u64)>>) -> Plan {
+fn plan(args: &Args, term: Term, expected: Vec<Vec<(u64, u64)>>, standard_units: u64) -> Plan {
     Plan {
+        standard_units,
         policy: args.policy.clone(),
         term,
         form: args.form,
@@ -363,13 +370,15 @@ async fn stream(
         .max_decoding_message_size(64 << 20)
         .max_encoding_message_size(64 << 20);
     let call = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
-    let closed = |_| format!("subscription {subscription}: the server closed the stream early");
-    tx.send(spec(plan)).await.map_err(closed)?;
-    for index in 0..batches(plan) {
-        tx.send(batch(plan, subscription, index))
-            .await
-            .map_err(closed)?;
+    // A send fails only when the call has ended early; its status then says why.
+    if tx.send(spec(plan)).await.is_ok() {
+        for index in 0..batches(plan) {
+            if tx.send(batch(plan, subscription, index)).await.is_err() {
+                break;
+            }
+        }
     }
+    // Even a failed stream arrives at the barrier, or every other stream would wait forever.
     if let Some(hold) = hold {
         hold.wait().await;
     }
@@ -379,30 +388,68 @@ async fn stream(
         .map_err(|e| e.to_string())?
         .map_err(|status| format!("subscription {subscription}: {status}"))?
         .into_inner();
-    check(
-        &response,
-        &plan.expected[subscription as usize],
-        subscription,
-    )?;
+    check(&response, plan, subscription)?;
     Ok(started.elapsed())
 }
 
-fn check(
-    response: &pb::EvaluateResponse,
-    expected: &[(u64, u64)],
-    subscription: u64,
-) -> Result<(), String> {
-    let got: Vec<(u64, u64)> = response
-        .months
-        .iter()
-        .map(|m| (m.bad_units, m.total_units))
-        .collect();
-    if got != expected {
-        return Err(format!(
-            "subscription {subscription}: wrong answer: (bad, total) per month {got:?}, expected {expected:?}"
+/// Checks an answer against the independent reference: every month's units, its availability as
+/// shown, whether it met the standard, and that every bucket was taken.
+fn check(response: &pb::EvaluateResponse, plan: &Plan, subscription: u64) -> Result<(), String> {
+    let expected = &plan.expected[subscription as usize];
+    let wrong = |what: String| Err(format!("subscription {subscription}: wrong answer: {what}"));
+    if response.months.len() != expected.len() {
+        return wrong(format!(
+            "{} months, expected {}",
+            response.months.len(),
+            expected.len()
+        ));
+    }
+    for (month, &(bad, total)) in response.months.iter().zip(expected) {
+        let good = u128::from(total - bad);
+        let (percent, met) = if total == 0 {
+            ("100.0000".to_string(), true)
+        } else {
+            let units = good * 1_000_000 / u128::from(total);
+            let met = good * 1_000_000 >= u128::from(plan.standard_units) * u128::from(total);
+            (format!("{}.{:04}", units / 10_000, units % 10_000), met)
+        };
+        let got = (
+            month.bad_units,
+            month.total_units,
+            month.availability_percent.as_str(),
+            month.standard_met,
+        );
+        if got != (bad, total, percent.as_str(), met) {
+            return wrong(format!(
+                "{}: (bad, total, availability, met) = {got:?}, expected {:?}",
+                month.month_start,
+                (bad, total, percent, met)
+            ));
+        }
+    }
+    let ingest = response.ingest.unwrap_or_default();
+    if (ingest.buckets_accepted, ingest.buckets_ignored) != (plan.term.minutes(), 0) {
+        return wrong(format!(
+            "{} buckets accepted and {} ignored, expected {} and 0",
+            ingest.buckets_accepted,
+            ingest.buckets_ignored,
+            plan.term.minutes()
         ));
     }
     Ok(())
+}
+
+/// The server this tool started; stopped however the run ends, so a failed run leaves no server
+/// behind.
+struct OwnServer(Child);
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
 }
 
 /// Starts `sla-evaluator` from next to this binary on an ephemeral port.

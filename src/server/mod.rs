@@ -61,8 +61,11 @@ pub enum ServeError {
 }
 
 /// Serves until `shutdown` resolves; then reports NOT_SERVING at once, keeps serving for the drain
-/// delay, stops accepting, lets in-flight calls finish within the grace period, cancels whatever
-/// is left, and returns.
+/// delay, stops accepting, lets in-flight calls finish within the grace period, and returns.
+///
+/// When the grace period runs out, `serve` returns without waiting for the calls still in flight:
+/// their connections run as tasks of the runtime and end when it shuts down, as the binary's does
+/// when `main` returns. A caller that keeps its runtime must shut it down to cancel them.
 pub async fn serve(
     listeners: impl Into<Listeners>,
     options: ServerOptions,
@@ -141,6 +144,10 @@ pub async fn serve(
         .http2_max_local_error_reset_streams(Some(http2.max_local_error_reset_streams))
         .http2_keepalive_interval(Some(http2.keepalive_interval))
         .http2_keepalive_timeout(Some(http2.keepalive_timeout))
+        // No max_connection_age_grace: in tonic 0.14.9, setting it skips the GOAWAY and closes the
+        // connection abruptly at age + grace, cutting the calls in flight. Without it, the
+        // connection gets its GOAWAY at the age and its calls end within the call timeout.
+        .max_connection_age(http2.max_connection_age)
         .layer(tower::util::MapResponseLayer::new(too_large_is_exhausted))
         .add_service(health_service)
         .add_service(reflection().build_v1()?)

@@ -57,11 +57,16 @@ pub struct Http2Options {
     pub keepalive_interval: Duration,
     /// How long it waits for the ping's answer before closing the connection.
     pub keepalive_timeout: Duration,
+    /// How long a connection may live before the server asks the client to open a new one
+    /// (GOAWAY): clients balancing round-robin over the pods then also reach pods added since.
+    /// Calls in flight on it finish normally; the call timeout bounds how long that takes.
+    pub max_connection_age: Duration,
 }
 
 impl Default for Http2Options {
     /// 1 MiB windows (measured: 64 KiB starves 10,000-bucket batches, larger buys nothing), 256
-    /// streams a connection, h2's own 1,024 reset guard, a ping every minute answered within 20 s.
+    /// streams a connection, h2's own 1,024 reset guard, a ping every minute answered within 20 s,
+    /// and connections renewed every 30 minutes.
     fn default() -> Self {
         Http2Options {
             stream_window: 1 << 20,
@@ -70,6 +75,7 @@ impl Default for Http2Options {
             max_local_error_reset_streams: 1024,
             keepalive_interval: Duration::from_secs(60),
             keepalive_timeout: Duration::from_secs(20),
+            max_connection_age: Duration::from_secs(30 * 60),
         }
     }
 }

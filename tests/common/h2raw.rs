@@ -18,6 +18,8 @@ pub const END_HEADERS: u8 = 0x4;
 
 /// ENHANCE_YOUR_CALM, the GOAWAY code of h2's reset-flood guard.
 pub const ENHANCE_YOUR_CALM: u32 = 0xb;
+/// NO_ERROR, the code of a graceful GOAWAY.
+pub const NO_ERROR: u32 = 0x0;
 
 #[derive(Debug)]
 pub struct Frame {
@@ -85,18 +87,30 @@ impl RawH2 {
         self.send(HEADERS, flags, stream, &block);
     }
 
-    /// The next frame, or `None` once the server has closed the connection.
+    /// The next frame, or `None` once the server has closed the connection. A server that sends
+    /// nothing for 10 s fails the test: silence is not a close.
     pub fn read(&mut self) -> Option<Frame> {
         let mut head = [0u8; 9];
-        self.socket.read_exact(&mut head).ok()?;
+        self.read_exact(&mut head)?;
         let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
         let mut payload = vec![0; len];
-        self.socket.read_exact(&mut payload).ok()?;
+        self.read_exact(&mut payload)?;
         Some(Frame {
             kind: head[3],
             flags: head[4],
             stream: u32::from_be_bytes(head[5..9].try_into().unwrap()) & 0x7FFF_FFFF,
             payload,
         })
+    }
+
+    fn read_exact(&mut self, buf: &mut [u8]) -> Option<()> {
+        use std::io::ErrorKind;
+        match self.socket.read_exact(buf) {
+            Ok(()) => Some(()),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                panic!("the server sent nothing for 10 s and did not close the connection")
+            }
+            Err(_) => None,
+        }
     }
 }
