@@ -131,6 +131,22 @@ fn bad_request_field(status: &tonic::Status) -> String {
     violations[0].field.clone()
 }
 
+/// `status` is INVALID_ARGUMENT, names `field` in its BadRequest detail and says `words`.
+fn assert_invalid_field(status: &tonic::Status, field: &str, words: &str) {
+    assert_eq!(
+        status.code(),
+        Code::InvalidArgument,
+        "{field}: {}",
+        status.message()
+    );
+    assert_eq!(bad_request_field(status), field, "{}", status.message());
+    assert!(
+        status.message().contains(words),
+        "{field}: '{}' should contain '{words}'",
+        status.message()
+    );
+}
+
 #[tokio::test]
 async fn list_and_get_policies() {
     let server = TestServer::start();
@@ -588,18 +604,7 @@ async fn bad_spec_fields_are_named_with_their_values() {
     ];
     for (request, field, words) in cases {
         let status = evaluate(&server, vec![request]).await.unwrap_err();
-        assert_eq!(
-            status.code(),
-            Code::InvalidArgument,
-            "{field}: {}",
-            status.message()
-        );
-        assert_eq!(bad_request_field(&status), field, "{}", status.message());
-        assert!(
-            status.message().contains(words),
-            "{field}: {} should contain {words}",
-            status.message()
-        );
+        assert_invalid_field(&status, field, words);
     }
     // SMS needs a list price once fees are given.
     let status = evaluate(
@@ -709,18 +714,7 @@ async fn bad_buckets_name_the_batch_the_row_and_the_field() {
         )
         .await
         .unwrap_err();
-        assert_eq!(
-            status.code(),
-            Code::InvalidArgument,
-            "{field}: {}",
-            status.message()
-        );
-        assert_eq!(bad_request_field(&status), field, "{}", status.message());
-        assert!(
-            status.message().contains(words),
-            "{field}: '{}' should contain '{words}'",
-            status.message()
-        );
+        assert_invalid_field(&status, field, words);
     }
 }
 

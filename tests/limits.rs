@@ -6,10 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::h2raw::{self, RawH2};
-use common::requests::{april_minutes, im_spec};
+use common::requests::{april_minutes, april_outage, im_spec};
 use common::scrape::wait_for_open_streams;
 use common::server::{Setup, TestServer};
-use prost_types::Timestamp;
 use sla_evaluator::api::pb;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -85,19 +84,7 @@ async fn a_message_over_the_size_limit_is_resource_exhausted() {
         "message size in bytes"
     );
     // A unary call over the limit too.
-    let outage = pb::Outage {
-        id: "x".repeat(100),
-        start: Some(Timestamp {
-            seconds: 1_711_900_800,
-            nanos: 0,
-        }),
-        end: Some(Timestamp {
-            seconds: 1_711_904_400,
-            nanos: 0,
-        }),
-        cause: pb::Cause::ProviderFault as i32,
-        facts: None,
-    };
+    let outage = april_outage(&"x".repeat(100));
     let request = pb::ClassifyOutagesRequest {
         policy_id: "tencent-im".into(),
         outages: vec![outage; 1000],
@@ -378,19 +365,7 @@ async fn a_peer_that_ignores_keepalive_pings_is_disconnected() {
 #[tokio::test]
 async fn too_many_outages_in_one_request_are_resource_exhausted() {
     let server = start(|s| s.options.limits.max_outages = 2);
-    let outage = pb::Outage {
-        id: String::new(),
-        start: Some(Timestamp {
-            seconds: 1_711_900_800,
-            nanos: 0,
-        }),
-        end: Some(Timestamp {
-            seconds: 1_711_904_400,
-            nanos: 0,
-        }),
-        cause: pb::Cause::ProviderFault as i32,
-        facts: None,
-    };
+    let outage = april_outage("");
     let request = pb::ClassifyOutagesRequest {
         policy_id: "tencent-im".into(),
         outages: vec![outage; 3],

@@ -31,3 +31,20 @@ pub fn april_minutes(first: i64, rows: i64, total: u64, failed: u64) -> pb::Eval
         })),
     }
 }
+
+/// A provider-fault outage over the first hour of April 2024 (Shanghai), facts left out.
+pub fn april_outage(id: &str) -> pb::Outage {
+    pb::Outage {
+        id: id.into(),
+        start: Some(prost_types::Timestamp {
+            seconds: APRIL_2024,
+            nanos: 0,
+        }),
+        end: Some(prost_types::Timestamp {
+            seconds: APRIL_2024 + 3600,
+            nanos: 0,
+        }),
+        cause: pb::Cause::ProviderFault as i32,
+        facts: None,
+    }
+}
