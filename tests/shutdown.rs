@@ -11,7 +11,7 @@ mod common;
 
 use common::requests::{april_minutes, im_spec};
 use common::scrape::wait_for_open_streams;
-use sla_evaluator::api::pb::sla_evaluator_client::SlaEvaluatorClient;
+use sla_evaluator::api::pb::{self, sla_evaluator_client::SlaEvaluatorClient};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -84,6 +84,29 @@ async fn health_of(addr: SocketAddr, service: &str) -> Option<i32> {
     Some(response.into_inner().status)
 }
 
+/// Opens an IM Evaluate stream for April 2024, sends the spec and `buckets`, and leaves it open
+/// until the server's metrics show it; the caller ends it by dropping the sender.
+async fn open_stream(
+    addr: SocketAddr,
+    metrics: SocketAddr,
+    buckets: Option<pb::EvaluateRequest>,
+) -> (
+    mpsc::Sender<pb::EvaluateRequest>,
+    tokio::task::JoinHandle<Result<tonic::Response<pb::EvaluateResponse>, tonic::Status>>,
+) {
+    let (tx, rx) = mpsc::channel(8);
+    let mut client = SlaEvaluatorClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let call = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
+    tx.send(im_spec("2024-04-01", "2024-04-30")).await.unwrap();
+    if let Some(buckets) = buckets {
+        tx.send(buckets).await.unwrap();
+    }
+    wait_for_open_streams(metrics, 1).await;
+    (tx, call)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
     let (mut child, addr, metrics) = start(&["--drain-delay", "5s", "--grace-period", "20s"]);
@@ -93,14 +116,7 @@ async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
     );
 
     // A stream is open, half sent.
-    let (tx, rx) = mpsc::channel(8);
-    let mut client = SlaEvaluatorClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
-    let call = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
-    tx.send(im_spec("2024-04-01", "2024-04-30")).await.unwrap();
-    tx.send(april_minutes(0, 300, 2, 2)).await.unwrap();
-    wait_for_open_streams(metrics, 1).await;
+    let (tx, call) = open_stream(addr, metrics, Some(april_minutes(0, 300, 2, 2))).await;
 
     signal(&child, "TERM");
     let signalled = Instant::now();
@@ -175,14 +191,7 @@ async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_cancels_what_outlives_the_grace_period_and_still_exits_zero() {
     let (mut child, addr, metrics) = start(&["--grace-period", "1s"]);
-    let (tx, rx) = mpsc::channel(8);
-    let mut client = SlaEvaluatorClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
-    let call = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
-    tx.send(im_spec("2024-04-01", "2024-04-30")).await.unwrap();
-    tx.send(april_minutes(0, 10, 2, 2)).await.unwrap();
-    wait_for_open_streams(metrics, 1).await;
+    let (tx, call) = open_stream(addr, metrics, Some(april_minutes(0, 10, 2, 2))).await;
 
     signal(&child, "INT");
     let signalled = Instant::now();
@@ -227,13 +236,7 @@ fn a_bad_policy_directory_stops_the_server_from_starting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_exits_without_waiting_for_the_drain() {
     let (mut child, addr, metrics) = start(&["--grace-period", "60s"]);
-    let (tx, rx) = mpsc::channel(8);
-    let mut client = SlaEvaluatorClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
-    let call = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
-    tx.send(im_spec("2024-04-01", "2024-04-30")).await.unwrap();
-    wait_for_open_streams(metrics, 1).await;
+    let (tx, call) = open_stream(addr, metrics, None).await;
 
     signal(&child, "TERM");
     // The held stream would keep the drain waiting for a minute; a second signal ends it now.
