@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sla_evaluator::calendar::BusinessCalendar;
-use sla_evaluator::engine::{Evaluation, EvaluationSpec, Limits};
+use sla_evaluator::engine::{Evaluation, EvaluationSpec};
+use sla_evaluator::limits::Limits;
 use sla_evaluator::policy::{Policy, PolicySet};
 use sla_evaluator::workload::{Term, minute_columns, reference};
 

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
-use crate::api::CallLimits;
-use crate::engine::Limits;
+use crate::limits::{CallLimits, Limits};
 use crate::policy::{LoadError, PolicySet};
 use crate::server::{Http2Options, ServerOptions, ShutdownOptions, TlsOptions};
 

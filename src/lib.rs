@@ -11,7 +11,7 @@ pub mod calendar;
 pub mod classify;
 pub mod config;
 pub mod engine;
-pub mod metrics;
+pub mod limits;
 pub mod policy;
 pub mod server;
 pub mod workload;

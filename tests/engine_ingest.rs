@@ -6,9 +6,10 @@ use chrono::TimeDelta;
 use common::engine::*;
 use sla_evaluator::classify::{Facts, Notice, Verdict};
 use sla_evaluator::engine::{
-    Bucket, BucketError, Evaluation, Limits, MonthStatus, NoteKind, OutageError, Placement,
+    Bucket, BucketError, Evaluation, IngestError, MonthStatus, NoteKind, OutageError, Placement,
     SpecError,
 };
+use sla_evaluator::limits::Limits;
 use sla_evaluator::policy::Cause;
 
 fn trtc_march() -> Evaluation {
@@ -161,12 +162,12 @@ fn columns_report_the_failing_row() {
         .add_columns(60, &starts[..3], &[5, 5, 5], &[0, 1, 0])
         .unwrap();
     assert_eq!((outcome.accepted, outcome.ignored), (3, 0));
-    let (row, error) = evaluation
+    let IngestError { row, error, .. } = evaluation
         .add_columns(60, &starts[3..], &[5], &[0])
         .unwrap_err();
     assert_eq!(row, 0);
     assert!(matches!(error, BucketError::Overlaps { .. }));
-    let (row, error) = evaluation
+    let IngestError { row, error, .. } = evaluation
         .add_columns(60, &[start + 600, start + 660], &[5, 5], &[1, 9])
         .unwrap_err();
     assert_eq!(row, 1);

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use chrono_tz::Tz;
 use common::engine::*;
-use sla_evaluator::engine::{Bucket, Evaluation, Limits, NoteKind, Placement};
+use sla_evaluator::engine::{Bucket, Evaluation, NoteKind, Placement};
+use sla_evaluator::limits::Limits;
 use sla_evaluator::policy::PolicySet;
 
 #[test]

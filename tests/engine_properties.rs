@@ -264,7 +264,7 @@ proptest! {
         let make = || sla_evaluator::engine::Evaluation::new(
             policy(policy_id),
             spec("2024-04-01", "2024-05-31"),
-            sla_evaluator::engine::Limits::default(),
+            sla_evaluator::limits::Limits::default(),
         ).unwrap();
         let duration = duration_minutes * 60;
 
@@ -287,7 +287,10 @@ proptest! {
         let starts: Vec<i64> = rows.iter().map(|r| r.0).collect();
         let totals: Vec<u64> = rows.iter().map(|r| r.1).collect();
         let failed: Vec<u64> = rows.iter().map(|r| r.2).collect();
-        let column_error = columns.add_columns(duration, &starts, &totals, &failed).err();
+        let column_error = columns
+            .add_columns(duration, &starts, &totals, &failed)
+            .err()
+            .map(|refused| (refused.row, refused.error));
 
         prop_assert_eq!(&single_error, &column_error);
         prop_assert_eq!(single.ingested(), columns.ingested());

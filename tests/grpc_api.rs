@@ -5,7 +5,7 @@ mod common;
 use common::server::TestServer;
 use prost_types::Timestamp;
 use sla_evaluator::api::pb::{self, evaluate_request::Item};
-use sla_evaluator::engine::Limits;
+use sla_evaluator::limits::Limits;
 use sla_evaluator::policy::PolicySet;
 use tonic::Code;
 use tonic_types::StatusExt;

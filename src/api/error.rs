@@ -1,7 +1,11 @@
-//! Every way a call can fail, and the one exhaustive match that turns it into a gRPC status.
+//! Every way a call can fail: each domain error's conversion into an [`ApiError`] naming the request
+//! field at fault, and the one exhaustive match that turns an `ApiError` into a gRPC status.
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
+
+use super::columns::StartsError;
+use crate::engine::{BucketField, FeeField, IngestError, OutageError, SpecError};
 
 /// Why a call failed, as the API layer sees it. Domain errors arrive here already carrying the path
 /// of the request field at fault.
@@ -9,38 +13,207 @@ use tonic_types::{ErrorDetails, StatusExt};
 pub enum ApiError {
     /// A request field is missing or wrong; `message` names the field and the value.
     #[error("{message}")]
-    InvalidField { field: String, message: String },
+    InvalidField {
+        /// The field's path in the request, e.g. `spec.fees[0].paid`.
+        field: String,
+        /// What is wrong, naming the field and the value.
+        message: String,
+    },
+    /// No loaded policy has the id.
     #[error("no policy has the id '{0}'; ListPolicies shows the loaded ones")]
     PolicyNotFound(String),
+    /// An Evaluate stream whose first message is not its spec.
     #[error("an Evaluate stream must start with a `spec` message, but its first message {0}")]
     SpecNotFirst(&'static str),
     /// A request went beyond one of the server's limits.
     #[error("{message}")]
-    LimitExceeded { subject: String, message: String },
+    LimitExceeded {
+        /// The limit, as `google.rpc.QuotaFailure` names it.
+        subject: String,
+        /// What went beyond it.
+        message: String,
+    },
     /// The server is at its limit of concurrent calls; the call was shed before any work.
     #[error(
         "the server is at its limit of {max} concurrent calls; retry with backoff, or on another \
          replica"
     )]
-    Overloaded { max: usize },
+    Overloaded {
+        /// The limit.
+        max: usize,
+    },
     /// The call ran past the server's time limit (a stream that uploads too slowly, too).
     #[error(
         "the call took longer than the server's limit of {}; a stream must send everything and \
          close within it", humantime::format_duration(*limit)
     )]
-    TimedOut { limit: std::time::Duration },
+    TimedOut {
+        /// The limit.
+        limit: std::time::Duration,
+    },
     /// The client's stream itself failed (cancelled, reset, undecodable message).
     #[error(transparent)]
-    Stream(#[from] Status),
+    Stream(Status),
 }
 
 impl ApiError {
+    /// A request field that is missing or wrong.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::InvalidField {
             field: field.into(),
             message: message.into(),
         }
     }
+}
+
+/// How a refused bucket was sent, which decides the name of its field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BucketForm {
+    /// A `buckets` message: one `Bucket` per row.
+    Rows,
+    /// A `columns` message, whose starts came as deltas or not.
+    Columns {
+        /// The starts came as `start_delta_seconds`.
+        deltas: bool,
+    },
+}
+
+/// A bucket the engine refused, with where it sat in the stream.
+#[derive(Clone, Debug)]
+pub struct RefusedBucket {
+    /// The bucket-carrying message, counted from 0.
+    pub batch: u64,
+    /// How that message carried its buckets.
+    pub form: BucketForm,
+    /// The row and the reason.
+    pub error: IngestError,
+}
+
+impl From<RefusedBucket> for ApiError {
+    fn from(refused: RefusedBucket) -> Self {
+        let RefusedBucket {
+            batch,
+            form,
+            error: IngestError { row, error, .. },
+        } = refused;
+        let field = match (form, error.field()) {
+            (BucketForm::Rows, field) => format!("buckets.buckets[{row}].{}", row_field(field)),
+            (BucketForm::Columns { .. }, BucketField::Duration) => {
+                "columns.duration_seconds".to_string()
+            }
+            (BucketForm::Columns { deltas: true }, BucketField::Start) => {
+                format!("columns.start_delta_seconds[{row}]")
+            }
+            (BucketForm::Columns { deltas: false }, BucketField::Start) => {
+                format!("columns.start_unix_seconds[{row}]")
+            }
+            (BucketForm::Columns { .. }, BucketField::Total) => format!("columns.total[{row}]"),
+            (BucketForm::Columns { .. }, BucketField::Failed) => format!("columns.failed[{row}]"),
+        };
+        let message = format!("batch {batch}, row {row} ({field}): {error}");
+        ApiError::InvalidField { field, message }
+    }
+}
+
+/// A `Bucket`'s field name for the part at fault.
+fn row_field(field: BucketField) -> &'static str {
+    match field {
+        BucketField::Start => "start",
+        BucketField::Duration => "duration_seconds",
+        BucketField::Total => "total",
+        BucketField::Failed => "failed",
+    }
+}
+
+/// The starts of `columns` message `batch` could not be read.
+#[derive(Clone, Debug)]
+pub struct UnreadableStarts {
+    /// The message, counted from 0 among the bucket-carrying ones.
+    pub batch: u64,
+    /// Why.
+    pub error: StartsError,
+}
+
+impl From<UnreadableStarts> for ApiError {
+    fn from(UnreadableStarts { batch, error }: UnreadableStarts) -> Self {
+        ApiError::invalid(
+            "columns.start_delta_seconds",
+            format!("batch {batch}: {error}"),
+        )
+    }
+}
+
+/// A spec the engine refused, naming the spec field at fault; a term longer than the server allows
+/// is a limit, not a malformed request.
+impl From<SpecError> for ApiError {
+    fn from(error: SpecError) -> Self {
+        let field = match &error {
+            SpecError::TermTooLong { .. } => {
+                return ApiError::LimitExceeded {
+                    subject: "term length in days".into(),
+                    message: format!("spec: {error}"),
+                };
+            }
+            SpecError::TermEndsBeforeStart { .. } => "spec.term_end".to_string(),
+            SpecError::SliceMisfit { .. } => "spec.time_zone".to_string(),
+            SpecError::CurrencyRequired | SpecError::CurrencyWithoutMinorUnit { .. } => {
+                "spec.currency".to_string()
+            }
+            SpecError::FeeMonthUnknown { index, .. }
+            | SpecError::FeeMonthRepeated { index, .. } => {
+                format!("spec.fees[{index}].month_start")
+            }
+            SpecError::FeeInvalid { index, field, .. } => {
+                format!("spec.fees[{index}].{}", field.name())
+            }
+            SpecError::DeductionsExceedPaid { index, .. } => {
+                format!("spec.fees[{index}].{}", FeeField::Deductions.name())
+            }
+            SpecError::FeesTooLarge { .. } => "spec.fees".to_string(),
+            SpecError::UnitPriceRequired { .. }
+            | SpecError::UnitPriceInvalid { .. }
+            | SpecError::UnitPriceTooSmall { .. } => "spec.message_unit_price".to_string(),
+            SpecError::TooFewBusinessDays { .. } | SpecError::ClaimWindowEmpty { .. } => {
+                "spec.calendar.holidays".to_string()
+            }
+        };
+        ApiError::invalid(field, format!("spec: {error}"))
+    }
+}
+
+/// An outage of an Evaluate stream the engine refused.
+impl From<OutageError> for ApiError {
+    fn from(error: OutageError) -> Self {
+        match error {
+            OutageError::DuplicateId { .. } => ApiError::invalid("outage.id", error.to_string()),
+            OutageError::TooMany { .. } => ApiError::LimitExceeded {
+                subject: "outages per stream".into(),
+                message: error.to_string(),
+            },
+        }
+    }
+}
+
+/// A failure of the client's stream; a message over the size limit becomes a limit like the others
+/// (see [`is_message_too_large`]).
+impl From<Status> for ApiError {
+    fn from(status: Status) -> Self {
+        if is_message_too_large(status.code(), status.message()) {
+            return ApiError::LimitExceeded {
+                subject: "message size in bytes".into(),
+                message: status.message().to_string(),
+            };
+        }
+        ApiError::Stream(status)
+    }
+}
+
+/// tonic refuses a message over the size limit with OUT_OF_RANGE; the gRPC status-code guide asks
+/// for RESOURCE_EXHAUSTED ("message larger than server's receive limit"), which is what clients
+/// retry and alert on. This is the one place that recognises such a refusal, whether it reaches a
+/// handler through its stream or is answered by tonic before any handler runs.
+pub fn is_message_too_large(code: Code, message: &str) -> bool {
+    code == Code::OutOfRange && message.contains("message length too large")
 }
 
 impl From<ApiError> for Status {

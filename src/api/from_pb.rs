@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::pb;
 use crate::calendar::BusinessCalendar;
 use crate::classify::{AccountKind, Facts, Notice, Outage, OutageWindow};
-use crate::engine::{BucketError, EvaluationSpec, FeeField, MonthlyFee, SpecError};
+use crate::engine::{EvaluationSpec, MonthlyFee};
 use crate::policy::{Cause, Policy, PolicySet};
 
 /// Looks a policy up by id.
@@ -168,7 +168,9 @@ fn optional_decimal(field: &str, text: &str) -> Result<Option<Decimal>, ApiError
     })
 }
 
-/// An instant; `None` is refused as missing.
+/// An instant; `None` is refused as missing. Nanos must lie in `0..1_000_000_000`, as
+/// `google.protobuf.Timestamp` defines them (chrono would read up to two seconds of nanos as a
+/// leap second).
 pub fn instant(
     field: &str,
     timestamp: Option<&prost_types::Timestamp>,
@@ -178,6 +180,7 @@ pub fn instant(
     };
     u32::try_from(timestamp.nanos)
         .ok()
+        .filter(|&nanos| nanos < 1_000_000_000)
         .and_then(|nanos| DateTime::from_timestamp(timestamp.seconds, nanos))
         .ok_or_else(|| {
             ApiError::invalid(
@@ -310,82 +313,4 @@ fn notice(field: &str, notice: Option<pb::Notice>) -> Result<Option<Notice>, Api
 /// A bucket's duration; 0 means a minute.
 pub fn duration_seconds(value: u32) -> u32 {
     if value == 0 { 60 } else { value }
-}
-
-/// Where a refused bucket sits in the stream, for the error message and the field path.
-#[derive(Clone, Copy, Debug)]
-pub enum BucketAt {
-    /// Row `row` of a `buckets` message.
-    Rows { batch: u64, row: usize },
-    /// Row `row` of a `columns` message, whose starts came as deltas or not.
-    Columns {
-        batch: u64,
-        row: usize,
-        deltas: bool,
-    },
-}
-
-/// A refused bucket as an API error naming the batch, the row, the field and the value.
-pub fn bucket_error(at: BucketAt, error: BucketError) -> ApiError {
-    let part = match &error {
-        BucketError::ZeroDuration
-        | BucketError::DurationNotWholeMinutes { .. }
-        | BucketError::DurationDoesNotDivideSlice { .. } => "duration_seconds",
-        BucketError::FailedExceedsTotal { .. } => "failed",
-        BucketError::CountOverflow { .. } => "total",
-        BucketError::FractionalSecond { .. }
-        | BucketError::NotOnAMinute { .. }
-        | BucketError::CrossesServiceMonth { .. }
-        | BucketError::CrossesSlice { .. }
-        | BucketError::Overlaps { .. } => "start",
-    };
-    let (field, batch, row) = match at {
-        BucketAt::Rows { batch, row } => (format!("buckets.buckets[{row}].{part}"), batch, row),
-        BucketAt::Columns { batch, row, deltas } => {
-            let column = match part {
-                "duration_seconds" => "duration_seconds".to_string(),
-                "start" if deltas => format!("start_delta_seconds[{row}]"),
-                "start" => format!("start_unix_seconds[{row}]"),
-                other => format!("{other}[{row}]"),
-            };
-            (format!("columns.{column}"), batch, row)
-        }
-    };
-    let message = format!("batch {batch}, row {row} ({field}): {error}");
-    ApiError::invalid(field, message)
-}
-
-/// A spec the engine refused, as an API error naming the spec field at fault; a term longer than
-/// the server allows is a limit, not a malformed request.
-pub fn spec_error(error: SpecError) -> ApiError {
-    let field = match &error {
-        SpecError::TermTooLong { .. } => {
-            return ApiError::LimitExceeded {
-                subject: "term length in days".into(),
-                message: format!("spec: {error}"),
-            };
-        }
-        SpecError::TermEndsBeforeStart { .. } => "spec.term_end".to_string(),
-        SpecError::SliceMisfit { .. } => "spec.time_zone".to_string(),
-        SpecError::CurrencyRequired | SpecError::CurrencyWithoutMinorUnit { .. } => {
-            "spec.currency".to_string()
-        }
-        SpecError::FeeMonthUnknown { index, .. } | SpecError::FeeMonthRepeated { index, .. } => {
-            format!("spec.fees[{index}].month_start")
-        }
-        SpecError::FeeInvalid { index, field, .. } => {
-            format!("spec.fees[{index}].{}", field.name())
-        }
-        SpecError::DeductionsExceedPaid { index, .. } => {
-            format!("spec.fees[{index}].{}", FeeField::Deductions.name())
-        }
-        SpecError::FeesTooLarge { .. } => "spec.fees".to_string(),
-        SpecError::UnitPriceRequired { .. }
-        | SpecError::UnitPriceInvalid { .. }
-        | SpecError::UnitPriceTooSmall { .. } => "spec.message_unit_price".to_string(),
-        SpecError::TooFewBusinessDays { .. } | SpecError::ClaimWindowEmpty { .. } => {
-            "spec.calendar.holidays".to_string()
-        }
-    };
-    ApiError::invalid(field, format!("spec: {error}"))
 }

@@ -1,20 +1,51 @@
-//! Bucket messages into the engine: readable rows and packed columns take the same fast path, and
-//! a refused bucket comes back naming its batch, row and field.
+//! Bucket messages into the engine's one input shape, [`Batch`]: packed columns are borrowed as
+//! they are, readable rows become columns once. A refused bucket comes back naming its batch, row
+//! and field.
 
-use chrono::{DateTime, Utc};
-
-use super::error::ApiError;
-use super::from_pb::{BucketAt, bucket_error, duration_seconds};
+use super::error::{ApiError, BucketForm, RefusedBucket, UnreadableStarts};
+use super::from_pb::{duration_seconds, instant};
 use super::pb;
-use crate::engine::{BucketError, Evaluation};
+use crate::engine::{Batch, BucketError, Durations, Evaluation, IngestError, Ingested};
 
-/// Adds a `buckets` message. Rows are turned into columns first, so both forms run the engine's
-/// fast path; the first problem in row order is the one reported, wherever it was found.
-pub fn rows(
-    evaluation: &mut Evaluation,
-    batch: u64,
-    buckets: Vec<pb::Bucket>,
-) -> Result<(), ApiError> {
+/// What a bucket message added, and the problem that stopped it: rows before a refused one stay
+/// added, so both are known even when the message is refused.
+#[derive(Debug)]
+pub struct Taken {
+    /// Buckets the message added before any problem.
+    pub ingested: Ingested,
+    /// The first problem, in row order.
+    pub refused: Option<ApiError>,
+}
+
+impl Taken {
+    fn all(ingested: Ingested) -> Self {
+        Taken {
+            ingested,
+            refused: None,
+        }
+    }
+
+    fn refused(ingested: Ingested, error: impl Into<ApiError>) -> Self {
+        Taken {
+            ingested,
+            refused: Some(error.into()),
+        }
+    }
+
+    /// The problem, if there was one.
+    pub fn result(self) -> Result<(), ApiError> {
+        self.refused.map_or(Ok(()), Err)
+    }
+}
+
+/// A refused batch: what its rows before the refusal added, and the refusal.
+fn refusal(batch: u64, form: BucketForm, error: IngestError) -> Taken {
+    Taken::refused(error.before, RefusedBucket { batch, form, error })
+}
+
+/// Adds a `buckets` message. The first problem in row order is the one reported: rows before an
+/// unreadable one are added, and an earlier row the engine refuses is reported instead.
+pub fn rows(evaluation: &mut Evaluation, batch: u64, buckets: Vec<pb::Bucket>) -> Taken {
     let mut starts = Vec::with_capacity(buckets.len());
     let mut totals = Vec::with_capacity(buckets.len());
     let mut failed = Vec::with_capacity(buckets.len());
@@ -38,82 +69,54 @@ pub fn rows(
         failed.push(failures);
         durations.push(duration_seconds(duration));
     }
-    // Runs of rows sharing a duration go in as columns.
-    let mut first = 0;
-    while first < starts.len() {
-        let duration = durations[first];
-        let end = first
-            + durations[first..]
-                .iter()
-                .take_while(|&&d| d == duration)
-                .count();
-        evaluation
-            .add_columns(
-                duration,
-                &starts[first..end],
-                &totals[first..end],
-                &failed[first..end],
-            )
-            .map_err(|(offset, error)| {
-                bucket_error(
-                    BucketAt::Rows {
-                        batch,
-                        row: first + offset,
-                    },
-                    error,
-                )
-            })?;
-        first = end;
+    let added = evaluation.add_batch(Batch {
+        durations: Durations::PerRow(&durations),
+        starts: &starts,
+        totals: &totals,
+        failed: &failed,
+    });
+    match (added, unreadable) {
+        (Err(error), _) => refusal(batch, BucketForm::Rows, error),
+        (Ok(ingested), Some(error)) => Taken::refused(ingested, error),
+        (Ok(ingested), None) => Taken::all(ingested),
     }
-    unreadable.map_or(Ok(()), Err)
 }
 
-/// A row's start as Unix seconds. The field path is only formatted when something is wrong.
+/// A row's start as Unix seconds: a valid instant on a whole second.
 fn start_seconds(
     batch: u64,
     row: usize,
     start: Option<prost_types::Timestamp>,
 ) -> Result<i64, ApiError> {
     let field = || format!("buckets.buckets[{row}].start");
-    let Some(prost_types::Timestamp { seconds, nanos }) = start else {
-        return Err(ApiError::invalid(
-            field(),
-            format!("batch {batch}, row {row}: {} is required", field()),
-        ));
-    };
-    let valid_range = DateTime::<Utc>::MIN_UTC.timestamp()..=DateTime::<Utc>::MAX_UTC.timestamp();
-    if !(0..1_000_000_000).contains(&nanos) || !valid_range.contains(&seconds) {
-        return Err(ApiError::invalid(
-            field(),
-            format!(
-                "batch {batch}, row {row}: {} {{seconds: {seconds}, nanos: {nanos}}} is not a valid \
-                 instant",
-                field()
-            ),
-        ));
+    let start = instant(&field(), start.as_ref()).map_err(|error| ApiError::InvalidField {
+        field: field(),
+        message: format!("batch {batch}, row {row}: {error}"),
+    })?;
+    if start.timestamp_subsec_nanos() != 0 {
+        let error = IngestError {
+            row,
+            error: BucketError::FractionalSecond { start },
+            before: Ingested::default(),
+        };
+        return Err(RefusedBucket {
+            batch,
+            form: BucketForm::Rows,
+            error,
+        }
+        .into());
     }
-    if nanos != 0 {
-        let start = DateTime::from_timestamp(seconds, nanos as u32).unwrap_or_default();
-        return Err(bucket_error(
-            BucketAt::Rows { batch, row },
-            BucketError::FractionalSecond { start },
-        ));
-    }
-    Ok(seconds)
+    Ok(start.timestamp())
 }
 
 /// Adds a `columns` message.
-pub fn columns(
-    evaluation: &mut Evaluation,
-    batch: u64,
-    columns: &pb::BucketColumns,
-) -> Result<(), ApiError> {
-    let starts = columns.starts().map_err(|error| {
-        ApiError::invalid(
-            "columns.start_delta_seconds",
-            format!("batch {batch}: {error}"),
-        )
-    })?;
+pub fn columns(evaluation: &mut Evaluation, batch: u64, columns: &pb::BucketColumns) -> Taken {
+    let starts = match columns.starts() {
+        Ok(starts) => starts,
+        Err(error) => {
+            return Taken::refused(Ingested::default(), UnreadableStarts { batch, error });
+        }
+    };
     let pb::BucketColumns {
         duration_seconds: duration,
         total,
@@ -124,7 +127,7 @@ pub fn columns(
     } = columns;
     let rows = starts.len();
     if total.len() != rows || failed.len() != rows {
-        return Err(ApiError::invalid(
+        let unequal = ApiError::invalid(
             "columns.total",
             format!(
                 "batch {batch}: columns must have equal lengths, but the starts have {rows} rows, \
@@ -132,17 +135,22 @@ pub fn columns(
                 total.len(),
                 failed.len()
             ),
-        ));
+        );
+        return Taken::refused(Ingested::default(), unequal);
     }
-    evaluation
-        .add_columns(duration_seconds(*duration), &starts, total, failed)
-        .map_err(|(row, error)| {
-            let at = BucketAt::Columns {
-                batch,
-                row,
+    let added = evaluation.add_batch(Batch {
+        durations: Durations::Same(duration_seconds(*duration)),
+        starts: &starts,
+        totals: total,
+        failed,
+    });
+    match added {
+        Ok(ingested) => Taken::all(ingested),
+        Err(error) => {
+            let form = BucketForm::Columns {
                 deltas: !deltas.is_empty(),
             };
-            bucket_error(at, error)
-        })?;
-    Ok(())
+            refusal(batch, form, error)
+        }
+    }
 }

@@ -7,9 +7,10 @@ mod from_pb;
 mod ingest;
 mod service;
 mod to_pb;
+mod upload;
 
-pub use error::ApiError;
-pub use service::{CallLimits, SlaService};
+pub use error::{ApiError, is_message_too_large};
+pub use service::SlaService;
 
 /// Code generated from `proto/sla/v1/sla.proto`.
 pub mod pb {

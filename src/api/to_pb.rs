@@ -4,7 +4,7 @@ use rust_decimal::Decimal;
 
 use super::pb;
 use crate::classify::{OutageVerdict, Verdict};
-use crate::engine::{Ingested, MonthReport, MonthStatus, NoteKind, Report, Unit};
+use crate::engine::{MonthReport, MonthStatus, Note, NoteKind, Report, Unit};
 use crate::policy::{
     Cause, Clause, Comparison, CompensationForm, Condition, Method, Policy, ServiceMonthKind,
     SurgeMetric, TimesliceRule,
@@ -175,89 +175,113 @@ pub fn verdict(verdict: &OutageVerdict) -> pb::OutageVerdict {
 }
 
 /// The whole evaluation. `batches` counts the stream's bucket-carrying messages.
-pub fn report(report: &Report, ingested: Ingested, batches: u64) -> pb::EvaluateResponse {
-    let minor_units: i64 = report
-        .months
-        .iter()
-        .filter_map(|m| m.payout.as_ref())
-        .map(|p| p.amount_minor_units)
-        .sum();
+pub fn report(report: &Report, batches: u64) -> pb::EvaluateResponse {
+    let Report {
+        policy_id,
+        time_zone,
+        currency,
+        calendar,
+        months,
+        buckets_accepted,
+        buckets_ignored,
+        outages,
+        total_compensation,
+        total_compensation_minor_units,
+        total_message_credits,
+    } = report;
     pb::EvaluateResponse {
-        policy_id: report.policy_id.clone(),
-        time_zone: report.time_zone.name().to_string(),
-        currency: report
-            .currency
-            .map(|c| c.code().to_string())
-            .unwrap_or_default(),
-        calendar: report.calendar.clone(),
-        months: report.months.iter().map(month).collect(),
+        policy_id: policy_id.clone(),
+        time_zone: time_zone.name().to_string(),
+        currency: currency.map(|c| c.code().to_string()).unwrap_or_default(),
+        calendar: calendar.clone(),
+        months: months.iter().map(month).collect(),
         ingest: Some(pb::IngestStats {
-            buckets_accepted: ingested.accepted,
-            buckets_ignored: ingested.ignored,
+            buckets_accepted: *buckets_accepted,
+            buckets_ignored: *buckets_ignored,
             batches,
-            outages: report.outages.len() as u64,
+            outages: outages.len() as u64,
         }),
-        total_compensation: report
-            .total_compensation
+        total_compensation: total_compensation
             .map(|total: Decimal| total.to_string())
             .unwrap_or_default(),
-        total_compensation_minor_units: minor_units,
-        total_message_credits: report.total_message_credits.unwrap_or(0),
-        outages: report.outages.iter().map(verdict).collect(),
+        total_compensation_minor_units: *total_compensation_minor_units,
+        total_message_credits: total_message_credits.unwrap_or(0),
+        outages: outages.iter().map(verdict).collect(),
     }
 }
 
 fn month(month: &MonthReport) -> pb::MonthReport {
-    let payout = month.payout.as_ref();
+    let MonthReport {
+        first_day,
+        last_day,
+        status,
+        unit,
+        total_units,
+        bad_units,
+        excluded_units,
+        availability,
+        availability_percent,
+        standard_met,
+        tier,
+        compensation_percent,
+        form,
+        payout,
+        claim_window,
+        coverage,
+        outages,
+        notes,
+    } = month;
+    let payout = payout.as_ref();
     pb::MonthReport {
-        month_start: month.first_day.to_string(),
-        month_end: month.last_day.to_string(),
-        status: match month.status {
+        month_start: first_day.to_string(),
+        month_end: last_day.to_string(),
+        status: match status {
             MonthStatus::Met => pb::MonthStatus::Met,
             MonthStatus::NotMet => pb::MonthStatus::NotMet,
             MonthStatus::NeedsReview => pb::MonthStatus::NeedsReview,
             MonthStatus::NoData => pb::MonthStatus::NoData,
         } as i32,
-        unit: match month.unit {
+        unit: match unit {
             Unit::Minutes => pb::Unit::Minutes,
             Unit::Events => pb::Unit::Events,
         } as i32,
-        total_units: month.total_units,
-        bad_units: month.bad_units,
-        excluded_units: month.excluded_units,
-        availability_percent: month.availability_percent.clone(),
-        availability_numerator: month.availability.good,
-        availability_denominator: month.availability.total,
-        standard_met: month.standard_met,
-        tier: month.tier.map_or(0, |(index, _)| index as u32),
-        compensation_percent: month.compensation_percent.to_string(),
+        total_units: *total_units,
+        bad_units: *bad_units,
+        excluded_units: *excluded_units,
+        availability_percent: availability_percent.clone(),
+        availability_numerator: availability.good,
+        availability_denominator: availability.total,
+        standard_met: *standard_met,
+        tier: tier.map_or(0, |(index, _)| index as u32),
+        compensation_percent: compensation_percent.to_string(),
         compensation_amount: payout.map(|p| p.amount.to_string()).unwrap_or_default(),
         compensation_minor_units: payout.map_or(0, |p| p.amount_minor_units),
-        compensation_form: form_of(month.form) as i32,
+        compensation_form: form_of(*form) as i32,
         message_credits: payout.and_then(|p| p.message_credits).unwrap_or(0),
         eligible_fee: payout
             .map(|p| p.eligible_fee.to_string())
             .unwrap_or_default(),
-        claim_opens_on: month.claim_window.opens_on.to_string(),
-        claim_closes_on: month.claim_window.closes_on.to_string(),
-        coverage_percent: month.coverage.fraction().truncated_percent(),
-        covered_minutes: month.coverage.covered_minutes,
-        clock_minutes: month.coverage.minutes,
-        outage_indexes: month.outages.iter().map(|&i| i as u32).collect(),
-        notes: month
-            .notes
-            .iter()
-            .map(|note| pb::Note {
-                kind: match note.kind {
-                    NoteKind::NoEvents => pb::NoteKind::NoEvents,
-                    NoteKind::TierAboveStandard => pb::NoteKind::TierAboveStandard,
-                    NoteKind::ClockChange => pb::NoteKind::ClockChange,
-                    NoteKind::AvailabilityFloored => pb::NoteKind::AvailabilityFloored,
-                    NoteKind::FeeMissing => pb::NoteKind::FeeMissing,
-                    NoteKind::OutagesNeedReview => pb::NoteKind::OutagesNeedReview,
-                } as i32,
-                text: note.text.clone(),
-            })
-            .collect(),
+        claim_opens_on: claim_window.opens_on.to_string(),
+        claim_closes_on: claim_window.closes_on.to_string(),
+        coverage_percent: coverage.fraction().truncated_percent(),
+        covered_minutes: coverage.covered_minutes,
+        clock_minutes: coverage.minutes,
+        outage_indexes: outages.iter().map(|&i| i as u32).collect(),
+        notes: notes.iter().map(note).collect(),
+    }
+}
+
+fn note(note: &Note) -> pb::Note {
+    let Note { kind, text } = note;
+    pb::Note {
+        kind: match kind {
+            NoteKind::NoEvents => pb::NoteKind::NoEvents,
+            NoteKind::TierAboveStandard => pb::NoteKind::TierAboveStandard,
+            NoteKind::ClockChange => pb::NoteKind::ClockChange,
+            NoteKind::AvailabilityFloored => pb::NoteKind::AvailabilityFloored,
+            NoteKind::FeeMissing => pb::NoteKind::FeeMissing,
+            NoteKind::OutagesNeedReview => pb::NoteKind::OutagesNeedReview,
+        } as i32,
+        text: text.clone(),
     }
 }

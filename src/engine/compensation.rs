@@ -1,10 +1,92 @@
-//! Compensation: which tier a month falls in, what that pays, in what form, and when to claim it.
+//! Compensation: which tier a month falls in, what that pays, and in what form.
 
-use chrono::{Datelike, Days, NaiveDate};
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use crate::calendar::BusinessCalendar;
-use crate::policy::{ClaimWindowRule, Fraction, Policy, Tier};
+use super::report::{Note, NoteKind, Payout};
+use super::spec::MonthlyFee;
+use super::term::Money;
+use crate::policy::{CompensationForm, Fraction, Percent, Policy, Tier};
+
+/// What a month earns, and the notes that explain it.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Earnings {
+    /// The tier earned, 1-based, when the standard was not met.
+    pub(super) tier: Option<(usize, Tier)>,
+    /// The tier's fee percentage, or zero.
+    pub(super) percent: Percent,
+    /// The money, when a fee was given for the month.
+    pub(super) payout: Option<Payout>,
+}
+
+/// The tier a month's availability earns and, when the month has a fee, the payout.
+pub(super) fn earnings(
+    policy: &Policy,
+    availability: Fraction,
+    fee: Option<&MonthlyFee>,
+    money: &Money,
+    notes: &mut Vec<Note>,
+) -> Earnings {
+    let tier = earned_tier(policy, availability);
+    if let Some(written) = tier_above_standard(policy, availability) {
+        notes.push(Note {
+            kind: NoteKind::TierAboveStandard,
+            text: format!(
+                "The compensation table lists [{}%, {}%) for {}% of the fee, but the standard is \
+                 {}% and compensation is due only below it, so a month at {}% earns nothing \
+                 (contract-readings.md).",
+                written.at_least,
+                written.below,
+                written.fee_percent,
+                policy.standard,
+                availability.truncated_percent()
+            ),
+        });
+    }
+    let payout = fee.and_then(|fee| payout(policy.form, fee, tier.map(|(_, t)| t), money));
+    if payout.is_none() {
+        notes.push(Note {
+            kind: NoteKind::FeeMissing,
+            text: "No fee was given for this month, so only the percentage is reported.".into(),
+        });
+    }
+    Earnings {
+        percent: tier.map_or(Percent::ZERO, |(_, tier)| tier.fee_percent),
+        tier,
+        payout,
+    }
+}
+
+/// The money a month's fee earns at `tier` (nothing when the standard was met). `None` when no
+/// currency fixes the minor unit, which the term refuses whenever a fee is given.
+fn payout(
+    form: CompensationForm,
+    fee: &MonthlyFee,
+    tier: Option<Tier>,
+    money: &Money,
+) -> Option<Payout> {
+    let places = money.minor_unit_places?;
+    let eligible_fee = fee.eligible();
+    let amount = match &tier {
+        Some(tier) => compensation_amount(eligible_fee, tier, places),
+        None => Decimal::new(0, places),
+    };
+    let message_credits = match (form, money.unit_price) {
+        (CompensationForm::MessageCredits, Some(price)) => {
+            Some(message_credits(amount, price).expect(
+                "checked by Term::new: the eligible fee's credits fit, and the amount never \
+                 exceeds it",
+            ))
+        }
+        _ => None,
+    };
+    Some(Payout {
+        eligible_fee,
+        amount_minor_units: minor_units(amount, places)
+            .expect("checked by Term::new: the eligible fees fit in minor units"),
+        amount,
+        message_credits,
+    })
+}
 
 /// The tier a month earns, 1-based as the table prints it, or `None` when the month met the
 /// standard. Only a month below the standard earns anything (contract-readings.md), even where a
@@ -70,37 +152,6 @@ pub fn message_credits(amount: Decimal, unit_price: Decimal) -> Option<u64> {
 pub fn minor_units(amount: Decimal, minor_unit_places: u32) -> Option<i64> {
     let scaled = amount.normalize_to(minor_unit_places);
     i64::try_from(scaled.mantissa()).ok()
-}
-
-/// When a claim for a month may be filed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClaimWindow {
-    /// The day after the N-th business day of the calendar month that follows the month's last
-    /// day.
-    pub opens_on: NaiveDate,
-    /// The last day a claim is accepted: N calendar days after the month's last day.
-    pub closes_on: NaiveDate,
-}
-
-/// The claim window of a service month ending on `last_day`, or the calendar month that has too
-/// few business days to open it.
-pub fn claim_window(
-    rule: &ClaimWindowRule,
-    last_day: NaiveDate,
-    calendar: &BusinessCalendar,
-) -> Result<ClaimWindow, (i32, u32)> {
-    let (year, month) = if last_day.month() == 12 {
-        (last_day.year() + 1, 1)
-    } else {
-        (last_day.year(), last_day.month() + 1)
-    };
-    let nth = calendar
-        .nth_business_day(year, month, rule.opens_after_business_day)
-        .ok_or((year, month))?;
-    Ok(ClaimWindow {
-        opens_on: nth + Days::new(1),
-        closes_on: last_day + Days::new(u64::from(rule.closes_after_days)),
-    })
 }
 
 trait NormalizeTo {
@@ -196,30 +247,5 @@ mod tests {
         assert_eq!(minor_units(dec("101"), 0), Some(101));
         assert_eq!(minor_units(dec("0.1"), 3), Some(100));
         assert_eq!(minor_units(dec("999999999999999.9999"), 4), None);
-    }
-
-    #[test]
-    fn the_claim_window_opens_after_the_fifth_business_day_of_the_next_month() {
-        let rule = ClaimWindowRule {
-            opens_after_business_day: 5,
-            closes_after_days: 60,
-        };
-        let calendar = BusinessCalendar::default();
-        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
-        // March 2019 ends on a Sunday; April 1 2019 is a Monday, so the 5th business day is
-        // Friday April 5 and claims open on Saturday April 6.
-        let window = claim_window(&rule, day(2019, 3, 31), &calendar).unwrap();
-        assert_eq!(window.opens_on, day(2019, 4, 6));
-        assert_eq!(window.closes_on, day(2019, 5, 30));
-        // A December month looks into January of the next year.
-        let window = claim_window(&rule, day(2024, 12, 31), &calendar).unwrap();
-        assert_eq!(window.opens_on, day(2025, 1, 8));
-        // A calendar that leaves February almost without working days cannot open a window.
-        let off = (1..=28).map(|d| day(2025, 2, d));
-        let calendar = BusinessCalendar::new("strike", off, []).unwrap();
-        assert_eq!(
-            claim_window(&rule, day(2025, 1, 31), &calendar),
-            Err((2025, 2))
-        );
     }
 }

@@ -1,20 +1,35 @@
 //! The evaluation engine: buckets and outages in, one report per service month out.
 //!
-//! Pure domain code: plain Rust types in and out, no transport. [`Evaluation`] is the entry point;
-//! each rule lives in one module: service months in [`months`], what a month remembers in
-//! `ledger`, tiers, amounts and claim windows in [`compensation`].
+//! Pure domain code: plain Rust types in and out, no transport. [`Evaluation`] is the entry point
+//! and only folds; each rule lives in one module:
+//!
+//! | rule | module |
+//! |---|---|
+//! | the term: months, fees, money, validation | [`term`], [`months`] |
+//! | where a bucket goes, or why it fits nowhere | `placement` |
+//! | what a month remembers of its buckets | `ledger` |
+//! | availability and status | `availability` |
+//! | tiers and payout | [`compensation`] |
+//! | claim windows | [`claim_window`] |
 
+mod availability;
 mod bucket;
+pub mod claim_window;
 pub mod compensation;
 mod evaluation;
 mod ledger;
 pub mod months;
+mod placement;
 mod report;
 mod spec;
+pub mod term;
 
-pub use bucket::{Bucket, BucketError, Placement};
-pub use compensation::ClaimWindow;
-pub use evaluation::{Evaluation, Ingested, OutageError};
+pub use bucket::{
+    Batch, Bucket, BucketError, BucketField, Durations, IngestError, Ingested, Placement,
+};
+pub use claim_window::ClaimWindow;
+pub use evaluation::{Evaluation, OutageError};
 pub use months::ServiceMonth;
 pub use report::{Coverage, MonthReport, MonthStatus, Note, NoteKind, Payout, Report, Unit};
-pub use spec::{AmountProblem, EvaluationSpec, FeeField, Limits, MonthlyFee, SpecError};
+pub use spec::{AmountProblem, EvaluationSpec, FeeField, MonthlyFee, SpecError, check_amount};
+pub use term::{Money, Term};

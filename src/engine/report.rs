@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 use iso_currency::Currency;
 use rust_decimal::Decimal;
 
-use super::compensation::ClaimWindow;
+use super::claim_window::ClaimWindow;
 use crate::classify::OutageVerdict;
 use crate::policy::{CompensationForm, Fraction, Percent, Tier};
 
@@ -25,6 +25,8 @@ pub struct Report {
     pub outages: Vec<OutageVerdict>,
     /// Sum of the amounts of the months that had a fee, in `currency`.
     pub total_compensation: Option<Decimal>,
+    /// `total_compensation` in the currency's minor units; 0 when no month had a fee.
+    pub total_compensation_minor_units: i64,
     /// Sum of the message credits (message-credit policies only).
     pub total_message_credits: Option<u64>,
 }

@@ -30,28 +30,16 @@ pub struct EvaluationSpec {
 pub struct MonthlyFee {
     /// The service month's first day.
     pub month_start: NaiveDate,
+    /// The fee paid for the month.
     pub paid: Decimal,
     /// The part paid with vouchers, coupons or discounts, which earns no compensation.
     pub deductions: Decimal,
 }
 
-/// Bounds that keep one evaluation's memory and work predictable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Longest term accepted, in days.
-    pub max_term_days: u32,
-    /// Most outages one evaluation may carry.
-    pub max_outages: usize,
-}
-
-impl Default for Limits {
-    /// Ten years of term and a thousand outages: beyond any contract, and small enough that every
-    /// verdict fits a response (a ten-year term of 1-minute slices keeps about 1.3 MB of bits).
-    fn default() -> Self {
-        Limits {
-            max_term_days: 3660,
-            max_outages: 1_000,
-        }
+impl MonthlyFee {
+    /// The part of the fee compensation is computed on: paid minus deductions.
+    pub fn eligible(&self) -> Decimal {
+        self.paid - self.deductions
     }
 }
 

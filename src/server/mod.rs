@@ -2,6 +2,8 @@
 //! plaintext health on a listener of its own (Kubernetes probes cannot speak TLS); Prometheus
 //! metrics over HTTP; and a shutdown in steps.
 
+mod call_policy;
+pub mod metrics;
 mod options;
 
 use std::future::Future;
@@ -10,7 +12,6 @@ use std::sync::Arc;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tonic::codegen::http::{HeaderValue, Response};
 use tonic::server::NamedService;
 use tonic::transport::server::TcpIncoming;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
@@ -22,7 +23,8 @@ pub use options::{Http2Options, ServerOptions, ShutdownOptions, TlsOptions};
 
 use crate::api::SlaService;
 use crate::api::pb::sla_evaluator_server::SlaEvaluatorServer;
-use crate::metrics::Metrics;
+use call_policy::CallPolicyLayer;
+use metrics::Metrics;
 
 /// The fully qualified name health reports the SLA service under.
 pub const SERVICE_NAME: &str = <SlaEvaluatorServer<SlaService> as NamedService>::NAME;
@@ -113,8 +115,13 @@ pub async fn serve(
         )));
     }
 
-    let service = SlaEvaluatorServer::new(SlaService::new(policies, limits, calls, metrics))
-        .max_decoding_message_size(max_message_bytes);
+    let service = SlaEvaluatorServer::new(SlaService::new(
+        policies,
+        limits,
+        calls,
+        Arc::clone(&metrics),
+    ))
+    .max_decoding_message_size(max_message_bytes);
     let mut builder = Server::builder();
     if let Some(tls) = &tls {
         builder = builder
@@ -148,7 +155,7 @@ pub async fn serve(
         // connection abruptly at age + grace, cutting the calls in flight. Without it, the
         // connection gets its GOAWAY at the age and its calls end within the call timeout.
         .max_connection_age(http2.max_connection_age)
-        .layer(tower::util::MapResponseLayer::new(too_large_is_exhausted))
+        .layer(CallPolicyLayer::new(calls, metrics))
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
@@ -193,23 +200,6 @@ fn tls_config(tls: &TlsOptions) -> ServerTlsConfig {
         Some(ca) => config.client_ca_root(Certificate::from_pem(ca)),
         None => config,
     }
-}
-
-/// tonic refuses a message over the size limit with OUT_OF_RANGE; the gRPC status-code guide asks
-/// for RESOURCE_EXHAUSTED ("message larger than server's receive limit"), which is what clients
-/// retry and alert on, so the answer is relabelled here, on its way out.
-fn too_large_is_exhausted<B>(mut response: Response<B>) -> Response<B> {
-    let headers = response.headers_mut();
-    let out_of_range = headers.get("grpc-status").is_some_and(|code| code == "11");
-    let too_large = headers.get("grpc-message").is_some_and(|message| {
-        String::from_utf8_lossy(message.as_bytes())
-            .replace("%20", " ")
-            .contains("message length too large")
-    });
-    if out_of_range && too_large {
-        headers.insert("grpc-status", HeaderValue::from_static("8"));
-    }
-    response
 }
 
 /// Reflection lists the public services only (the SLA service and health), and also describes the

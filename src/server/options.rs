@@ -4,8 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::CallLimits;
-use crate::engine::Limits;
+use crate::limits::{CallLimits, Limits};
 use crate::policy::PolicySet;
 
 /// A server's configuration.

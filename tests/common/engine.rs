@@ -8,7 +8,8 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use sla_evaluator::calendar::BusinessCalendar;
 use sla_evaluator::classify::{Facts, Outage, OutageWindow};
-use sla_evaluator::engine::{Bucket, Evaluation, EvaluationSpec, Limits, MonthlyFee, Report};
+use sla_evaluator::engine::{Bucket, Evaluation, EvaluationSpec, MonthlyFee, Report};
+use sla_evaluator::limits::Limits;
 use sla_evaluator::policy::{Cause, Policy, PolicySet};
 
 pub const SHANGHAI: Tz = Tz::Asia__Shanghai;

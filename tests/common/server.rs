@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sla_evaluator::api::pb::sla_evaluator_client::SlaEvaluatorClient;
-use sla_evaluator::engine::Limits;
+use sla_evaluator::limits::Limits;
 use sla_evaluator::policy::PolicySet;
 use sla_evaluator::server::{Listeners, ServerOptions, serve};
 use tokio::net::TcpListener;

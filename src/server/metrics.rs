@@ -12,13 +12,39 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tonic::Code;
 
+use crate::engine::Ingested;
+
 /// The service's RPCs, as metric labels.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
 pub enum Method {
+    /// `sla.v1.SlaEvaluator/ListPolicies`.
     ListPolicies,
+    /// `sla.v1.SlaEvaluator/GetPolicy`.
     GetPolicy,
+    /// `sla.v1.SlaEvaluator/Evaluate`.
     Evaluate,
+    /// `sla.v1.SlaEvaluator/ClassifyOutages`.
     ClassifyOutages,
+}
+
+impl Method {
+    /// The RPC a request path names, when it is one of the SLA service's.
+    pub fn from_path(path: &str) -> Option<Method> {
+        let name = path.strip_prefix("/sla.v1.SlaEvaluator/")?;
+        Some(match name {
+            "ListPolicies" => Method::ListPolicies,
+            "GetPolicy" => Method::GetPolicy,
+            "Evaluate" => Method::Evaluate,
+            "ClassifyOutages" => Method::ClassifyOutages,
+            _ => return None,
+        })
+    }
+
+    /// Calls that do real work and are shed when the server is full; policy lookups never are,
+    /// so a client can always learn what the server offers.
+    pub fn is_work(self) -> bool {
+        matches!(self, Method::Evaluate | Method::ClassifyOutages)
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -127,17 +153,17 @@ impl Metrics {
     }
 
     /// Counts an Evaluate stream's buckets.
-    pub fn buckets(&self, accepted: u64, ignored: u64) {
+    pub fn buckets(&self, ingested: Ingested) {
         self.buckets
             .get_or_create(&BucketLabels {
                 outcome: Outcome::Accepted,
             })
-            .inc_by(accepted);
+            .inc_by(ingested.accepted);
         self.buckets
             .get_or_create(&BucketLabels {
                 outcome: Outcome::Ignored,
             })
-            .inc_by(ignored);
+            .inc_by(ingested.ignored);
     }
 
     /// The metrics in the OpenMetrics text format Prometheus scrapes.

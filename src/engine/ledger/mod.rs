@@ -7,15 +7,19 @@
 //! the buckets it overlaps; buckets never overlap, so the log never holds more records than the
 //! month has minutes.
 
+mod events;
+mod fast;
+
 use fixedbitset::FixedBitSet;
 
-use crate::policy::TimesliceRule;
+use crate::policy::{Method, TimesliceRule};
+use events::EventLog;
 
 /// Attempts and failures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub total: u64,
-    pub failed: u64,
+pub(crate) struct Counts {
+    pub(crate) total: u64,
+    pub(crate) failed: u64,
 }
 
 impl Counts {
@@ -29,7 +33,7 @@ impl Counts {
 
 /// Why a bucket that lies inside the month does not fit it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Misfit {
+pub(crate) enum Misfit {
     /// Its length does not divide the slice length.
     DoesNotDivideSlice,
     /// It starts in one slice and ends in the next; carries the slice's first minute.
@@ -42,7 +46,7 @@ pub enum Misfit {
 
 /// One month's record.
 #[derive(Clone, Debug)]
-pub struct MonthLedger {
+pub(crate) struct MonthLedger {
     /// Minutes some bucket covered: overlap detection and coverage.
     covered: FixedBitSet,
     store: Store,
@@ -67,77 +71,34 @@ enum Store {
     },
 }
 
-/// The buckets of an occurrences month, 16 bytes each: counts that fit 32 bits (all real ones)
-/// go in the compact list, the rare wider ones in a list of their own, so the record stays small
-/// without ever truncating a count.
-#[derive(Clone, Debug, Default)]
-struct EventLog {
-    compact: Vec<CompactBucket>,
-    wide: Vec<(u32, u32, Counts)>,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct CompactBucket {
-    minute: u32,
-    span: u32,
-    total: u32,
-    failed: u32,
-}
-
-impl EventLog {
-    /// Reserves, once, room for as many buckets as the month has minutes: the most it can ever
-    /// hold, since buckets never overlap. The list then never moves, and pages it never touches
-    /// cost nothing.
-    fn reserve_month(&mut self, minutes: usize) {
-        if self.compact.capacity() == 0 {
-            self.compact.reserve_exact(minutes);
-        }
-    }
-
-    #[inline(always)]
-    fn push(&mut self, minute: u32, span: u32, counts: Counts) {
-        match u32::try_from(counts.total) {
-            // failed <= total, so it fits too.
-            Ok(total) => self.compact.push(CompactBucket {
-                minute,
-                span,
-                total,
-                failed: counts.failed as u32,
-            }),
-            Err(_) => self.wide.push((minute, span, counts)),
-        }
-    }
-
-    /// Every bucket as (first minute, minutes spanned, counts).
-    fn iter(&self) -> impl Iterator<Item = (u32, u32, Counts)> + '_ {
-        let compact = self.compact.iter().map(|b| {
-            let counts = Counts {
-                total: u64::from(b.total),
-                failed: u64::from(b.failed),
-            };
-            (b.minute, b.span, counts)
-        });
-        compact.chain(self.wide.iter().copied())
-    }
-}
-
 /// A month's result before availability is computed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Tally {
+pub(crate) struct Tally {
     /// Timeslices: minutes of bad slices not excluded. Occurrences: failed events not excluded.
-    pub bad: u64,
+    pub(crate) bad: u64,
     /// Timeslices: minutes of bad slices an excluded outage overlapped. Occurrences: events of
     /// buckets an excluded outage overlapped.
-    pub excluded: u64,
+    pub(crate) excluded: u64,
     /// Occurrences only: events counted (excluded buckets left out).
-    pub events: u64,
+    pub(crate) events: u64,
     /// Minutes some bucket covered.
-    pub covered_minutes: u64,
+    pub(crate) covered_minutes: u64,
 }
 
 impl MonthLedger {
+    /// An empty ledger for a month of `minutes` clock minutes, shaped by the policy's method.
+    pub(crate) fn for_method(method: Method, minutes: u32) -> Self {
+        match method {
+            Method::Timeslices {
+                slice_minutes,
+                bad_slice,
+            } => MonthLedger::slices(minutes, slice_minutes, bad_slice),
+            Method::Occurrences => MonthLedger::events(minutes),
+        }
+    }
+
     /// A ledger for a timeslice month of `minutes` clock minutes.
-    pub fn slices(minutes: u32, slice_minutes: u32, rule: TimesliceRule) -> Self {
+    pub(crate) fn slices(minutes: u32, slice_minutes: u32, rule: TimesliceRule) -> Self {
         MonthLedger {
             covered: FixedBitSet::with_capacity(minutes as usize),
             store: Store::Slices {
@@ -150,7 +111,7 @@ impl MonthLedger {
     }
 
     /// A ledger for an occurrences month of `minutes` clock minutes.
-    pub fn events(minutes: u32) -> Self {
+    pub(crate) fn events(minutes: u32) -> Self {
         MonthLedger {
             covered: FixedBitSet::with_capacity(minutes as usize),
             store: Store::Events {
@@ -166,7 +127,7 @@ impl MonthLedger {
 
     /// Records a bucket covering minutes `[minute, minute + span)` of the month. The caller has
     /// checked that the range lies inside the month and that `failed <= total`.
-    pub fn add(&mut self, minute: u32, span: u32, counts: Counts) -> Result<(), Misfit> {
+    pub(crate) fn add(&mut self, minute: u32, span: u32, counts: Counts) -> Result<(), Misfit> {
         let range = minute as usize..(minute + span) as usize;
         if let Store::Slices { slice_minutes, .. } = self.store {
             if slice_minutes % span != 0 {
@@ -212,72 +173,8 @@ impl MonthLedger {
         Ok(())
     }
 
-    /// Adds the leading rows of a column batch that take the fast path, and returns how many it
-    /// took. It stops at the first row that needs the careful path (outside this month, off a
-    /// minute, `failed > total`, overlapping, a misfit, an overflow, or a shape without a fast
-    /// path); the caller sends that row through [`MonthLedger::add`], which accepts it or says
-    /// exactly why not. Every check of a row happens before anything is written for it.
-    ///
-    /// This is the hot path of the service: per row an offset, a few comparisons, one or two bit
-    /// operations and two additions, with the slice and bucket lengths as constants.
-    pub fn add_run(
-        &mut self,
-        month_start: i64,
-        span: u32,
-        starts: &[i64],
-        totals: &[u64],
-        failed: &[u64],
-    ) -> usize {
-        let minutes = self.minutes();
-        let MonthLedger { covered, store } = self;
-        let run = Run {
-            covered: covered.as_mut_slice(),
-            minutes,
-            month_start,
-            starts,
-            totals,
-            failed,
-        };
-        match (store, span) {
-            (
-                Store::Slices {
-                    slice_minutes: 1,
-                    rule,
-                    bad,
-                    ..
-                },
-                1,
-            ) => run.whole_slices::<1>(*rule, bad),
-            (
-                Store::Slices {
-                    slice_minutes: 5,
-                    rule,
-                    bad,
-                    ..
-                },
-                5,
-            ) => run.whole_slices::<5>(*rule, bad),
-            (
-                Store::Slices {
-                    slice_minutes: 5,
-                    bad,
-                    partial,
-                    ..
-                },
-                1,
-            ) => {
-                if partial.is_empty() {
-                    partial.resize(bad.len(), Counts::default());
-                }
-                run.minutes_into_slices::<5>(partial)
-            }
-            (Store::Events { log, sum }, 1) => run.event_minutes(log, sum),
-            _ => 0,
-        }
-    }
-
     /// Closes the month. `excluded_minutes` marks the clock minutes an EXCLUDED outage overlapped.
-    pub fn tally(&self, excluded_minutes: &FixedBitSet) -> Tally {
+    pub(crate) fn tally(&self, excluded_minutes: &FixedBitSet) -> Tally {
         let covered_minutes = self.covered.count_ones(..) as u64;
         match &self.store {
             Store::Slices {
@@ -333,120 +230,6 @@ impl MonthLedger {
             }
         }
     }
-}
-
-/// One fast-path pass over a batch's rows within one month.
-struct Run<'a> {
-    covered: &'a mut [usize],
-    minutes: usize,
-    month_start: i64,
-    starts: &'a [i64],
-    totals: &'a [u64],
-    failed: &'a [u64],
-}
-
-impl Run<'_> {
-    /// Offers each row, in order, to `accept` with its first minute and counts, as long as the row
-    /// is a `SPAN`-minute bucket inside the month, on a whole minute, with `failed <= total`, and
-    /// `accept` takes it. Returns how many rows were taken.
-    #[inline(always)]
-    fn each<const SPAN: usize>(
-        self,
-        mut accept: impl FnMut(&mut [usize], usize, Counts) -> bool,
-    ) -> usize {
-        let Some(room) = self.minutes.checked_sub(SPAN) else {
-            return 0;
-        };
-        let last_offset = (room * 60) as u64;
-        let rows = self.starts.iter().zip(self.totals).zip(self.failed);
-        let mut taken = 0;
-        for ((&start, &total), &failed) in rows {
-            let offset = start.wrapping_sub(self.month_start);
-            // A negative offset wraps to a huge one, so one comparison bounds both ends.
-            if offset as u64 > last_offset || offset % 60 != 0 || failed > total {
-                break;
-            }
-            if !accept(
-                self.covered,
-                (offset / 60) as usize,
-                Counts { total, failed },
-            ) {
-                break;
-            }
-            taken += 1;
-        }
-        taken
-    }
-
-    /// Buckets exactly one `SLICE` long: judged at once, one bit per slice.
-    fn whole_slices<const SLICE: usize>(self, rule: TimesliceRule, bad: &mut FixedBitSet) -> usize {
-        self.each::<SLICE>(|covered, minute, counts| {
-            if minute % SLICE != 0 || !take::<SLICE>(covered, minute) {
-                return false;
-            }
-            if rule.is_bad(counts.total, counts.failed) {
-                bad.insert(minute / SLICE);
-            }
-            true
-        })
-    }
-
-    /// One-minute buckets summed into `SLICE`-minute slices, judged when the month closes.
-    fn minutes_into_slices<const SLICE: usize>(self, partial: &mut [Counts]) -> usize {
-        self.each::<1>(|covered, minute, counts| {
-            let slot = &mut partial[minute / SLICE];
-            let Some(sum) = slot.checked_add(counts) else {
-                return false;
-            };
-            if !take::<1>(covered, minute) {
-                return false;
-            }
-            *slot = sum;
-            true
-        })
-    }
-
-    /// One-minute buckets of an occurrences month.
-    fn event_minutes(self, log: &mut EventLog, sum: &mut Counts) -> usize {
-        log.reserve_month(self.minutes);
-        self.each::<1>(|covered, minute, counts| {
-            let Some(new_sum) = sum.checked_add(counts) else {
-                return false;
-            };
-            if !take::<1>(covered, minute) {
-                return false;
-            }
-            *sum = new_sum;
-            log.push(minute as u32, 1, counts);
-            true
-        })
-    }
-}
-
-/// Marks minutes `[minute, minute + SPAN)` covered unless any of them already is; `SPAN` is at
-/// most 64, so the range touches at most two words.
-#[inline(always)]
-fn take<const SPAN: usize>(covered: &mut [usize], minute: usize) -> bool {
-    const BITS: usize = usize::BITS as usize;
-    let mask = |len: usize| {
-        if len >= BITS {
-            usize::MAX
-        } else {
-            (1usize << len) - 1
-        }
-    };
-    let (word, bit) = (minute / BITS, minute % BITS);
-    let low = mask(SPAN.min(BITS - bit)) << bit;
-    let rest = SPAN.saturating_sub(BITS - bit);
-    let high = mask(rest);
-    if covered[word] & low != 0 || (rest > 0 && covered[word + 1] & high != 0) {
-        return false;
-    }
-    covered[word] |= low;
-    if rest > 0 {
-        covered[word + 1] |= high;
-    }
-    true
 }
 
 #[cfg(test)]

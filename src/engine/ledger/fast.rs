@@ -1,0 +1,188 @@
+//! The fast path: runs of a batch's rows that fall in one month, with no per-row branching beyond
+//! what the checks need.
+
+use fixedbitset::FixedBitSet;
+
+use super::events::EventLog;
+use super::{Counts, MonthLedger, Store};
+use crate::policy::TimesliceRule;
+
+impl MonthLedger {
+    /// Adds the leading rows of a column batch that take the fast path, and returns how many it
+    /// took. It stops at the first row that needs the careful path (outside this month, off a
+    /// minute, `failed > total`, overlapping, a misfit, an overflow, or a shape without a fast
+    /// path); the caller sends that row through [`MonthLedger::add`], which accepts it or says
+    /// exactly why not. Every check of a row happens before anything is written for it.
+    ///
+    /// This is the hot path of the service: per row an offset, a few comparisons, one or two bit
+    /// operations and two additions, with the slice and bucket lengths as constants.
+    pub(crate) fn add_run(
+        &mut self,
+        month_start: i64,
+        span: u32,
+        starts: &[i64],
+        totals: &[u64],
+        failed: &[u64],
+    ) -> usize {
+        let minutes = self.minutes();
+        let MonthLedger { covered, store } = self;
+        let run = Run {
+            covered: covered.as_mut_slice(),
+            minutes,
+            month_start,
+            starts,
+            totals,
+            failed,
+        };
+        match (store, span) {
+            (
+                Store::Slices {
+                    slice_minutes: 1,
+                    rule,
+                    bad,
+                    ..
+                },
+                1,
+            ) => run.whole_slices::<1>(*rule, bad),
+            (
+                Store::Slices {
+                    slice_minutes: 5,
+                    rule,
+                    bad,
+                    ..
+                },
+                5,
+            ) => run.whole_slices::<5>(*rule, bad),
+            (
+                Store::Slices {
+                    slice_minutes: 5,
+                    bad,
+                    partial,
+                    ..
+                },
+                1,
+            ) => {
+                if partial.is_empty() {
+                    partial.resize(bad.len(), Counts::default());
+                }
+                run.minutes_into_slices::<5>(partial)
+            }
+            (Store::Events { log, sum }, 1) => run.event_minutes(log, sum),
+            _ => 0,
+        }
+    }
+}
+
+/// One fast-path pass over a batch's rows within one month.
+struct Run<'a> {
+    covered: &'a mut [usize],
+    minutes: usize,
+    month_start: i64,
+    starts: &'a [i64],
+    totals: &'a [u64],
+    failed: &'a [u64],
+}
+
+impl Run<'_> {
+    /// Offers each row, in order, to `accept` with its first minute and counts, as long as the row
+    /// is a `SPAN`-minute bucket inside the month, on a whole minute, with `failed <= total`, and
+    /// `accept` takes it. Returns how many rows were taken.
+    #[inline(always)]
+    fn each<const SPAN: usize>(
+        self,
+        mut accept: impl FnMut(&mut [usize], usize, Counts) -> bool,
+    ) -> usize {
+        let Some(room) = self.minutes.checked_sub(SPAN) else {
+            return 0;
+        };
+        let last_offset = (room * 60) as u64;
+        let rows = self.starts.iter().zip(self.totals).zip(self.failed);
+        let mut taken = 0;
+        for ((&start, &total), &failed) in rows {
+            let offset = start.wrapping_sub(self.month_start);
+            // A negative offset wraps to a huge one, so one comparison bounds both ends.
+            if offset as u64 > last_offset || offset % 60 != 0 || failed > total {
+                break;
+            }
+            if !accept(
+                self.covered,
+                (offset / 60) as usize,
+                Counts { total, failed },
+            ) {
+                break;
+            }
+            taken += 1;
+        }
+        taken
+    }
+
+    /// Buckets exactly one `SLICE` long: judged at once, one bit per slice.
+    fn whole_slices<const SLICE: usize>(self, rule: TimesliceRule, bad: &mut FixedBitSet) -> usize {
+        self.each::<SLICE>(|covered, minute, counts| {
+            if minute % SLICE != 0 || !take::<SLICE>(covered, minute) {
+                return false;
+            }
+            if rule.is_bad(counts.total, counts.failed) {
+                bad.insert(minute / SLICE);
+            }
+            true
+        })
+    }
+
+    /// One-minute buckets summed into `SLICE`-minute slices, judged when the month closes.
+    fn minutes_into_slices<const SLICE: usize>(self, partial: &mut [Counts]) -> usize {
+        self.each::<1>(|covered, minute, counts| {
+            let slot = &mut partial[minute / SLICE];
+            let Some(sum) = slot.checked_add(counts) else {
+                return false;
+            };
+            if !take::<1>(covered, minute) {
+                return false;
+            }
+            *slot = sum;
+            true
+        })
+    }
+
+    /// One-minute buckets of an occurrences month.
+    fn event_minutes(self, log: &mut EventLog, sum: &mut Counts) -> usize {
+        log.reserve_month(self.minutes);
+        self.each::<1>(|covered, minute, counts| {
+            let Some(new_sum) = sum.checked_add(counts) else {
+                return false;
+            };
+            if !take::<1>(covered, minute) {
+                return false;
+            }
+            *sum = new_sum;
+            log.push(minute as u32, 1, counts);
+            true
+        })
+    }
+}
+
+/// Marks minutes `[minute, minute + SPAN)` covered unless any of them already is; `SPAN` is at
+/// most 64, so the range touches at most two words.
+#[inline(always)]
+fn take<const SPAN: usize>(covered: &mut [usize], minute: usize) -> bool {
+    const BITS: usize = usize::BITS as usize;
+    let mask = |len: usize| {
+        if len >= BITS {
+            usize::MAX
+        } else {
+            (1usize << len) - 1
+        }
+    };
+    let (word, bit) = (minute / BITS, minute % BITS);
+    let low = mask(SPAN.min(BITS - bit)) << bit;
+    let rest = SPAN.saturating_sub(BITS - bit);
+    let high = mask(rest);
+    if covered[word] & low != 0 || (rest > 0 && covered[word + 1] & high != 0) {
+        return false;
+    }
+    covered[word] |= low;
+    if rest > 0 {
+        covered[word + 1] |= high;
+    }
+    true
+}

@@ -1,0 +1,246 @@
+//! The term of an evaluation, checked once: its service months, money and claim windows.
+//!
+//! Everything an evaluation needs besides the measurements is validated here, before any ledger is
+//! allocated, so that the fold of buckets and the report can take it as given.
+
+use std::sync::Arc;
+
+use chrono_tz::Tz;
+use iso_currency::Currency;
+use rust_decimal::Decimal;
+
+use super::claim_window::{self, ClaimWindow};
+use super::compensation;
+use super::months::{ServiceMonth, service_months};
+use super::spec::{EvaluationSpec, FeeField, MonthlyFee, SpecError, check_amount};
+use crate::classify::Context;
+use crate::limits::Limits;
+use crate::policy::{CompensationForm, Method, Policy};
+
+/// Seconds in a minute, the unit every bucket and slice is counted in.
+pub(super) const SECONDS_PER_MINUTE: i64 = 60;
+
+/// A validated term: what every month of the evaluation is measured and paid against.
+#[derive(Clone, Debug)]
+pub struct Term {
+    /// The policy evaluated under.
+    pub policy: Arc<Policy>,
+    /// The zone months are cut in and the calendar business days are counted in.
+    pub context: Context,
+    /// The service months, in order; never empty.
+    pub months: Vec<ServiceMonth>,
+    /// Each month's fee, when one was given.
+    pub fees: Vec<Option<MonthlyFee>>,
+    /// How amounts are expressed.
+    pub money: Money,
+    /// Each month's claim window.
+    pub claim_windows: Vec<ClaimWindow>,
+    /// What the evaluation may hold.
+    pub limits: Limits,
+}
+
+/// The currency amounts are rounded in and the price message credits are bought at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Money {
+    /// `None` when no fee was given.
+    pub currency: Option<Currency>,
+    /// The currency's minor-unit places (2 for CNY), known whenever `currency` is.
+    pub minor_unit_places: Option<u32>,
+    /// List price of one message, for message-credit policies.
+    pub unit_price: Option<Decimal>,
+}
+
+impl Term {
+    /// Checks the spec against the policy: the term's length and shape, the fees, the currency and
+    /// unit price, and that every month's claim window can open.
+    pub fn new(
+        policy: Arc<Policy>,
+        spec: EvaluationSpec,
+        limits: Limits,
+    ) -> Result<Self, SpecError> {
+        let EvaluationSpec {
+            term_first_day: first_day,
+            term_last_day: last_day,
+            time_zone,
+            currency,
+            fees,
+            message_unit_price,
+            calendar,
+        } = spec;
+        if last_day < first_day {
+            return Err(SpecError::TermEndsBeforeStart {
+                first_day,
+                last_day,
+            });
+        }
+        let days = (last_day - first_day).num_days() + 1;
+        if days > i64::from(limits.max_term_days) {
+            return Err(SpecError::TermTooLong {
+                first_day,
+                last_day,
+                days,
+                max_days: limits.max_term_days,
+            });
+        }
+        let zone: Tz = time_zone.unwrap_or(policy.time_zone);
+        let months = service_months(policy.service_month, first_day, last_day, zone);
+        let slice_minutes = match policy.method {
+            Method::Timeslices { slice_minutes, .. } => slice_minutes,
+            Method::Occurrences => 1,
+        };
+        let slice_seconds = i64::from(slice_minutes) * SECONDS_PER_MINUTE;
+        if let Some(month) = months
+            .iter()
+            .find(|month| month.elapsed_seconds() % slice_seconds != 0)
+        {
+            return Err(SpecError::SliceMisfit {
+                zone,
+                month_first_day: month.first_day,
+                slice_minutes,
+            });
+        }
+
+        let minor_unit_places = minor_unit_places(currency, &fees)?;
+        let fees = fees_by_month(&months, fees)?;
+        check_fees_fit(currency, minor_unit_places, &fees)?;
+        let unit_price = unit_price(&policy, message_unit_price, &fees)?;
+        let money = Money {
+            currency,
+            minor_unit_places,
+            unit_price,
+        };
+        let claim_windows = months
+            .iter()
+            .map(|month| claim_window::for_month(&policy.claim_window, month.last_day, &calendar))
+            .collect::<Result<Vec<_>, _>>()?;
+
+        Ok(Term {
+            context: Context {
+                time_zone: zone,
+                calendar,
+            },
+            policy,
+            months,
+            fees,
+            money,
+            claim_windows,
+            limits,
+        })
+    }
+
+    /// The zone months and slices are cut in.
+    pub fn time_zone(&self) -> Tz {
+        self.context.time_zone
+    }
+}
+
+/// The currency's minor-unit places; a currency is needed as soon as a fee is given.
+fn minor_unit_places(
+    currency: Option<Currency>,
+    fees: &[MonthlyFee],
+) -> Result<Option<u32>, SpecError> {
+    match currency {
+        None if !fees.is_empty() => Err(SpecError::CurrencyRequired),
+        None => Ok(None),
+        Some(currency) => currency
+            .exponent()
+            .map(|places| Some(u32::from(places)))
+            .ok_or_else(|| SpecError::CurrencyWithoutMinorUnit {
+                code: currency.code().to_string(),
+            }),
+    }
+}
+
+/// Every amount is at most its month's eligible fee, so if the eligible fees together fit in minor
+/// units, so does every amount and the total.
+fn check_fees_fit(
+    currency: Option<Currency>,
+    minor_unit_places: Option<u32>,
+    fees: &[Option<MonthlyFee>],
+) -> Result<(), SpecError> {
+    let (Some(currency), Some(places)) = (currency, minor_unit_places) else {
+        return Ok(());
+    };
+    let total: Decimal = fees.iter().flatten().map(MonthlyFee::eligible).sum();
+    if total * Decimal::from(10i64.pow(places)) > Decimal::from(i64::MAX) {
+        return Err(SpecError::FeesTooLarge {
+            total,
+            currency: currency.code().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// The list price of a message, required by message-credit policies once a fee is given. If even
+/// every eligible fee together buys a countable number of messages, no amount can overflow.
+fn unit_price(
+    policy: &Policy,
+    price: Option<Decimal>,
+    fees: &[Option<MonthlyFee>],
+) -> Result<Option<Decimal>, SpecError> {
+    let price = match (policy.form, price) {
+        (_, Some(value)) => {
+            check_amount(value, true)
+                .map_err(|problem| SpecError::UnitPriceInvalid { value, problem })?;
+            value
+        }
+        (CompensationForm::MessageCredits, None) if fees.iter().any(Option::is_some) => {
+            return Err(SpecError::UnitPriceRequired {
+                policy_id: policy.id.clone(),
+            });
+        }
+        (_, None) => return Ok(None),
+    };
+    if policy.form == CompensationForm::MessageCredits {
+        let most = fees.iter().flatten().try_fold(0u64, |sum, fee| {
+            sum.checked_add(compensation::message_credits(fee.eligible(), price)?)
+        });
+        if most.is_none() {
+            return Err(SpecError::UnitPriceTooSmall { value: price });
+        }
+    }
+    Ok(Some(price))
+}
+
+/// Lines the fees up with the months, refusing any fee that does not belong to exactly one.
+fn fees_by_month(
+    months: &[ServiceMonth],
+    fees: Vec<MonthlyFee>,
+) -> Result<Vec<Option<MonthlyFee>>, SpecError> {
+    let mut by_month: Vec<Option<MonthlyFee>> = vec![None; months.len()];
+    for (index, fee) in fees.into_iter().enumerate() {
+        for (field, value) in [
+            (FeeField::Paid, fee.paid),
+            (FeeField::Deductions, fee.deductions),
+        ] {
+            check_amount(value, false).map_err(|problem| SpecError::FeeInvalid {
+                index,
+                field,
+                value,
+                problem,
+            })?;
+        }
+        if fee.deductions > fee.paid {
+            return Err(SpecError::DeductionsExceedPaid {
+                index,
+                paid: fee.paid,
+                deductions: fee.deductions,
+            });
+        }
+        let Some(slot) = months.iter().position(|m| m.first_day == fee.month_start) else {
+            return Err(SpecError::FeeMonthUnknown {
+                index,
+                month_start: fee.month_start,
+                starts: months.iter().map(|m| m.first_day).collect(),
+            });
+        };
+        if by_month[slot].is_some() {
+            return Err(SpecError::FeeMonthRepeated {
+                index,
+                month_start: fee.month_start,
+            });
+        }
+        by_month[slot] = Some(fee);
+    }
+    Ok(by_month)
+}

@@ -1,0 +1,52 @@
+//! Every bound the service enforces, with its default and the reason for it, in one place.
+//!
+//! [`Limits`] bound what one evaluation may hold; the engine enforces them, so the command line
+//! and the server refuse the same things. [`CallLimits`] bound what one call may take from a
+//! server shared by many clients; the serving layer enforces them. Both are plain data: each is a
+//! flag of the binary (`src/config.rs`).
+
+use std::time::Duration;
+
+/// Bounds that keep one evaluation's memory and work predictable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest term accepted, in days.
+    pub max_term_days: u32,
+    /// Most outages one evaluation may carry.
+    pub max_outages: usize,
+}
+
+impl Default for Limits {
+    /// Ten years of term and a thousand outages: beyond any contract, and small enough that every
+    /// verdict fits a response (a ten-year term of 1-minute slices keeps about 1.3 MB of bits).
+    fn default() -> Self {
+        Limits {
+            max_term_days: 3660,
+            max_outages: 1_000,
+        }
+    }
+}
+
+/// Bounds every call to a server runs under, besides the evaluation's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Evaluate and ClassifyOutages calls in progress at once, over all connections; one more is
+    /// shed with RESOURCE_EXHAUSTED.
+    pub max_concurrent: usize,
+    /// The longest a call may take, upload included.
+    pub timeout: Duration,
+    /// Buckets one Evaluate stream may send, accepted or ignored.
+    pub max_buckets_per_stream: u64,
+}
+
+impl Default for CallLimits {
+    /// 1,024 concurrent calls, 5 minutes each, 10 million buckets a stream (a five-year term of
+    /// one-minute buckets is 2.6 million).
+    fn default() -> Self {
+        CallLimits {
+            max_concurrent: 1024,
+            timeout: Duration::from_secs(300),
+            max_buckets_per_stream: 10_000_000,
+        }
+    }
+}
