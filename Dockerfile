@@ -11,20 +11,20 @@ WORKDIR /src
 # file builds every dependency once, and a change to the code does not rebuild them.
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY proto proto
-RUN mkdir -p src/bin benches \
+RUN mkdir -p src bench/sla-load \
     && echo 'fn main() {}' > src/main.rs \
-    && echo 'fn main() {}' > src/bin/sla-load.rs \
-    && echo 'fn main() {}' > benches/engine.rs \
+    && echo 'fn main() {}' > bench/sla-load/main.rs \
+    && echo 'fn main() {}' > bench/engine.rs \
     && touch src/lib.rs \
     && cargo build --release --locked \
-    && rm -rf src benches
+    && rm -rf src bench
 
 COPY policies policies
 COPY src src
-COPY benches benches
+COPY bench bench
 # The same command CI runs (.ci/run), so what CI built is what ships. `touch` makes cargo see the
 # real sources as newer than the skeleton's build.
-RUN touch src/main.rs src/lib.rs src/bin/sla-load.rs \
+RUN touch src/main.rs src/lib.rs bench/sla-load/main.rs \
     && cargo build --release --locked
 
 # --- run -------------------------------------------------------------------------------------

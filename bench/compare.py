@@ -1,6 +1,6 @@
 """DuckDB against sla-evaluator on the same buckets, in one run.
 
-Generates the synthetic workload of src/workload.rs (splitmix64 per subscription and minute) with
+Generates the synthetic workload of bench/sla-load/workload.rs (splitmix64 per subscription and minute) with
 numpy, loads it into an in-process DuckDB, times the SQL equivalent of the policy (best of three,
 on 1 and on 2 threads, written two ways: the hand-tuned integer arithmetic a performance-minded
 analyst would write, and the natural timestamptz query with time zones), checks DuckDB's answer
@@ -51,7 +51,7 @@ def month_minutes(months):
 
 
 def workload(subscriptions, minutes):
-    """The buckets of src/workload.rs::minute_counts, as numpy columns."""
+    """The buckets of bench/sla-load/workload.rs::minute_counts, as numpy columns."""
     m = np.arange(minutes, dtype=np.uint64)
     subs, starts, totals, faileds = [], [], [], []
     for s in range(subscriptions):

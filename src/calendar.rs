@@ -20,8 +20,10 @@ pub struct BusinessCalendar {
 pub const WEEKENDS_ONLY: &str = "weekends-only";
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+/// Why a calendar cannot be built.
 pub enum CalendarError {
     #[error("{0} is listed both as a holiday and as a make-up working day")]
+    /// A day cannot be both off and worked.
     HolidayAndMakeUpDay(NaiveDate),
 }
 
@@ -59,10 +61,12 @@ impl BusinessCalendar {
         })
     }
 
+    /// The name responses report the calendar under.
     pub fn name(&self) -> &str {
         &self.name
     }
 
+    /// Monday to Friday unless a holiday, and any make-up working day.
     pub fn is_business_day(&self, day: NaiveDate) -> bool {
         if self.make_up_days.contains(&day) {
             return true;

@@ -100,9 +100,12 @@ pub struct Config {
     pub log: String,
 }
 
+/// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
+    /// Readable lines, coloured on a terminal.
     Human,
+    /// One JSON object per line, for log collectors.
     Json,
 }
 
@@ -146,14 +149,19 @@ fn optional_address(text: &str) -> Result<OptionalAddress, String> {
         .map_err(|e| format!("'{text}' is neither an address nor \"off\": {e}"))
 }
 
+/// Why the server cannot be configured.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(transparent)]
+    /// A policy file is bad.
     Policies(#[from] LoadError),
     #[error("{path}: {source}")]
+    /// A file a flag names cannot be read.
     Read {
+        /// The file.
         path: PathBuf,
         #[source]
+        /// Why.
         source: std::io::Error,
     },
 }

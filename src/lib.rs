@@ -14,4 +14,3 @@ pub mod engine;
 pub mod limits;
 pub mod policy;
 pub mod server;
-pub mod workload;

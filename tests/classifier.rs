@@ -1,4 +1,6 @@
 //! The outage classifier against each policy's clauses, read from the documents.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! The container and Kubernetes files: linted and validated offline, and kept consistent with the
 //! binary they run.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

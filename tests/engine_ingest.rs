@@ -1,4 +1,6 @@
 //! What the engine refuses, what it ignores, and how outages change a month.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! Service months as evaluations see them: anniversary months, part months, and clock changes.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

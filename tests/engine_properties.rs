@@ -1,4 +1,6 @@
 //! Properties that must hold for every input, not just the examples.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //!
 //! "99% > Av ≥ 95%" is the half-open range [95%, 99%): an availability exactly on a bound belongs
 //! to the better tier, and exactly on the standard meets it.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

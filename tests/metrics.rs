@@ -1,4 +1,6 @@
 //! The Prometheus endpoint, scraped over real HTTP while and after calls are made.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

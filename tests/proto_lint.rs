@@ -1,4 +1,6 @@
 //! The proto is an API contract: `buf lint` (STANDARD and COMMENTS rules, see buf.yaml) must pass.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! A Python grpcio client, with stubs generated at test time from `proto/` as shipped, proves a
 //! second language can use the API.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

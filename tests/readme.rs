@@ -1,5 +1,7 @@
 //! The README must stay true: its policy table says what the loaded policies say, and its grpcurl
 //! session runs against a real server with the results it describes.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

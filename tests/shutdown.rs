@@ -1,6 +1,8 @@
 //! The real `sla-evaluator` binary under SIGTERM and Ctrl-C: NOT_SERVING at once, serving through
 //! the drain delay, in-flight streams finishing with correct results, a bounded grace period, and
 //! exit status 0.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

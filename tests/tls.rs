@@ -1,6 +1,8 @@
 //! TLS and mutual TLS, with certificates made at test time: a client with a valid certificate
 //! works, one without a certificate or with one from another CA is refused, and plaintext health
 //! stays reachable for probes.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -45,9 +45,14 @@ const DELTAS: u32 = 6;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StartsError {
     #[error("start_unix_seconds and start_delta_seconds are both given; send one of them")]
+    /// Both forms of the starts were given.
     BothForms,
     #[error("start_delta_seconds[{row}] takes the start beyond the 64-bit range")]
-    Overflow { row: usize },
+    /// A delta took a start past what 64 bits hold.
+    Overflow {
+        /// The row whose start overflowed.
+        row: usize,
+    },
 }
 
 impl BucketColumns {

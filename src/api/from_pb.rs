@@ -19,7 +19,7 @@ use crate::engine::{EvaluationSpec, MonthlyFee};
 use crate::policy::{Cause, Policy, PolicySet};
 
 /// Looks a policy up by id.
-pub fn policy(policies: &PolicySet, field: &str, id: &str) -> Result<Arc<Policy>, ApiError> {
+pub(super) fn policy(policies: &PolicySet, field: &str, id: &str) -> Result<Arc<Policy>, ApiError> {
     if id.is_empty() {
         return Err(ApiError::invalid(field, format!("{field} is required")));
     }
@@ -30,7 +30,7 @@ pub fn policy(policies: &PolicySet, field: &str, id: &str) -> Result<Arc<Policy>
 }
 
 /// The policy and the engine's spec from an Evaluate stream's first message.
-pub fn evaluation_spec(
+pub(super) fn evaluation_spec(
     policies: &PolicySet,
     spec: pb::EvaluationSpec,
 ) -> Result<(Arc<Policy>, EvaluationSpec), ApiError> {
@@ -77,7 +77,7 @@ fn monthly_fee(field: &str, fee: pb::MonthlyFee) -> Result<MonthlyFee, ApiError>
 }
 
 /// A business calendar; absent means weekends only.
-pub fn calendar(
+pub(super) fn calendar(
     field: &str,
     calendar: Option<pb::BusinessCalendar>,
 ) -> Result<BusinessCalendar, ApiError> {
@@ -106,7 +106,7 @@ pub fn calendar(
 }
 
 /// A date "YYYY-MM-DD", strictly: no other widths or separators.
-pub fn date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
+pub(super) fn date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
     if text.is_empty() {
         return Err(ApiError::invalid(
             field,
@@ -125,7 +125,7 @@ pub fn date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
 }
 
 /// An IANA zone; empty means "the policy's default".
-pub fn time_zone(field: &str, text: &str) -> Result<Option<Tz>, ApiError> {
+pub(super) fn time_zone(field: &str, text: &str) -> Result<Option<Tz>, ApiError> {
     if text.is_empty() {
         return Ok(None);
     }
@@ -171,7 +171,7 @@ fn optional_decimal(field: &str, text: &str) -> Result<Option<Decimal>, ApiError
 /// An instant; `None` is refused as missing. Nanos must lie in `0..1_000_000_000`, as
 /// `google.protobuf.Timestamp` defines them (chrono would read up to two seconds of nanos as a
 /// leap second).
-pub fn instant(
+pub(super) fn instant(
     field: &str,
     timestamp: Option<&prost_types::Timestamp>,
 ) -> Result<DateTime<Utc>, ApiError> {
@@ -194,7 +194,7 @@ pub fn instant(
 }
 
 /// An outage; `field` is its path in the request (`outages[2]`, `outage`).
-pub fn outage(field: &str, outage: pb::Outage) -> Result<Outage, ApiError> {
+pub(super) fn outage(field: &str, outage: pb::Outage) -> Result<Outage, ApiError> {
     let pb::Outage {
         id,
         start,
@@ -311,6 +311,6 @@ fn notice(field: &str, notice: Option<pb::Notice>) -> Result<Option<Notice>, Api
 }
 
 /// A bucket's duration; 0 means a minute.
-pub fn duration_seconds(value: u32) -> u32 {
+pub(super) fn duration_seconds(value: u32) -> u32 {
     if value == 0 { 60 } else { value }
 }

@@ -10,11 +10,11 @@ use crate::engine::{Batch, BucketError, Durations, Evaluation, IngestError, Inge
 /// What a bucket message added, and the problem that stopped it: rows before a refused one stay
 /// added, so both are known even when the message is refused.
 #[derive(Debug)]
-pub struct Taken {
+pub(super) struct Taken {
     /// Buckets the message added before any problem.
-    pub ingested: Ingested,
+    pub(super) ingested: Ingested,
     /// The first problem, in row order.
-    pub refused: Option<ApiError>,
+    pub(super) refused: Option<ApiError>,
 }
 
 impl Taken {
@@ -33,7 +33,7 @@ impl Taken {
     }
 
     /// The problem, if there was one.
-    pub fn result(self) -> Result<(), ApiError> {
+    pub(super) fn result(self) -> Result<(), ApiError> {
         self.refused.map_or(Ok(()), Err)
     }
 }
@@ -45,7 +45,7 @@ fn refusal(batch: u64, form: BucketForm, error: IngestError) -> Taken {
 
 /// Adds a `buckets` message. The first problem in row order is the one reported: rows before an
 /// unreadable one are added, and an earlier row the engine refuses is reported instead.
-pub fn rows(evaluation: &mut Evaluation, batch: u64, buckets: Vec<pb::Bucket>) -> Taken {
+pub(super) fn rows(evaluation: &mut Evaluation, batch: u64, buckets: Vec<pb::Bucket>) -> Taken {
     let mut starts = Vec::with_capacity(buckets.len());
     let mut totals = Vec::with_capacity(buckets.len());
     let mut failed = Vec::with_capacity(buckets.len());
@@ -110,7 +110,11 @@ fn start_seconds(
 }
 
 /// Adds a `columns` message.
-pub fn columns(evaluation: &mut Evaluation, batch: u64, columns: &pb::BucketColumns) -> Taken {
+pub(super) fn columns(
+    evaluation: &mut Evaluation,
+    batch: u64,
+    columns: &pb::BucketColumns,
+) -> Taken {
     let starts = match columns.starts() {
         Ok(starts) => starts,
         Err(error) => {

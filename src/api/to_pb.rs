@@ -10,7 +10,7 @@ use crate::policy::{
     SurgeMetric, TimesliceRule,
 };
 
-pub fn policy(policy: &Policy) -> pb::Policy {
+pub(super) fn policy(policy: &Policy) -> pb::Policy {
     let Policy {
         id,
         name,
@@ -147,27 +147,25 @@ fn form_of(form: CompensationForm) -> pb::CompensationForm {
     }
 }
 
-pub fn verdict(verdict: &OutageVerdict) -> pb::OutageVerdict {
+pub(super) fn verdict(verdict: &OutageVerdict) -> pb::OutageVerdict {
+    let OutageVerdict {
+        outage_id,
+        verdict,
+        clause,
+        explanation,
+        missing_facts,
+    } = verdict;
     pb::OutageVerdict {
-        outage_id: verdict.outage_id.clone(),
-        verdict: match verdict.verdict {
+        outage_id: outage_id.clone(),
+        verdict: match verdict {
             Verdict::Excluded => pb::Verdict::Excluded,
             Verdict::Counted => pb::Verdict::Counted,
             Verdict::NeedsReview => pb::Verdict::NeedsReview,
         } as i32,
-        clause_id: verdict
-            .clause
-            .as_ref()
-            .map(|c| c.id.clone())
-            .unwrap_or_default(),
-        clause_title: verdict
-            .clause
-            .as_ref()
-            .map(|c| c.title.clone())
-            .unwrap_or_default(),
-        explanation: verdict.explanation.clone(),
-        missing_facts: verdict
-            .missing_facts
+        clause_id: clause.as_ref().map(|c| c.id.clone()).unwrap_or_default(),
+        clause_title: clause.as_ref().map(|c| c.title.clone()).unwrap_or_default(),
+        explanation: explanation.clone(),
+        missing_facts: missing_facts
             .iter()
             .map(|fact| fact.name().to_string())
             .collect(),
@@ -175,7 +173,7 @@ pub fn verdict(verdict: &OutageVerdict) -> pb::OutageVerdict {
 }
 
 /// The whole evaluation. `batches` counts the stream's bucket-carrying messages.
-pub fn report(report: &Report, batches: u64) -> pb::EvaluateResponse {
+pub(super) fn report(report: &Report, batches: u64) -> pb::EvaluateResponse {
     let Report {
         policy_id,
         time_zone,

@@ -8,7 +8,7 @@ use super::pb;
 use super::pb::evaluate_request::Item;
 
 /// The messages of one Evaluate stream.
-pub struct Upload {
+pub(super) struct Upload {
     stream: Streaming<pb::EvaluateRequest>,
     max_buckets: u64,
     buckets: u64,
@@ -17,7 +17,7 @@ pub struct Upload {
 
 impl Upload {
     /// The stream, allowed at most `max_buckets` buckets in all.
-    pub fn new(stream: Streaming<pb::EvaluateRequest>, max_buckets: u64) -> Self {
+    pub(super) fn new(stream: Streaming<pb::EvaluateRequest>, max_buckets: u64) -> Self {
         Upload {
             stream,
             max_buckets,
@@ -27,7 +27,7 @@ impl Upload {
     }
 
     /// The stream's first message, which must carry the spec.
-    pub async fn spec(&mut self) -> Result<pb::EvaluationSpec, ApiError> {
+    pub(super) async fn spec(&mut self) -> Result<pb::EvaluationSpec, ApiError> {
         let first = self.stream.message().await?;
         match first.and_then(|message| message.item) {
             Some(Item::Spec(spec)) => Ok(spec),
@@ -40,7 +40,7 @@ impl Upload {
 
     /// The next message after the spec, `None` once the client has closed the stream. A message
     /// that would take the stream past its bucket limit is refused before any of it is used.
-    pub async fn next(&mut self) -> Result<Option<Message>, ApiError> {
+    pub(super) async fn next(&mut self) -> Result<Option<Message>, ApiError> {
         let Some(message) = self.stream.message().await? else {
             return Ok(None);
         };
@@ -89,13 +89,13 @@ impl Upload {
     }
 
     /// Bucket-carrying messages received so far.
-    pub fn batches(&self) -> u64 {
+    pub(super) fn batches(&self) -> u64 {
         self.batches
     }
 }
 
 /// A message after the spec.
-pub enum Message {
+pub(super) enum Message {
     /// Readable rows; `batch` counts the stream's bucket-carrying messages from 0.
     Rows {
         /// This message's number among the bucket-carrying ones.

@@ -24,7 +24,9 @@ use conditions::Finding;
 /// dates and a calendar's holidays.
 #[derive(Clone, Debug)]
 pub struct Context {
+    /// The zone whose local dates business days are counted in.
     pub time_zone: Tz,
+    /// The holidays and make-up working days.
     pub calendar: BusinessCalendar,
 }
 
@@ -42,7 +44,9 @@ pub enum Verdict {
 /// A clause, as a verdict names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClauseRef {
+    /// The clause number as the document prints it.
     pub id: String,
+    /// The clause's title.
     pub title: String,
 }
 
@@ -58,7 +62,9 @@ impl From<&Clause> for ClauseRef {
 /// The classifier's answer for one outage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutageVerdict {
+    /// The outage's id, as given.
     pub outage_id: String,
+    /// The answer.
     pub verdict: Verdict,
     /// The clause that excludes (EXCLUDED), that might (NEEDS_REVIEW), or that was weighed and
     /// did not apply (COUNTED); `None` when no clause was in question.

@@ -12,9 +12,11 @@ use crate::policy::Cause;
 pub struct Outage {
     /// The caller's identifier, echoed in the verdict; may be empty.
     pub id: String,
+    /// When it happened.
     pub window: OutageWindow,
     /// `None` when the caller does not know the cause yet.
     pub cause: Option<Cause>,
+    /// The facts the clauses turn on.
     pub facts: Facts,
 }
 
@@ -25,14 +27,18 @@ pub struct OutageWindow {
     end: DateTime<Utc>,
 }
 
+/// An outage window that ends before it starts.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the outage ends at {end} but starts at {start}: the end must come after the start")]
 pub struct EmptyWindow {
+    /// The start given.
     pub start: DateTime<Utc>,
+    /// The end given, not after the start.
     pub end: DateTime<Utc>,
 }
 
 impl OutageWindow {
+    /// The window `[start, end)`, refused unless `start < end`.
     pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<Self, EmptyWindow> {
         if end <= start {
             return Err(EmptyWindow { start, end });
@@ -40,10 +46,12 @@ impl OutageWindow {
         Ok(OutageWindow { start, end })
     }
 
+    /// The first instant of the outage.
     pub fn start(&self) -> DateTime<Utc> {
         self.start
     }
 
+    /// The instant after the outage.
     pub fn end(&self) -> DateTime<Utc> {
         self.end
     }
@@ -68,6 +76,7 @@ pub struct Facts {
     pub peak_qps: Option<Decimal>,
     /// Messages the account sent on the day of the surge (SMS).
     pub daily_messages: Option<u64>,
+    /// The account's kind, when a clause has separate thresholds per kind (SMS).
     pub account_kind: Option<AccountKind>,
     /// Whether the customer's own phone number was blocked as a result (call centers' 5.18).
     pub number_blocked: Option<bool>,
@@ -81,8 +90,11 @@ pub struct Facts {
 /// Whether, when and how notice was given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Notice {
+    /// No notice was given.
     NotGiven,
+    /// Notice was given.
     Given {
+        /// When.
         at: DateTime<Utc>,
         /// `None` when it is not known whether the notice was in writing.
         written: Option<bool>,
@@ -92,22 +104,34 @@ pub enum Notice {
 /// SMS accounts have different surge thresholds for gateway customers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AccountKind {
+    /// An ordinary messaging account.
     Standard,
+    /// A gateway messaging account.
     Gateway,
 }
 
 /// A fact the classifier needed and was not given.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Fact {
+    /// The outage's cause.
     Cause,
+    /// Whether and when the provider gave notice.
     ProviderNotice,
+    /// Whether and when the customer gave notice.
     CustomerNotice,
+    /// Whether the customer's notice was in writing.
     CustomerNoticeWritten,
+    /// How far concurrency rose.
     ConcurrencySurge,
+    /// The peak queries per second.
     PeakQps,
+    /// Messages sent on the day.
     DailyMessages,
+    /// The messaging account's kind.
     AccountKind,
+    /// Whether the customer's number was blocked.
     NumberBlocked,
+    /// Whether the surge was in audio-visual chatroom use.
     AudioVideoChatroom,
 }
 

@@ -11,6 +11,7 @@ pub const MINUTES_PER_DAY: u64 = 1440;
 /// One service month: local dates and the instants they span.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ServiceMonth {
+    /// The first day, local to the zone.
     pub first_day: NaiveDate,
     /// Inclusive.
     pub last_day: NaiveDate,
@@ -21,6 +22,7 @@ pub struct ServiceMonth {
 }
 
 impl ServiceMonth {
+    /// Days in the month.
     pub fn days(&self) -> u64 {
         // last_day >= first_day by construction.
         (self.last_day - self.first_day).num_days().unsigned_abs() + 1
@@ -102,6 +104,7 @@ pub fn local_midnight(zone: Tz, day: NaiveDate) -> DateTime<Utc> {
     unreachable!("{zone} has no valid local time within two days after {day}")
 }
 
+/// The day after `day`, which lies well inside chrono's range.
 pub fn day_after(day: NaiveDate) -> NaiveDate {
     day.checked_add_days(Days::new(1))
         .expect("term dates are validated well inside chrono's range")

@@ -12,12 +12,17 @@ use crate::policy::{CompensationForm, Fraction, Percent, Tier};
 /// The evaluation of a whole term.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
+    /// The policy evaluated under.
     pub policy_id: String,
+    /// The zone months and slices were cut in.
     pub time_zone: Tz,
+    /// The currency of every amount; `None` when no fee was given.
     pub currency: Option<Currency>,
     /// The business calendar claim windows and notice periods were counted in.
     pub calendar: String,
+    /// One report per service month, in order.
     pub months: Vec<MonthReport>,
+    /// Buckets folded into a month.
     pub buckets_accepted: u64,
     /// Buckets entirely outside the term.
     pub buckets_ignored: u64,
@@ -34,7 +39,9 @@ pub struct Report {
 /// What a month's units are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Unit {
+    /// Timeslices: minutes of the contract's month.
     Minutes,
+    /// Occurrences: requests, messages or calls.
     Events,
 }
 
@@ -54,9 +61,13 @@ pub enum MonthStatus {
 /// One service month.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MonthReport {
+    /// The month's first day.
     pub first_day: NaiveDate,
+    /// The month's last day, inclusive.
     pub last_day: NaiveDate,
+    /// The month at a glance.
     pub status: MonthStatus,
+    /// What the units count.
     pub unit: Unit,
     /// Timeslices: the contract's minutes (days × 1440). Occurrences: events counted.
     pub total_units: u64,
@@ -68,19 +79,24 @@ pub struct MonthReport {
     pub availability: Fraction,
     /// `availability` as a percentage truncated to four places.
     pub availability_percent: String,
+    /// Availability is at or above the policy's standard.
     pub standard_met: bool,
     /// The tier earned (1-based, as the table prints it) when the standard was not met.
     pub tier: Option<(usize, Tier)>,
     /// The tier's fee percentage, or zero.
     pub compensation_percent: Percent,
+    /// What compensation is paid in.
     pub form: CompensationForm,
     /// Present when a fee was given for the month.
     pub payout: Option<Payout>,
+    /// When a claim for the month may be filed.
     pub claim_window: ClaimWindow,
+    /// How much of the month had data.
     pub coverage: Coverage,
     /// The outages whose window touched the month, as indexes into [`Report::outages`]: a verdict
     /// is kept once however many months its outage spans.
     pub outages: Vec<usize>,
+    /// Why the result reads the way it does, wherever a reading of the contract decided.
     pub notes: Vec<Note>,
 }
 
@@ -107,6 +123,7 @@ pub struct Coverage {
 }
 
 impl Coverage {
+    /// The covered share of the month's clock minutes.
     pub fn fraction(&self) -> Fraction {
         Fraction::new(self.covered_minutes, self.minutes)
     }
@@ -115,10 +132,13 @@ impl Coverage {
 /// Why a month's result reads the way it does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Note {
+    /// What kind of note, for clients that act on it.
     pub kind: NoteKind,
+    /// The note, for a person.
     pub text: String,
 }
 
+/// The kinds of note.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NoteKind {
     /// Occurrences month without events reads as 100% (contract-readings.md).

@@ -22,6 +22,7 @@ pub struct EvaluationSpec {
     pub fees: Vec<MonthlyFee>,
     /// List price of one message, for policies that compensate in message credits.
     pub message_unit_price: Option<Decimal>,
+    /// The business calendar claim windows and notice periods are counted in.
     pub calendar: BusinessCalendar,
 }
 
@@ -46,11 +47,14 @@ impl MonthlyFee {
 /// The fee field at fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FeeField {
+    /// The fee paid.
     Paid,
+    /// The part paid with vouchers, coupons or discounts.
     Deductions,
 }
 
 impl FeeField {
+    /// The field's name in the spec.
     pub fn name(self) -> &'static str {
         match self {
             FeeField::Paid => "paid",
@@ -62,7 +66,9 @@ impl FeeField {
 /// What is wrong with an amount of money.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AmountProblem {
+    /// Below zero.
     Negative,
+    /// Zero where only a positive amount makes sense (a price).
     NotPositive,
     /// At or above 10^15.
     TooLarge,
@@ -71,6 +77,7 @@ pub enum AmountProblem {
 }
 
 impl AmountProblem {
+    /// The rule broken, to follow the amount in a message.
     pub fn describe(self) -> &'static str {
         match self {
             AmountProblem::Negative => "must not be negative",
@@ -103,98 +110,159 @@ pub fn check_amount(value: Decimal, positive: bool) -> Result<(), AmountProblem>
     Ok(())
 }
 
-/// Why an evaluation cannot start.
+/// Why an evaluation cannot start. Each variant names the values at fault so that the message
+/// alone lets a caller fix the request.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
+    /// The term ends before it starts.
     #[error("term_end {last_day} is before term_start {first_day}")]
     TermEndsBeforeStart {
+        /// The term's first day.
         first_day: NaiveDate,
+        /// The term's last day.
         last_day: NaiveDate,
     },
+    /// The term is longer than the limits allow.
     #[error(
         "the term from {first_day} to {last_day} is {days} days long; at most {max_days} are accepted"
     )]
     TermTooLong {
+        /// The term's first day.
         first_day: NaiveDate,
+        /// The term's last day.
         last_day: NaiveDate,
+        /// Its length in days.
         days: i64,
+        /// The longest accepted.
         max_days: u32,
     },
+    /// A zone whose offsets are not whole minutes cannot be cut into slices.
     #[error(
         "in {zone}, the service month starting {month_first_day} is not a whole number of \
          {slice_minutes}-minute slices long (a historical offset of seconds?)"
     )]
     SliceMisfit {
+        /// The evaluation's zone.
         zone: Tz,
+        /// The month that does not tile.
         month_first_day: NaiveDate,
+        /// The policy's slice.
         slice_minutes: u32,
     },
+    /// Fees without a currency have no minor unit to round to.
     #[error("currency is required when fees are given")]
     CurrencyRequired,
+    /// A currency such as XAU has no minor unit.
     #[error("currency {code} has no minor unit to round amounts to")]
-    CurrencyWithoutMinorUnit { code: String },
+    CurrencyWithoutMinorUnit {
+        /// The ISO 4217 code given.
+        code: String,
+    },
+    /// A fee names a day on which no service month starts.
     #[error(
         "fees[{index}].month_start {month_start} is not the first day of a service month; the \
          term's service months start on {}",
         list_days(starts)
     )]
     FeeMonthUnknown {
+        /// The fee's position in the spec.
         index: usize,
+        /// The day it names.
         month_start: NaiveDate,
+        /// The days the term's months start on.
         starts: Vec<NaiveDate>,
     },
+    /// Two fees for one month.
     #[error("fees[{index}].month_start {month_start} was already given a fee")]
     FeeMonthRepeated {
+        /// The second fee's position in the spec.
         index: usize,
+        /// The month both name.
         month_start: NaiveDate,
     },
+    /// An amount of a fee is out of range.
     #[error("fees[{index}].{} {value} {}", field.name(), problem.describe())]
     FeeInvalid {
+        /// The fee's position in the spec.
         index: usize,
+        /// The amount at fault.
         field: FeeField,
+        /// Its value.
         value: Decimal,
+        /// What is wrong with it.
         problem: AmountProblem,
     },
+    /// Deductions cannot exceed what was paid.
     #[error("fees[{index}].deductions {deductions} exceed paid {paid}")]
     DeductionsExceedPaid {
+        /// The fee's position in the spec.
         index: usize,
+        /// What was paid.
         paid: Decimal,
+        /// The deductions claimed.
         deductions: Decimal,
     },
+    /// Message credits cannot be counted without a price.
     #[error("message_unit_price is required: policy {policy_id} compensates in message credits")]
-    UnitPriceRequired { policy_id: String },
+    UnitPriceRequired {
+        /// The message-credit policy.
+        policy_id: String,
+    },
+    /// The unit price is out of range.
     #[error("message_unit_price {value} {}", problem.describe())]
     UnitPriceInvalid {
+        /// The price given.
         value: Decimal,
+        /// What is wrong with it.
         problem: AmountProblem,
     },
+    /// So small a price would count more messages than 64 bits hold.
     #[error(
         "message_unit_price {value} is so small that the fees would buy more than 2^64 - 1 messages"
     )]
-    UnitPriceTooSmall { value: Decimal },
+    UnitPriceTooSmall {
+        /// The price given.
+        value: Decimal,
+    },
+    /// The fees together do not fit a 64-bit count of minor units.
     #[error(
         "the eligible fees add up to {total} {currency}, too much to express in minor units as a \
          64-bit count"
     )]
-    FeesTooLarge { total: Decimal, currency: String },
+    FeesTooLarge {
+        /// Their sum.
+        total: Decimal,
+        /// The currency's code.
+        currency: String,
+    },
+    /// The calendar opens a claim window only after it has closed.
     #[error(
         "calendar '{calendar}' opens the claim window of the month ending {last_day} on {opens_on}, \
          after it closes on {closes_on}"
     )]
     ClaimWindowEmpty {
+        /// The calendar's name.
         calendar: String,
+        /// The service month's last day.
         last_day: NaiveDate,
+        /// When the window would open.
         opens_on: NaiveDate,
+        /// When it closes.
         closes_on: NaiveDate,
     },
+    /// The calendar month after a service month has too few business days to open its window.
     #[error(
         "calendar '{calendar}' leaves {year}-{month:02} fewer than {needed} business days, so the \
          claim window cannot open"
     )]
     TooFewBusinessDays {
+        /// The calendar's name.
         calendar: String,
+        /// The year of the month at fault.
         year: i32,
+        /// The month at fault, 1-12.
         month: u32,
+        /// The business days the policy needs.
         needed: u32,
     },
 }

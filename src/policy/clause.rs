@@ -12,23 +12,41 @@ use rust_decimal::Decimal;
 /// file). `ProviderFault` is the one cause no clause excludes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Cause {
+    /// The provider's own failure: always counted.
     ProviderFault,
+    /// A fault on the customer's side.
     CustomerFault,
+    /// The customer lost or leaked data, passwords or keys.
     CredentialLeak,
+    /// A hacker attack on the customer's application or data.
     AttackOnCustomer,
+    /// The customer did not follow the product's documentation.
     GuidelineViolation,
+    /// The customer's negligence, or an operation the customer authorised.
     CustomerNegligence,
+    /// Illegal content.
     IllegalContent,
+    /// A surge of the customer's traffic.
     TrafficSurge,
+    /// Trial products or unpublished features.
     TrialFeature,
+    /// A major event or promotion the provider announced.
     AnnouncedEvent,
+    /// System maintenance.
     ScheduledMaintenance,
+    /// Networks or equipment outside the provider's.
     ThirdPartyNetwork,
+    /// Force majeure or accident.
     ForceMajeure,
+    /// Control by regulators, authorities or operators.
     RegulatoryControl,
+    /// Invalid or illegal numbers passed in.
     InvalidNumber,
+    /// A breach of the platform's rules.
     PlatformRuleViolation,
+    /// Recipients reported the traffic as harassment.
     RecipientHarassmentReport,
+    /// Any other cause not attributable to the provider.
     NotAttributableToProvider,
 }
 
@@ -79,6 +97,7 @@ impl Cause {
         }
     }
 
+    /// The cause a snake_case name stands for.
     pub fn from_name(name: &str) -> Option<Cause> {
         Cause::ALL.into_iter().find(|cause| cause.name() == name)
     }
@@ -99,6 +118,7 @@ pub struct Clause {
     pub title: String,
     /// The cause this clause excludes; `None` for a catch-all that names no cause.
     pub cause: Option<Cause>,
+    /// What must hold, beyond the cause, for the clause to exclude an outage.
     pub condition: Condition,
 }
 
@@ -123,15 +143,19 @@ pub enum Condition {
 pub struct SurgeRule {
     /// `None` when the clause names no threshold (IM: any unannounced surge).
     pub threshold: Option<SurgeThreshold>,
+    /// The notice that would have kept the surge the provider's problem.
     pub notice: NoticeRequirement,
     /// The clause covers only surges in audio-visual chatroom use (IM's 4.7), not every surge of
     /// the customer's traffic.
     pub audio_video_chatroom_only: bool,
 }
 
+/// The size a surge must reach for a clause to exclude it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SurgeThreshold {
+    /// What is measured.
     pub metric: SurgeMetric,
+    /// Whether the threshold must be exceeded or only reached.
     pub comparison: Comparison,
     /// The threshold for ordinary accounts.
     pub value: Decimal,
@@ -150,6 +174,7 @@ impl SurgeThreshold {
     }
 }
 
+/// What a surge threshold measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SurgeMetric {
     /// Rise in concurrent users or calls (TRTC: "波动超过3000并发").
@@ -161,6 +186,7 @@ pub enum SurgeMetric {
 }
 
 impl SurgeMetric {
+    /// The fact that carries the measurement, as the API names it.
     pub fn name(self) -> &'static str {
         match self {
             SurgeMetric::Concurrency => "concurrency_surge",
@@ -170,9 +196,12 @@ impl SurgeMetric {
     }
 }
 
+/// How a measured value is compared with a threshold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Comparison {
+    /// Strictly above.
     Above,
+    /// At or above.
     AtLeast,
 }
 

@@ -25,16 +25,21 @@ pub struct Policy {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// The document the numbers come from.
     pub source: SourceDocument,
+    /// How a term is cut into service months.
     pub service_month: ServiceMonthKind,
     /// Zone used when an evaluation does not name one.
     pub time_zone: Tz,
+    /// How availability is measured.
     pub method: Method,
     /// Availability at or above this meets the SLA; below it earns compensation.
     pub standard: Percent,
     /// The compensation table, highest availability band first, as the document prints it.
     pub tiers: Vec<Tier>,
+    /// What compensation is paid in.
     pub form: CompensationForm,
+    /// When claims may be filed.
     pub claim_window: ClaimWindowRule,
     /// Exclusion clauses in the order the classifier tries them.
     pub clauses: Vec<Clause>,
@@ -43,7 +48,9 @@ pub struct Policy {
 /// Where a policy's numbers come from, so a reviewer can check them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceDocument {
+    /// The document's file name.
     pub file: String,
+    /// The document's title.
     pub title: String,
     /// `None` when the document carries no date.
     pub last_updated: Option<NaiveDate>,
@@ -63,7 +70,9 @@ pub enum ServiceMonthKind {
 pub enum Method {
     /// Time is cut into slices; a bad slice costs all of its minutes.
     Timeslices {
+        /// Slice length in minutes; divides an hour.
         slice_minutes: u32,
+        /// What makes a slice bad.
         bad_slice: TimesliceRule,
     },
     /// Failed events over all events of the month.
@@ -98,20 +107,27 @@ impl TimesliceRule {
 /// One row of a compensation table: availability in `[at_least, below)` earns `fee_percent`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tier {
+    /// Lower bound, inclusive.
     pub at_least: Percent,
+    /// Upper bound, exclusive.
     pub below: Percent,
+    /// Percentage of the eligible fee paid.
     pub fee_percent: Percent,
 }
 
 /// What the compensation is paid in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CompensationForm {
+    /// Vouchers for the same service.
     Voucher,
+    /// Cash returned to the account.
     Cash,
+    /// Messages worth the amount at the list price (SMS).
     MessageCredits,
 }
 
 impl CompensationForm {
+    /// The form's name in policy files.
     pub fn name(self) -> &'static str {
         match self {
             CompensationForm::Voucher => "voucher",

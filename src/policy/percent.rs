@@ -21,7 +21,9 @@ const UNITS_PER_POINT: u32 = 10_000;
 const PLACES: u32 = 4;
 
 impl Percent {
+    /// 0%.
     pub const ZERO: Percent = Percent(0);
+    /// 100%.
     pub const HUNDRED: Percent = Percent(UNITS_PER_WHOLE);
 
     /// The percentage as ten-thousandths of a point (99.95% is 999_500).
@@ -73,13 +75,17 @@ impl fmt::Display for Percent {
     }
 }
 
+/// Why a percentage cannot be read.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PercentError {
     #[error("'{0}' is not a decimal number")]
+    /// Not a decimal.
     NotANumber(String),
     #[error("{0}% is outside 0-100%")]
+    /// Below 0% or above 100%.
     OutOfRange(Decimal),
     #[error("{0}% has more than {PLACES} decimal places")]
+    /// More places than a bound may carry.
     TooPrecise(Decimal),
 }
 
@@ -89,11 +95,14 @@ pub enum PercentError {
 /// (`total == 0`, a month with no events) reads as 100%, as contract-readings.md fixes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fraction {
+    /// The available part: minutes or events.
     pub good: u64,
+    /// All of them.
     pub total: u64,
 }
 
 impl Fraction {
+    /// `good / total`; `good` never exceeds `total`.
     pub fn new(good: u64, total: u64) -> Self {
         debug_assert!(good <= total, "good {good} exceeds total {total}");
         Fraction { good, total }

@@ -37,17 +37,25 @@ const BUILT_IN: [(&str, &str); 5] = [
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error(transparent)]
+    /// A policy file is bad.
     File(#[from] PolicyFileError),
     #[error("{path}: {source}")]
+    /// A file or directory cannot be read.
     Io {
+        /// What could not be read.
         path: PathBuf,
         #[source]
+        /// Why.
         source: std::io::Error,
     },
     #[error("{path}: policy id '{id}' is already defined by {first}")]
+    /// Two files define one id.
     DuplicateId {
+        /// The id.
         id: String,
+        /// The file defining it again.
         path: String,
+        /// The file that defined it first.
         first: String,
     },
 }
@@ -117,6 +125,7 @@ impl PolicySet {
         Ok(())
     }
 
+    /// The policy with this id.
     pub fn get(&self, id: &str) -> Option<&Arc<Policy>> {
         self.by_id.get(id).map(|&index| &self.policies[index])
     }
@@ -126,10 +135,12 @@ impl PolicySet {
         self.policies.iter()
     }
 
+    /// How many policies are loaded.
     pub fn len(&self) -> usize {
         self.policies.len()
     }
 
+    /// True when none are.
     pub fn is_empty(&self) -> bool {
         self.policies.is_empty()
     }

@@ -50,15 +50,20 @@ impl From<TcpListener> for Listeners {
     }
 }
 
+/// Why the server stopped or could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error("building the reflection service: {0}")]
+    /// Reflection's descriptors could not be read.
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("TLS: {0}")]
+    /// The TLS material is unusable.
     Tls(tonic::transport::Error),
     #[error(transparent)]
+    /// The gRPC listener failed.
     Transport(#[from] tonic::transport::Error),
     #[error("metrics listener: {0}")]
+    /// The metrics listener failed.
     Metrics(std::io::Error),
 }
 

@@ -10,6 +10,7 @@ use crate::policy::PolicySet;
 /// A server's configuration.
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
+    /// The policies served.
     pub policies: Arc<PolicySet>,
     /// What one evaluation may hold: term length, outages.
     pub limits: Limits,
@@ -17,7 +18,9 @@ pub struct ServerOptions {
     pub calls: CallLimits,
     /// Largest request message accepted, in bytes.
     pub max_message_bytes: usize,
+    /// HTTP/2 settings.
     pub http2: Http2Options,
+    /// How the server stops.
     pub shutdown: ShutdownOptions,
     /// TLS for the gRPC listener; `None` serves plaintext.
     pub tls: Option<TlsOptions>,

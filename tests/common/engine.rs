@@ -12,9 +12,9 @@ use sla_evaluator::engine::{Bucket, Evaluation, EvaluationSpec, MonthlyFee, Repo
 use sla_evaluator::limits::Limits;
 use sla_evaluator::policy::{Cause, Policy, PolicySet};
 
-pub const SHANGHAI: Tz = Tz::Asia__Shanghai;
+pub(crate) const SHANGHAI: Tz = Tz::Asia__Shanghai;
 
-pub fn policy(id: &str) -> Arc<Policy> {
+pub(crate) fn policy(id: &str) -> Arc<Policy> {
     PolicySet::built_in()
         .expect("built-in policies load")
         .get(id)
@@ -22,12 +22,12 @@ pub fn policy(id: &str) -> Arc<Policy> {
         .clone()
 }
 
-pub fn day(text: &str) -> NaiveDate {
+pub(crate) fn day(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("YYYY-MM-DD")
 }
 
 /// A local wall-clock time ("2019-03-05 10:00") in `zone`, as an instant.
-pub fn local(zone: Tz, text: &str) -> DateTime<Utc> {
+pub(crate) fn local(zone: Tz, text: &str) -> DateTime<Utc> {
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M").expect("YYYY-MM-DD HH:MM");
     zone.from_local_datetime(&naive)
         .single()
@@ -35,11 +35,11 @@ pub fn local(zone: Tz, text: &str) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
-pub fn dec(text: &str) -> Decimal {
+pub(crate) fn dec(text: &str) -> Decimal {
     Decimal::from_str_exact(text).expect("a decimal")
 }
 
-pub fn spec(first: &str, last: &str) -> EvaluationSpec {
+pub(crate) fn spec(first: &str, last: &str) -> EvaluationSpec {
     EvaluationSpec {
         term_first_day: day(first),
         term_last_day: day(last),
@@ -52,7 +52,7 @@ pub fn spec(first: &str, last: &str) -> EvaluationSpec {
 }
 
 /// The spec with a fee for every listed month start, in CNY.
-pub fn with_fees(mut spec: EvaluationSpec, fees: &[(&str, &str, &str)]) -> EvaluationSpec {
+pub(crate) fn with_fees(mut spec: EvaluationSpec, fees: &[(&str, &str, &str)]) -> EvaluationSpec {
     spec.currency = Some(iso_currency::Currency::CNY);
     spec.fees = fees
         .iter()
@@ -66,7 +66,7 @@ pub fn with_fees(mut spec: EvaluationSpec, fees: &[(&str, &str, &str)]) -> Evalu
 }
 
 /// A one-minute bucket.
-pub fn minute(start: DateTime<Utc>, total: u64, failed: u64) -> Bucket {
+pub(crate) fn minute(start: DateTime<Utc>, total: u64, failed: u64) -> Bucket {
     Bucket {
         start,
         duration_seconds: 60,
@@ -76,13 +76,13 @@ pub fn minute(start: DateTime<Utc>, total: u64, failed: u64) -> Bucket {
 }
 
 /// Consecutive one-minute buckets from `start`.
-pub fn minutes(start: DateTime<Utc>, count: i64, total: u64, failed: u64) -> Vec<Bucket> {
+pub(crate) fn minutes(start: DateTime<Utc>, count: i64, total: u64, failed: u64) -> Vec<Bucket> {
     (0..count)
         .map(|i| minute(start + chrono::TimeDelta::minutes(i), total, failed))
         .collect()
 }
 
-pub fn outage(
+pub(crate) fn outage(
     id: &str,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -97,7 +97,7 @@ pub fn outage(
     }
 }
 
-pub fn evaluate(
+pub(crate) fn evaluate(
     policy_id: &str,
     spec: EvaluationSpec,
     buckets: impl IntoIterator<Item = Bucket>,

@@ -6,48 +6,48 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-pub const HEADERS: u8 = 0x1;
-pub const RST_STREAM: u8 = 0x3;
-pub const SETTINGS: u8 = 0x4;
-pub const PING: u8 = 0x6;
-pub const GOAWAY: u8 = 0x7;
+pub(crate) const HEADERS: u8 = 0x1;
+pub(crate) const RST_STREAM: u8 = 0x3;
+pub(crate) const SETTINGS: u8 = 0x4;
+pub(crate) const PING: u8 = 0x6;
+pub(crate) const GOAWAY: u8 = 0x7;
 
-pub const END_STREAM: u8 = 0x1;
-pub const ACK: u8 = 0x1;
-pub const END_HEADERS: u8 = 0x4;
+pub(crate) const END_STREAM: u8 = 0x1;
+pub(crate) const ACK: u8 = 0x1;
+pub(crate) const END_HEADERS: u8 = 0x4;
 
 /// ENHANCE_YOUR_CALM, the GOAWAY code of h2's reset-flood guard.
-pub const ENHANCE_YOUR_CALM: u32 = 0xb;
+pub(crate) const ENHANCE_YOUR_CALM: u32 = 0xb;
 /// NO_ERROR, the code of a graceful GOAWAY.
-pub const NO_ERROR: u32 = 0x0;
+pub(crate) const NO_ERROR: u32 = 0x0;
 
 #[derive(Debug)]
-pub struct Frame {
-    pub kind: u8,
-    pub flags: u8,
-    pub stream: u32,
-    pub payload: Vec<u8>,
+pub(crate) struct Frame {
+    pub(crate) kind: u8,
+    pub(crate) flags: u8,
+    pub(crate) stream: u32,
+    pub(crate) payload: Vec<u8>,
 }
 
 impl Frame {
     /// A GOAWAY's last stream id: the highest stream the server took.
-    pub fn last_stream(&self) -> u32 {
+    pub(crate) fn last_stream(&self) -> u32 {
         u32::from_be_bytes(self.payload[0..4].try_into().unwrap()) & 0x7FFF_FFFF
     }
 
     /// A GOAWAY's error code.
-    pub fn error_code(&self) -> u32 {
+    pub(crate) fn error_code(&self) -> u32 {
         u32::from_be_bytes(self.payload[4..8].try_into().unwrap())
     }
 }
 
-pub struct RawH2 {
+pub(crate) struct RawH2 {
     socket: TcpStream,
 }
 
 impl RawH2 {
     /// Connects, sends the preface and empty SETTINGS.
-    pub fn connect(addr: SocketAddr) -> Self {
+    pub(crate) fn connect(addr: SocketAddr) -> Self {
         let socket = TcpStream::connect(addr).expect("connect");
         socket
             .set_read_timeout(Some(Duration::from_secs(10)))
@@ -60,7 +60,7 @@ impl RawH2 {
         peer
     }
 
-    pub fn send(&mut self, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+    pub(crate) fn send(&mut self, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
         let mut frame = Vec::with_capacity(9 + payload.len());
         frame.extend_from_slice(&(payload.len() as u32).to_be_bytes()[1..]);
         frame.push(kind);
@@ -72,7 +72,7 @@ impl RawH2 {
     }
 
     /// A request's HEADERS, each field a literal without indexing (HPACK's simplest form).
-    pub fn headers(&mut self, stream: u32, fields: &[(&str, &str)], flags: u8) {
+    pub(crate) fn headers(&mut self, stream: u32, fields: &[(&str, &str)], flags: u8) {
         let mut block = Vec::new();
         for (name, value) in fields {
             // 0x00: literal without indexing, new name; then the name and value strings, each a
@@ -89,7 +89,7 @@ impl RawH2 {
 
     /// The next frame, or `None` once the server has closed the connection. A server that sends
     /// nothing for 10 s fails the test: silence is not a close.
-    pub fn read(&mut self) -> Option<Frame> {
+    pub(crate) fn read(&mut self) -> Option<Frame> {
         let mut head = [0u8; 9];
         self.read_exact(&mut head)?;
         let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;

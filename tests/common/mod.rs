@@ -1,9 +1,9 @@
 //! Shared test helpers.
 #![allow(dead_code)]
 
-pub mod engine;
-pub mod h2raw;
-pub mod requests;
-pub mod scrape;
-pub mod server;
-pub mod tools;
+pub(crate) mod engine;
+pub(crate) mod h2raw;
+pub(crate) mod requests;
+pub(crate) mod scrape;
+pub(crate) mod server;
+pub(crate) mod tools;

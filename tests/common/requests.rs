@@ -4,10 +4,10 @@
 use sla_evaluator::api::pb::{self, evaluate_request::Item};
 
 /// 2024-04-01T00:00:00+08:00, the start of April 2024 in Shanghai.
-pub const APRIL_2024: i64 = 1_711_900_800;
+pub(crate) const APRIL_2024: i64 = 1_711_900_800;
 
 /// The first message of an IM stream over the term `[start, end]`.
-pub fn im_spec(start: &str, end: &str) -> pb::EvaluateRequest {
+pub(crate) fn im_spec(start: &str, end: &str) -> pb::EvaluateRequest {
     pb::EvaluateRequest {
         item: Some(Item::Spec(pb::EvaluationSpec {
             policy_id: "tencent-im".into(),
@@ -20,7 +20,7 @@ pub fn im_spec(start: &str, end: &str) -> pb::EvaluateRequest {
 
 /// `rows` one-minute buckets from minute `first` of April 2024 (Shanghai), each with `total`
 /// attempts of which `failed` failed, starts as absolute Unix seconds.
-pub fn april_minutes(first: i64, rows: i64, total: u64, failed: u64) -> pb::EvaluateRequest {
+pub(crate) fn april_minutes(first: i64, rows: i64, total: u64, failed: u64) -> pb::EvaluateRequest {
     pb::EvaluateRequest {
         item: Some(Item::Columns(pb::BucketColumns {
             duration_seconds: 60,
@@ -33,7 +33,7 @@ pub fn april_minutes(first: i64, rows: i64, total: u64, failed: u64) -> pb::Eval
 }
 
 /// A provider-fault outage over the first hour of April 2024 (Shanghai), facts left out.
-pub fn april_outage(id: &str) -> pb::Outage {
+pub(crate) fn april_outage(id: &str) -> pb::Outage {
     pb::Outage {
         id: id.into(),
         start: Some(prost_types::Timestamp {

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// `GET /metrics`, the way Prometheus asks, returning (status line, content type, body).
-pub fn scrape(addr: SocketAddr) -> (String, String, String) {
+pub(crate) fn scrape(addr: SocketAddr) -> (String, String, String) {
     let mut socket = TcpStream::connect(addr).unwrap();
     socket
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: sla\r\nConnection: close\r\n\r\n")
@@ -27,7 +27,7 @@ pub fn scrape(addr: SocketAddr) -> (String, String, String) {
 }
 
 /// The value of one sample line, e.g. `sla_open_streams 1`.
-pub fn sample(body: &str, series: &str) -> f64 {
+pub(crate) fn sample(body: &str, series: &str) -> f64 {
     body.lines()
         .find_map(|line| {
             line.strip_prefix(series)
@@ -40,7 +40,7 @@ pub fn sample(body: &str, series: &str) -> f64 {
 
 /// Waits until the server reports `streams` Evaluate streams open, so a test can rely on them
 /// being open on the server and not only on the client's side.
-pub async fn wait_for_open_streams(metrics: SocketAddr, streams: u32) {
+pub(crate) async fn wait_for_open_streams(metrics: SocketAddr, streams: u32) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let (_, _, body) = tokio::task::spawn_blocking(move || scrape(metrics))

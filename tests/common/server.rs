@@ -14,10 +14,10 @@ use tokio::sync::oneshot;
 use tonic::transport::Channel;
 
 /// What to start: options, and which side listeners to open.
-pub struct Setup {
-    pub options: ServerOptions,
-    pub health_listener: bool,
-    pub metrics_listener: bool,
+pub(crate) struct Setup {
+    pub(crate) options: ServerOptions,
+    pub(crate) health_listener: bool,
+    pub(crate) metrics_listener: bool,
 }
 
 impl Default for Setup {
@@ -37,27 +37,27 @@ impl Default for Setup {
 /// A server running on its own thread and runtime, so that both async tests and blocking tests
 /// (which run grpcurl or Python) can use it. Dropping it asks it to shut down without waiting:
 /// waiting inside an async test would block the very client connection the drain waits for.
-pub struct TestServer {
-    pub addr: SocketAddr,
-    pub health_addr: Option<SocketAddr>,
-    pub metrics_addr: Option<SocketAddr>,
+pub(crate) struct TestServer {
+    pub(crate) addr: SocketAddr,
+    pub(crate) health_addr: Option<SocketAddr>,
+    pub(crate) metrics_addr: Option<SocketAddr>,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl TestServer {
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::build(Setup::default())
     }
 
-    pub fn start_with(policies: PolicySet, limits: Limits) -> Self {
+    pub(crate) fn start_with(policies: PolicySet, limits: Limits) -> Self {
         let mut setup = Setup::default();
         setup.options.policies = Arc::new(policies);
         setup.options.limits = limits;
         Self::build(setup)
     }
 
-    pub fn build(setup: Setup) -> Self {
+    pub(crate) fn build(setup: Setup) -> Self {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -114,17 +114,17 @@ impl TestServer {
         }
     }
 
-    pub fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    pub async fn client(&self) -> SlaEvaluatorClient<Channel> {
+    pub(crate) async fn client(&self) -> SlaEvaluatorClient<Channel> {
         SlaEvaluatorClient::connect(self.endpoint())
             .await
             .expect("connect to the test server")
     }
 
-    pub async fn channel(&self) -> Channel {
+    pub(crate) async fn channel(&self) -> Channel {
         Channel::from_shared(self.endpoint())
             .unwrap()
             .connect()
@@ -133,7 +133,7 @@ impl TestServer {
     }
 
     /// Asks the server to shut down and waits until it has; only for blocking tests.
-    pub fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }

@@ -13,7 +13,7 @@ const REQUIREMENTS: &str = include_str!("../tools/requirements.txt");
 
 /// The venv's directory, created and filled on first use. Safe across test threads and across
 /// test processes running at once (a file lock serialises the installs).
-pub fn venv() -> &'static Path {
+pub(crate) fn venv() -> &'static Path {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
     VENV.get_or_init(|| {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
@@ -63,7 +63,7 @@ fn install(venv: &Path) {
 }
 
 /// A program installed in the venv.
-pub fn tool(name: &str) -> Command {
+pub(crate) fn tool(name: &str) -> Command {
     let path = venv().join("bin").join(name);
     assert!(
         path.exists(),
@@ -76,7 +76,7 @@ pub fn tool(name: &str) -> Command {
 }
 
 /// Runs a command, feeding `stdin`, and returns its output.
-pub fn run(mut command: Command, stdin: &str) -> Output {
+pub(crate) fn run(mut command: Command, stdin: &str) -> Output {
     use std::io::Write;
     use std::process::Stdio;
     let mut child = command
@@ -95,7 +95,7 @@ pub fn run(mut command: Command, stdin: &str) -> Output {
 }
 
 /// Runs a command that must succeed and returns its standard output.
-pub fn succeed(command: Command, stdin: &str) -> String {
+pub(crate) fn succeed(command: Command, stdin: &str) -> String {
     let shown = format!("{command:?}");
     let output = run(command, stdin);
     assert!(

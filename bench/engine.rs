@@ -1,16 +1,21 @@
 //! The engine alone, fed per-minute buckets for one subscription as columns in batches of 10,000:
 //! one year per measurement method, then TRTC over 1-, 12- and 36-month terms to show that the cost
 //! grows linearly with the term (the throughput stays flat). Run with `cargo bench --bench engine`.
+// A failed unwrap in a test is a failed assertion, with a backtrace.
+#![allow(clippy::unwrap_used)]
 
 use std::hint::black_box;
 use std::sync::Arc;
+
+#[path = "sla-load/workload.rs"]
+mod workload;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sla_evaluator::calendar::BusinessCalendar;
 use sla_evaluator::engine::{Evaluation, EvaluationSpec};
 use sla_evaluator::limits::Limits;
 use sla_evaluator::policy::{Policy, PolicySet};
-use sla_evaluator::workload::{Term, minute_columns, reference};
+use workload::{Term, minute_columns, reference};
 
 /// The allocator the server binary uses, so the engine is measured as it runs there.
 #[global_allocator]

@@ -18,10 +18,12 @@ use sla_evaluator::api::pb::{
     self, evaluate_request::Item, sla_evaluator_client::SlaEvaluatorClient,
 };
 use sla_evaluator::policy::{Method, PolicySet, TimesliceRule};
-use sla_evaluator::workload::{Term, minute_columns, reference};
 use tokio::sync::{Barrier, Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
+use workload::{Term, minute_columns, reference};
+
+mod workload;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

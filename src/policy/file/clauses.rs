@@ -1,0 +1,130 @@
+//! The exclusion clauses: each names a cause from the shared vocabulary and a condition.
+
+use std::collections::HashSet;
+
+use rust_decimal::Decimal;
+use toml::Spanned;
+
+use super::format::{ClauseFile, ComparisonFile, ConditionFile, MetricFile, ScopeFile};
+use super::{At, PolicyFileError};
+use crate::policy::{
+    Cause, Clause, Comparison, Condition, NoticeRequirement, SurgeMetric, SurgeRule, SurgeThreshold,
+};
+
+pub(super) fn clauses(
+    files: &[Spanned<ClauseFile>],
+    at: &At,
+) -> Result<Vec<Clause>, PolicyFileError> {
+    let mut ids = HashSet::new();
+    let mut seen_kinds = HashSet::new();
+    let mut clauses = Vec::new();
+    for spanned in files {
+        let span = spanned.span();
+        let file = spanned.get_ref();
+        let fail = |message: String| at(span.clone(), format!("clause '{}': {message}", file.id));
+        if file.id.trim().is_empty() {
+            return Err(at(span.clone(), "clause id must not be empty".into()));
+        }
+        if !ids.insert(file.id.clone()) {
+            return Err(fail("the clause id appears twice".into()));
+        }
+        if file.title.trim().is_empty() {
+            return Err(fail("title must not be empty".into()));
+        }
+        let cause = match &file.cause {
+            None => None,
+            Some(name) => Some(
+                Cause::from_name(name).ok_or_else(|| fail(format!("unknown cause '{name}'")))?,
+            ),
+        };
+        let condition = condition(&file.condition).map_err(&fail)?;
+        match (&condition, cause) {
+            (Condition::CaseByCase, Some(cause)) => {
+                return Err(fail(format!(
+                    "a case_by_case clause names no cause, but this one names '{cause}'"
+                )));
+            }
+            (Condition::CaseByCase, None) => {}
+            (_, None) => return Err(fail("cause is required".into())),
+            (_, Some(Cause::ProviderFault)) => {
+                return Err(fail(
+                    "provider_fault always counts; no clause may exclude it".into(),
+                ));
+            }
+            (_, Some(_)) => {}
+        }
+        // Two clauses with the same cause and the same kind of condition: the second could never
+        // be reached, so the file is ambiguous.
+        let kind = std::mem::discriminant(&condition);
+        if !seen_kinds.insert((cause, kind)) {
+            return Err(fail(match cause {
+                Some(cause) => format!("another clause already covers cause '{cause}' this way"),
+                None => "only one case_by_case clause is allowed".into(),
+            }));
+        }
+        clauses.push(Clause {
+            id: file.id.clone(),
+            title: file.title.clone(),
+            cause,
+            condition,
+        });
+    }
+    Ok(clauses)
+}
+
+fn condition(file: &ConditionFile) -> Result<Condition, String> {
+    Ok(match file {
+        ConditionFile::Always => Condition::Always,
+        ConditionFile::ProviderNotice => Condition::ProviderNotice,
+        ConditionFile::NumberBlocked => Condition::NumberBlocked,
+        ConditionFile::CaseByCase => Condition::CaseByCase,
+        ConditionFile::TrafficSurge {
+            metric,
+            comparison,
+            threshold,
+            gateway_threshold,
+            notice,
+            scope,
+        } => {
+            let amount = |text: &str, field: &str| -> Result<Decimal, String> {
+                match Decimal::from_str_exact(text) {
+                    Ok(value) if !value.is_sign_negative() => Ok(value),
+                    _ => Err(format!("{field} '{text}' must be a non-negative decimal")),
+                }
+            };
+            let threshold = match (metric, comparison, threshold) {
+                (None, None, None) if gateway_threshold.is_none() => None,
+                (Some(metric), Some(comparison), Some(value)) => Some(SurgeThreshold {
+                    metric: match metric {
+                        MetricFile::Concurrency => SurgeMetric::Concurrency,
+                        MetricFile::PeakQps => SurgeMetric::PeakQps,
+                        MetricFile::DailyMessages => SurgeMetric::DailyMessages,
+                    },
+                    comparison: match comparison {
+                        ComparisonFile::Above => Comparison::Above,
+                        ComparisonFile::AtLeast => Comparison::AtLeast,
+                    },
+                    value: amount(value, "threshold")?,
+                    gateway_value: match gateway_threshold {
+                        Some(text) => Some(amount(text, "gateway_threshold")?),
+                        None => None,
+                    },
+                }),
+                _ => {
+                    return Err(
+                        "a traffic_surge threshold needs metric, comparison and threshold together"
+                            .into(),
+                    );
+                }
+            };
+            Condition::TrafficSurge(SurgeRule {
+                threshold,
+                notice: NoticeRequirement {
+                    written: notice.written,
+                    business_days: notice.business_days,
+                },
+                audio_video_chatroom_only: matches!(scope, ScopeFile::AudioVideoChatroom),
+            })
+        }
+    })
+}

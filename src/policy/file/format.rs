@@ -1,0 +1,144 @@
+//! The TOML shape of a policy file, exactly as serde reads it. Validation is elsewhere: these types
+//! only say which keys exist and what TOML type each has.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PolicyFile {
+    pub(super) id: Spanned<String>,
+    pub(super) name: Spanned<String>,
+    pub(super) service_month: ServiceMonthFile,
+    pub(super) time_zone: Spanned<String>,
+    pub(super) standard_percent: Spanned<String>,
+    pub(super) source: SourceFile,
+    pub(super) method: Spanned<MethodFile>,
+    pub(super) compensation: CompensationFile,
+    pub(super) claim_window: Spanned<ClaimWindowFile>,
+    #[serde(default)]
+    pub(super) clauses: Vec<Spanned<ClauseFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum ServiceMonthFile {
+    Calendar,
+    Anniversary,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct SourceFile {
+    pub(super) document: String,
+    pub(super) title: String,
+    pub(super) last_updated: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub(super) enum MethodFile {
+    Timeslices {
+        slice_minutes: u32,
+        bad_slice: BadSliceFile,
+    },
+    Occurrences,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub(super) enum BadSliceFile {
+    AllFailed,
+    SuccessRateBelow(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CompensationFile {
+    pub(super) form: FormFile,
+    pub(super) tiers: Spanned<Vec<Spanned<TierFile>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum FormFile {
+    Voucher,
+    Cash,
+    MessageCredits,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TierFile {
+    /// Absent on the bottom tier, which reaches down to 0%.
+    pub(super) at_least: Option<String>,
+    pub(super) below: String,
+    pub(super) fee_percent: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ClaimWindowFile {
+    pub(super) opens_after_business_day: u32,
+    pub(super) closes_after_days: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ClauseFile {
+    pub(super) id: String,
+    pub(super) cause: Option<String>,
+    pub(super) title: String,
+    #[serde(default)]
+    pub(super) condition: ConditionFile,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub(super) enum ConditionFile {
+    #[default]
+    Always,
+    ProviderNotice,
+    TrafficSurge {
+        metric: Option<MetricFile>,
+        comparison: Option<ComparisonFile>,
+        threshold: Option<String>,
+        gateway_threshold: Option<String>,
+        notice: NoticeFile,
+        #[serde(default)]
+        scope: ScopeFile,
+    },
+    NumberBlocked,
+    CaseByCase,
+}
+
+/// What traffic a surge clause covers.
+#[derive(Deserialize, Clone, Copy, Default)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum ScopeFile {
+    #[default]
+    AnyTraffic,
+    AudioVideoChatroom,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum MetricFile {
+    Concurrency,
+    PeakQps,
+    DailyMessages,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum ComparisonFile {
+    Above,
+    AtLeast,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NoticeFile {
+    pub(super) written: bool,
+    pub(super) business_days: u32,
+}

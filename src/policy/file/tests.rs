@@ -1,0 +1,115 @@
+//! The format's refusals, each at the line of the offending value.
+
+use super::*;
+
+const MINIMAL: &str = r#"
+id = "custom"
+name = "Custom"
+service_month = "calendar"
+time_zone = "America/New_York"
+standard_percent = "99"
+
+[source]
+document = "custom.txt"
+title = "Custom SLA"
+
+[method]
+kind = "timeslices"
+slice_minutes = 1
+bad_slice = "all_failed"
+
+[compensation]
+form = "cash"
+tiers = [
+  { at_least = "95", below = "99", fee_percent = "10" },
+  { below = "95", fee_percent = "25" },
+]
+
+[claim_window]
+opens_after_business_day = 5
+closes_after_days = 60
+"#;
+
+fn error_for(text: &str) -> PolicyFileError {
+    parse_policy("p.toml", text).expect_err("the file should be refused")
+}
+
+#[test]
+fn a_minimal_policy_parses() {
+    let policy = parse_policy("p.toml", MINIMAL).unwrap();
+    assert_eq!(policy.id, "custom");
+    assert_eq!(policy.tiers.len(), 2);
+    assert_eq!(policy.tiers[1].at_least, Percent::ZERO);
+    assert!(policy.clauses.is_empty());
+}
+
+#[test]
+fn a_gap_between_tiers_is_refused_at_its_line() {
+    let text = MINIMAL.replace(r#"{ below = "95""#, r#"{ below = "94""#);
+    let error = error_for(&text);
+    assert_eq!(error.line, 21, "{error}");
+    assert!(error.message.contains("tiers must meet"), "{error}");
+    assert!(error.to_string().starts_with("p.toml:21:"), "{error}");
+}
+
+#[test]
+fn a_typo_in_a_key_is_refused_with_its_line() {
+    let text = MINIMAL.replace("closes_after_days", "closes_after_dayz");
+    let error = error_for(&text);
+    assert!(error.message.contains("closes_after_dayz"), "{error}");
+    assert!(error.line >= 25, "{error}");
+}
+
+#[test]
+fn an_unknown_zone_and_a_too_precise_standard_are_refused() {
+    let error = error_for(&MINIMAL.replace("America/New_York", "Mars/Olympus"));
+    assert_eq!(
+        (error.line, error.message.contains("Mars/Olympus")),
+        (5, true)
+    );
+    let error = error_for(&MINIMAL.replace(
+        r#""99"
+"#,
+        r#""99.123456"
+"#,
+    ));
+    assert!(
+        error.message.contains("more than 4 decimal places"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_table_that_stops_short_of_the_standard_is_refused() {
+    let text = MINIMAL.replace(r#"below = "99""#, r#"below = "98""#);
+    assert!(error_for(&text).message.contains("would earn nothing"));
+}
+
+#[test]
+fn compensation_that_falls_with_availability_is_refused() {
+    let text = MINIMAL.replace(r#"fee_percent = "25""#, r#"fee_percent = "5""#);
+    assert!(error_for(&text).message.contains("must not fall"));
+}
+
+#[test]
+fn clause_mistakes_are_refused() {
+    let unknown =
+        format!("{MINIMAL}\n[[clauses]]\nid = \"9.1\"\ncause = \"gremlins\"\ntitle = \"x\"\n");
+    let error = error_for(&unknown);
+    assert!(
+        error.message.contains("unknown cause 'gremlins'"),
+        "{error}"
+    );
+    assert_eq!(error.line, 28, "{error}");
+
+    let twice = format!(
+        "{MINIMAL}\n[[clauses]]\nid = \"9.1\"\ncause = \"force_majeure\"\ntitle = \"x\"\n\
+         [[clauses]]\nid = \"9.2\"\ncause = \"force_majeure\"\ntitle = \"y\"\n"
+    );
+    assert!(error_for(&twice).message.contains("already covers cause"));
+
+    let provider = format!(
+        "{MINIMAL}\n[[clauses]]\nid = \"9.1\"\ncause = \"provider_fault\"\ntitle = \"x\"\n"
+    );
+    assert!(error_for(&provider).message.contains("always counts"));
+}
