@@ -35,6 +35,9 @@ fn spec(term: &Term) -> EvaluationSpec {
         fees: vec![],
         message_unit_price: None,
         calendar: BusinessCalendar::default(),
+        // After the term: every month is over, as in a month-end run.
+        as_of: chrono::DateTime::from_timestamp(2_000_000_000, 0).unwrap(),
+        max_intervals: 100,
     }
 }
 

@@ -67,6 +67,17 @@ impl BusinessCalendar {
     }
 
     /// Monday to Friday unless a holiday, and any make-up working day.
+    /// The days off, ascending.
+    pub fn holidays(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.holidays.iter().copied()
+    }
+
+    /// The weekend days worked, ascending.
+    pub fn make_up_days(&self) -> impl Iterator<Item = NaiveDate> + '_ {
+        self.make_up_days.iter().copied()
+    }
+
+    /// Monday to Friday unless a holiday, and any make-up working day.
     pub fn is_business_day(&self, day: NaiveDate) -> bool {
         if self.make_up_days.contains(&day) {
             return true;

@@ -60,6 +60,9 @@ pub struct Config {
     /// Outages one Evaluate stream or ClassifyOutages call may carry.
     #[arg(long, env = "SLA_MAX_OUTAGES", default_value_t = Limits::default().max_outages)]
     pub max_outages: usize,
+    /// Most intervals of each kind a month's evidence may list (EvaluationSpec.max_intervals).
+    #[arg(long, env = "SLA_MAX_INTERVALS", default_value_t = Limits::default().max_intervals)]
+    pub max_intervals: u32,
 
     /// HTTP/2 streams one connection may have open at once.
     #[arg(long, env = "SLA_MAX_CONCURRENT_STREAMS", default_value_t = Http2Options::default().max_concurrent_streams, value_parser = clap::value_parser!(u32).range(1..))]
@@ -197,6 +200,7 @@ impl Config {
             limits: Limits {
                 max_term_days: self.max_term_days,
                 max_outages: self.max_outages,
+                max_intervals: self.max_intervals,
             },
             calls: CallLimits {
                 max_concurrent: self.max_concurrent_calls,
@@ -250,7 +254,8 @@ mod tests {
             options.limits,
             Limits {
                 max_term_days: 3660,
-                max_outages: 1000
+                max_outages: 1000,
+                max_intervals: 1000,
             }
         );
         assert_eq!(

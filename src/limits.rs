@@ -14,15 +14,19 @@ pub struct Limits {
     pub max_term_days: u32,
     /// Most outages one evaluation may carry.
     pub max_outages: usize,
+    /// Most intervals of each kind a month's evidence may list.
+    pub max_intervals: u32,
 }
 
 impl Default for Limits {
     /// Ten years of term and a thousand outages: beyond any contract, and small enough that every
     /// verdict fits a response (a ten-year term of 1-minute slices keeps about 1.3 MB of bits).
+    /// A thousand intervals of each kind keep a month's evidence under about 300 KB.
     fn default() -> Self {
         Limits {
             max_term_days: 3660,
             max_outages: 1_000,
+            max_intervals: 1_000,
         }
     }
 }

@@ -296,7 +296,7 @@ fn an_excluded_outage_turns_bad_minutes_into_excluded_minutes() {
     let report = evaluate(
         "tencent-ccc-intl",
         spec("2019-03-01", "2019-03-31"),
-        bad,
+        filled(bad, "2019-03-01", "2019-03-31"),
         [maintenance, fault],
     );
     let march = &report.months[0];

@@ -58,8 +58,17 @@ fn fraction_le(a: Fraction, b: Fraction) -> bool {
     ag * bt <= bg * at
 }
 
+/// The months' figures, without their evidence: how buckets were cut changes the intervals they
+/// show, never the figures.
 fn months_only(report: Report) -> Vec<MonthReport> {
-    report.months
+    report
+        .months
+        .into_iter()
+        .map(|month| MonthReport {
+            evidence: Default::default(),
+            ..month
+        })
+        .collect()
 }
 
 fn fee_spec() -> sla_evaluator::engine::EvaluationSpec {
@@ -210,6 +219,41 @@ proptest! {
         let a = months_only(evaluate(policy_id, fee_spec(), whole, []));
         let b = months_only(evaluate(policy_id, fee_spec(), split, []));
         prop_assert_eq!(a, b);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The contract reads silence as available; the worst case as unavailable. So the contract's
+    /// availability is never below the worst case's, and the two agree once every minute has data.
+    #[test]
+    fn the_contract_bound_is_never_below_the_worst_case_and_equal_at_full_coverage(
+        policy_index in prop::sample::select(vec![0usize, 2, 3]),
+        counts in minute_counts(300),
+        as_of_minute in 0..30 * 1440i64,
+        full in any::<bool>(),
+    ) {
+        let policy_id = POLICIES[policy_index];
+        let mut buckets = to_buckets(&counts);
+        if full {
+            buckets = filled(buckets, "2024-04-01", "2024-04-30");
+        }
+        let mut spec = spec("2024-04-01", "2024-04-30");
+        if !full {
+            spec.as_of = april() + TimeDelta::minutes(as_of_minute);
+        }
+        let report = evaluate(policy_id, spec, buckets, []);
+        let month = &report.months[0];
+        let worst = month.worst_case.as_ref().unwrap();
+        prop_assert!(
+            fraction_le(worst.availability, month.availability),
+            "{policy_id}: worst {:?} above contract {:?}", worst.availability, month.availability
+        );
+        if full {
+            prop_assert_eq!(worst.availability, month.availability);
+            prop_assert_eq!(worst.bad_units, month.bad_units);
+        }
     }
 }
 

@@ -269,7 +269,11 @@ async fn evaluate_with_readable_buckets_gives_the_worked_example() {
         (30, 44_640, pb::Unit::Minutes as i32)
     );
     assert!(march.standard_met);
-    assert_eq!(march.status, pb::MonthStatus::Met as i32);
+    // Thirty minutes of data cannot decide March: had the other 44,610 minutes been down, it would
+    // have missed the standard.
+    assert_eq!(march.status, pb::MonthStatus::IncompleteData as i32);
+    let worst = march.worst_case.as_ref().unwrap();
+    assert_eq!((worst.bad_units, worst.standard_met), (44_640, false));
     assert_eq!(
         (
             march.claim_opens_on.as_str(),

@@ -136,3 +136,36 @@ async fn calls_streams_buckets_and_shedding_are_counted() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_stream_the_client_abandons_is_cancelled_never_ok() {
+    let server = TestServer::build(Setup {
+        metrics_listener: true,
+        ..Setup::default()
+    });
+    let metrics = server.metrics_addr.unwrap();
+    let (tx, rx) = mpsc::channel(4);
+    let mut client = server.client().await;
+    let call = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
+    tx.send(im_spec("2024-04-01", "2024-04-30")).await.unwrap();
+    tx.send(april_minutes(0, 100, 1, 0)).await.unwrap();
+    wait_for_open_streams(metrics, 1).await;
+    // The client goes away mid-upload: its stream is reset, not closed.
+    call.abort();
+    drop(tx);
+    wait_for_open_streams(metrics, 0).await;
+    let (_, _, body) = tokio::task::spawn_blocking(move || scrape(metrics))
+        .await
+        .unwrap();
+    assert_eq!(
+        sample(
+            &body,
+            r#"sla_calls_total{method="Evaluate",code="Cancelled"}"#
+        ),
+        1.0
+    );
+    assert!(
+        !body.contains(r#"sla_calls_total{method="Evaluate",code="Ok"}"#),
+        "{body}"
+    );
+}

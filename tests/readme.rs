@@ -24,7 +24,7 @@ fn row(policy: &sla_evaluator::policy::Policy) -> String {
         sla_evaluator::policy::ServiceMonthKind::Anniversary => "anniversary",
     };
     let method = match policy.method {
-        Method::Occurrences => "occurrences: failed / all".to_string(),
+        Method::Occurrences { .. } => "occurrences: failed / all".to_string(),
         Method::Timeslices {
             slice_minutes,
             bad_slice: TimesliceRule::AllFailed,
@@ -132,6 +132,38 @@ fn the_readme_grpcurl_session_runs_as_described() {
             march["claimClosesOn"].as_str()
         ),
         (Some("2019-04-06"), Some("2019-05-30"))
+    );
+    assert_eq!(march["status"], "MONTH_STATUS_INCOMPLETE_DATA");
+    assert_eq!(march["coveredMinutes"], "31");
+    assert_eq!(march["worstCase"]["availabilityPercent"], "0.0112");
+    assert_eq!(march["worstCase"]["tier"], 3);
+    assert_eq!(march["worstCase"]["compensationAmount"], "250.00");
+    let interval = &march["evidence"]["unavailable"][0];
+    assert_eq!(interval["minutes"], "30");
+    assert_eq!(
+        (interval["total"].as_str(), interval["failed"].as_str()),
+        (Some("600"), Some("12"))
+    );
+    assert_eq!(interval["lowestSuccessRatePercent"], "98.0000");
+    assert_eq!(interval["localStart"], "2019-03-12T10:00:00+08:00");
+    assert_eq!(interval["localEnd"], "2019-03-12T10:30:00+08:00");
+    assert_eq!(march["evidence"]["excluded"][0]["units"], "5");
+    assert_eq!(march["evidence"]["excluded"][0]["clauseId"], "4.10");
+    assert_eq!(march["evidence"]["gaps"][0]["minutes"], "16440");
+    assert_eq!(march["evidence"]["gapsTotal"], "3");
+    assert_eq!(march["budget"]["badUnitsAllowed"], "44");
+    assert_eq!(march["budget"]["badUnitsRemaining"], "14");
+    assert_eq!(evaluation["asOf"], "2019-04-01T00:00:00Z");
+    let policy = PolicySet::built_in().unwrap();
+    assert_eq!(
+        evaluation["provenance"]["policyRevision"],
+        policy.get("tencent-trtc").unwrap().revision.as_str()
+    );
+    assert!(
+        evaluation["provenance"]["inputDigest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
     );
     // What the prose after the ClassifyOutages block says.
     let classified: serde_json::Value = serde_json::from_str(&outputs[3]).unwrap();

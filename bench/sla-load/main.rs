@@ -129,7 +129,7 @@ async fn run(args: Args) -> Result<(), String> {
         .get(&args.policy)
         .ok_or_else(|| format!("no built-in policy {}", args.policy))?;
     let (slice, bound) = match policy.method {
-        Method::Occurrences => (0, None),
+        Method::Occurrences { .. } => (0, None),
         Method::Timeslices {
             slice_minutes,
             bad_slice,

@@ -51,6 +51,20 @@ pub enum ApiError {
         /// The limit.
         limit: std::time::Duration,
     },
+    /// The stream carried another number of buckets than its spec announced.
+    #[error(
+        "the stream carried {received} buckets but spec.expected_buckets is {expected}: the upload \
+         was cut short or padded, and nothing was evaluated"
+    )]
+    BucketCountMismatch {
+        /// `spec.expected_buckets`.
+        expected: u64,
+        /// Buckets the stream carried, accepted and ignored.
+        received: u64,
+    },
+    /// The client went away before closing its stream: what arrived is not the whole upload.
+    #[error("the client cancelled the stream before closing it; nothing was evaluated")]
+    ClientGone,
     /// The client's stream itself failed (cancelled, reset, undecodable message).
     #[error(transparent)]
     Stream(Status),
@@ -176,6 +190,7 @@ impl From<SpecError> for ApiError {
             SpecError::TooFewBusinessDays { .. } | SpecError::ClaimWindowEmpty { .. } => {
                 "spec.calendar.holidays".to_string()
             }
+            SpecError::TooManyIntervals { .. } => "spec.max_intervals".to_string(),
         };
         ApiError::invalid(field, format!("spec: {error}"))
     }
@@ -250,6 +265,16 @@ impl From<ApiError> for Status {
                 ErrorDetails::with_quota_failure_violation("concurrent calls", message),
             ),
             ApiError::TimedOut { .. } => Status::deadline_exceeded(message),
+            ApiError::BucketCountMismatch { .. } => Status::with_error_details(
+                Code::FailedPrecondition,
+                message.clone(),
+                ErrorDetails::with_precondition_failure_violation(
+                    "BUCKET_COUNT",
+                    "EvaluateRequest.spec.expected_buckets",
+                    message,
+                ),
+            ),
+            ApiError::ClientGone => Status::cancelled(message),
             ApiError::Stream(status) => status,
         }
     }

@@ -29,11 +29,26 @@ pub(super) fn policy(policies: &PolicySet, field: &str, id: &str) -> Result<Arc<
         .ok_or_else(|| ApiError::PolicyNotFound(id.to_string()))
 }
 
-/// The policy and the engine's spec from an Evaluate stream's first message.
+/// An Evaluate stream's first message, read.
+pub(super) struct Request {
+    /// The policy evaluated under.
+    pub(super) policy: Arc<Policy>,
+    /// The engine's spec.
+    pub(super) spec: EvaluationSpec,
+    /// How many buckets the client says the stream carries.
+    pub(super) expected_buckets: Option<u64>,
+}
+
+/// Intervals a month's evidence lists of each kind when the spec does not say.
+const DEFAULT_MAX_INTERVALS: u32 = 100;
+
+/// The policy and the engine's spec from an Evaluate stream's first message; `received` is when
+/// the server received it, the evaluation's `as_of` unless the spec names one.
 pub(super) fn evaluation_spec(
     policies: &PolicySet,
     spec: pb::EvaluationSpec,
-) -> Result<(Arc<Policy>, EvaluationSpec), ApiError> {
+    received: DateTime<Utc>,
+) -> Result<Request, ApiError> {
     let pb::EvaluationSpec {
         policy_id,
         term_start,
@@ -43,6 +58,9 @@ pub(super) fn evaluation_spec(
         fees,
         message_unit_price,
         calendar: business_calendar,
+        as_of,
+        expected_buckets,
+        max_intervals,
     } = spec;
     let policy = policy(policies, "spec.policy_id", &policy_id)?;
     let fees = fees
@@ -58,8 +76,17 @@ pub(super) fn evaluation_spec(
         fees,
         message_unit_price: optional_decimal("spec.message_unit_price", &message_unit_price)?,
         calendar: calendar("spec.calendar", business_calendar)?,
+        as_of: match as_of {
+            Some(timestamp) => instant("spec.as_of", Some(&timestamp))?,
+            None => received,
+        },
+        max_intervals: max_intervals.unwrap_or(DEFAULT_MAX_INTERVALS),
     };
-    Ok((policy, spec))
+    Ok(Request {
+        policy,
+        spec,
+        expected_buckets,
+    })
 }
 
 fn monthly_fee(field: &str, fee: pb::MonthlyFee) -> Result<MonthlyFee, ApiError> {

@@ -11,6 +11,7 @@ mod upload;
 
 pub use error::{ApiError, is_message_too_large};
 pub use service::SlaService;
+pub use upload::ClientGone;
 
 /// Code generated from `proto/sla/v1/sla.proto`.
 pub mod pb {

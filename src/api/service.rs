@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use chrono::Utc;
+
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{Span, field};
 
@@ -11,7 +13,7 @@ use super::from_pb;
 use super::ingest;
 use super::pb;
 use super::to_pb;
-use super::upload::{Message, Upload};
+use super::upload::{ClientGone, Message, Upload};
 use crate::classify::{self, Context};
 use crate::engine::Evaluation;
 use crate::limits::{CallLimits, Limits};
@@ -46,13 +48,18 @@ impl SlaService {
     /// Folds an Evaluate stream as it arrives; nothing is collected first.
     async fn evaluate_stream(
         &self,
-        stream: Streaming<pb::EvaluateRequest>,
+        request: Request<Streaming<pb::EvaluateRequest>>,
     ) -> Result<pb::EvaluateResponse, ApiError> {
-        let mut upload = Upload::new(stream, self.calls.max_buckets_per_stream);
+        let gone = request.extensions().get::<ClientGone>().cloned();
+        let mut upload = Upload::new(
+            request.into_inner(),
+            self.calls.max_buckets_per_stream,
+            gone,
+        );
         let spec = upload.spec().await?;
-        let (policy, spec) = from_pb::evaluation_spec(&self.policies, spec)?;
-        Span::current().record("policy_id", policy.id.as_str());
-        let mut evaluation = Evaluation::new(policy, spec, self.limits)?;
+        let request = from_pb::evaluation_spec(&self.policies, spec, Utc::now())?;
+        Span::current().record("policy_id", request.policy.id.as_str());
+        let mut evaluation = Evaluation::new(request.policy, request.spec, self.limits)?;
 
         let outcome = self.fold(&mut upload, &mut evaluation).await;
         let ingested = evaluation.ingested();
@@ -61,6 +68,12 @@ impl SlaService {
         span.record("buckets_ignored", ingested.ignored);
         span.record("batches", upload.batches());
         outcome?;
+        let received = ingested.accepted + ingested.ignored;
+        if let Some(expected) = request.expected_buckets
+            && expected != received
+        {
+            return Err(ApiError::BucketCountMismatch { expected, received });
+        }
         let report = evaluation.finish();
         Ok(to_pb::report(&report, upload.batches()))
     }
@@ -173,7 +186,7 @@ impl pb::sla_evaluator_server::SlaEvaluator for SlaService {
         &self,
         request: Request<Streaming<pb::EvaluateRequest>>,
     ) -> Result<Response<pb::EvaluateResponse>, Status> {
-        respond(self.evaluate_stream(request.into_inner()).await)
+        respond(self.evaluate_stream(request).await)
     }
 
     #[tracing::instrument(skip_all, name = "ClassifyOutages", fields(policy_id = field::Empty))]

@@ -4,7 +4,13 @@ use rust_decimal::Decimal;
 
 use super::pb;
 use crate::classify::{OutageVerdict, Verdict};
-use crate::engine::{MonthReport, MonthStatus, Note, NoteKind, Report, Unit};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::engine::{
+    Bound, Budget, Evidence, ExcludedInterval, Gap, MonthReport, MonthStatus, Note, NoteKind,
+    Provenance, Report, TierBudget, UnavailableInterval, Unit,
+};
 use crate::policy::{
     Cause, Clause, Comparison, CompensationForm, Condition, Method, Policy, ServiceMonthKind,
     SurgeMetric, TimesliceRule,
@@ -23,6 +29,7 @@ pub(super) fn policy(policy: &Policy) -> pb::Policy {
         form,
         claim_window,
         clauses,
+        revision,
     } = policy;
     pb::Policy {
         id: id.clone(),
@@ -42,7 +49,11 @@ pub(super) fn policy(policy: &Policy) -> pb::Policy {
         default_time_zone: time_zone.name().to_string(),
         method: Some(pb::Method {
             kind: Some(match method {
-                Method::Occurrences => pb::method::Kind::Occurrences(pb::Occurrences {}),
+                Method::Occurrences { min_coverage } => {
+                    pb::method::Kind::Occurrences(pb::Occurrences {
+                        min_coverage_percent: min_coverage.to_string(),
+                    })
+                }
                 Method::Timeslices {
                     slice_minutes,
                     bad_slice,
@@ -74,6 +85,7 @@ pub(super) fn policy(policy: &Policy) -> pb::Policy {
             closes_after_days: claim_window.closes_after_days,
         }),
         clauses: clauses.iter().map(clause).collect(),
+        revision: revision.clone(),
     }
 }
 
@@ -186,13 +198,21 @@ pub(super) fn report(report: &Report, batches: u64) -> pb::EvaluateResponse {
         total_compensation,
         total_compensation_minor_units,
         total_message_credits,
+        as_of,
+        provenance,
     } = report;
+    let Provenance {
+        engine_version,
+        policy_revision,
+        tzdb_version,
+        input_digest,
+    } = provenance;
     pb::EvaluateResponse {
         policy_id: policy_id.clone(),
         time_zone: time_zone.name().to_string(),
         currency: currency.map(|c| c.code().to_string()).unwrap_or_default(),
         calendar: calendar.clone(),
-        months: months.iter().map(month).collect(),
+        months: months.iter().map(|m| month(m, *time_zone)).collect(),
         ingest: Some(pb::IngestStats {
             buckets_accepted: *buckets_accepted,
             buckets_ignored: *buckets_ignored,
@@ -205,10 +225,17 @@ pub(super) fn report(report: &Report, batches: u64) -> pb::EvaluateResponse {
         total_compensation_minor_units: *total_compensation_minor_units,
         total_message_credits: total_message_credits.unwrap_or(0),
         outages: outages.iter().map(verdict).collect(),
+        as_of: Some(timestamp(*as_of)),
+        provenance: Some(pb::Provenance {
+            server_version: engine_version.clone(),
+            policy_revision: policy_revision.clone(),
+            tzdb_version: tzdb_version.clone(),
+            input_digest: input_digest.clone(),
+        }),
     }
 }
 
-fn month(month: &MonthReport) -> pb::MonthReport {
+fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
     let MonthReport {
         first_day,
         last_day,
@@ -228,6 +255,10 @@ fn month(month: &MonthReport) -> pb::MonthReport {
         coverage,
         outages,
         notes,
+        elapsed_minutes,
+        worst_case,
+        budget,
+        evidence,
     } = month;
     let payout = payout.as_ref();
     pb::MonthReport {
@@ -238,6 +269,8 @@ fn month(month: &MonthReport) -> pb::MonthReport {
             MonthStatus::NotMet => pb::MonthStatus::NotMet,
             MonthStatus::NeedsReview => pb::MonthStatus::NeedsReview,
             MonthStatus::NoData => pb::MonthStatus::NoData,
+            MonthStatus::IncompleteData => pb::MonthStatus::IncompleteData,
+            MonthStatus::InProgress => pb::MonthStatus::InProgress,
         } as i32,
         unit: match unit {
             Unit::Minutes => pb::Unit::Minutes,
@@ -266,6 +299,144 @@ fn month(month: &MonthReport) -> pb::MonthReport {
         clock_minutes: coverage.minutes,
         outage_indexes: outages.iter().map(|&i| i as u32).collect(),
         notes: notes.iter().map(note).collect(),
+        elapsed_minutes: *elapsed_minutes,
+        worst_case: worst_case.as_ref().map(bound),
+        budget: Some(budget_of(budget)),
+        evidence: Some(evidence_of(evidence, zone)),
+    }
+}
+
+fn bound(bound: &Bound) -> pb::Bound {
+    let Bound {
+        bad_units,
+        availability,
+        standard_met,
+        tier,
+        compensation_percent,
+        payout,
+    } = bound;
+    let payout = payout.as_ref();
+    pb::Bound {
+        bad_units: *bad_units,
+        availability_percent: availability.truncated_percent(),
+        availability_numerator: availability.good,
+        availability_denominator: availability.total,
+        standard_met: *standard_met,
+        tier: tier.map_or(0, |(index, _)| index as u32),
+        compensation_percent: compensation_percent.to_string(),
+        compensation_amount: payout.map(|p| p.amount.to_string()).unwrap_or_default(),
+        compensation_minor_units: payout.map_or(0, |p| p.amount_minor_units),
+        message_credits: payout.and_then(|p| p.message_credits).unwrap_or(0),
+    }
+}
+
+fn budget_of(budget: &Budget) -> pb::Budget {
+    let Budget {
+        bad_units_allowed,
+        bad_units_remaining,
+        tiers,
+    } = budget;
+    pb::Budget {
+        bad_units_allowed: *bad_units_allowed,
+        bad_units_remaining: *bad_units_remaining,
+        tiers: tiers
+            .iter()
+            .map(
+                |&TierBudget {
+                     tier,
+                     bad_units_until,
+                 }| pb::TierBudget {
+                    tier: tier as u32,
+                    bad_units_until,
+                },
+            )
+            .collect(),
+    }
+}
+
+fn evidence_of(evidence: &Evidence, zone: Tz) -> pb::Evidence {
+    let Evidence {
+        unavailable,
+        excluded,
+        gaps,
+    } = evidence;
+    let local = |at: DateTime<Utc>| at.with_timezone(&zone).to_rfc3339();
+    pb::Evidence {
+        unavailable: unavailable
+            .items
+            .iter()
+            .map(|interval| {
+                let UnavailableInterval {
+                    start,
+                    end,
+                    minutes,
+                    total,
+                    failed,
+                    lowest_success_rate,
+                } = interval;
+                pb::UnavailableInterval {
+                    start: Some(timestamp(*start)),
+                    end: Some(timestamp(*end)),
+                    minutes: *minutes,
+                    total: *total,
+                    failed: *failed,
+                    lowest_success_rate_percent: lowest_success_rate.truncated_percent(),
+                    local_start: local(*start),
+                    local_end: local(*end),
+                }
+            })
+            .collect(),
+        unavailable_total: unavailable.total,
+        excluded: excluded
+            .items
+            .iter()
+            .map(|interval| {
+                let ExcludedInterval {
+                    start,
+                    end,
+                    units,
+                    outage,
+                    clause_id,
+                } = interval;
+                pb::ExcludedInterval {
+                    start: Some(timestamp(*start)),
+                    end: Some(timestamp(*end)),
+                    units: *units,
+                    outage_index: *outage as u32,
+                    clause_id: clause_id.clone(),
+                    local_start: local(*start),
+                    local_end: local(*end),
+                }
+            })
+            .collect(),
+        excluded_total: excluded.total,
+        gaps: gaps
+            .items
+            .iter()
+            .map(|gap| {
+                let Gap {
+                    start,
+                    end,
+                    minutes,
+                } = gap;
+                pb::DataGap {
+                    start: Some(timestamp(*start)),
+                    end: Some(timestamp(*end)),
+                    minutes: *minutes,
+                    local_start: local(*start),
+                    local_end: local(*end),
+                }
+            })
+            .collect(),
+        gaps_total: gaps.total,
+    }
+}
+
+/// An instant as a protobuf timestamp.
+fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
     }
 }
 
@@ -279,6 +450,9 @@ fn note(note: &Note) -> pb::Note {
             NoteKind::AvailabilityFloored => pb::NoteKind::AvailabilityFloored,
             NoteKind::FeeMissing => pb::NoteKind::FeeMissing,
             NoteKind::OutagesNeedReview => pb::NoteKind::OutagesNeedReview,
+            NoteKind::IncompleteData => pb::NoteKind::IncompleteData,
+            NoteKind::InProgress => pb::NoteKind::InProgress,
+            NoteKind::DataGaps => pb::NoteKind::DataGaps,
         } as i32,
         text: text.clone(),
     }

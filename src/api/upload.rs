@@ -1,15 +1,36 @@
 //! An Evaluate stream as it arrives: the spec first, then messages held to the server's per-stream
 //! bucket limit. Nothing is collected; each message is handed on as it is decoded.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use tonic::Streaming;
 
 use super::error::ApiError;
 use super::pb;
 use super::pb::evaluate_request::Item;
 
+/// Set by the serving layer when a request's body ends in an error: the client reset the stream
+/// or the connection broke, so the messages that arrived are not the whole upload.
+#[derive(Clone, Debug, Default)]
+pub struct ClientGone(Arc<AtomicBool>);
+
+impl ClientGone {
+    /// Records that the body ended in an error.
+    pub fn mark(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// True once the body ended in an error.
+    pub fn is_marked(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// The messages of one Evaluate stream.
 pub(super) struct Upload {
     stream: Streaming<pb::EvaluateRequest>,
+    gone: Option<ClientGone>,
     max_buckets: u64,
     buckets: u64,
     batches: u64,
@@ -17,9 +38,14 @@ pub(super) struct Upload {
 
 impl Upload {
     /// The stream, allowed at most `max_buckets` buckets in all.
-    pub(super) fn new(stream: Streaming<pb::EvaluateRequest>, max_buckets: u64) -> Self {
+    pub(super) fn new(
+        stream: Streaming<pb::EvaluateRequest>,
+        max_buckets: u64,
+        gone: Option<ClientGone>,
+    ) -> Self {
         Upload {
             stream,
+            gone,
             max_buckets,
             buckets: 0,
             batches: 0,
@@ -42,6 +68,9 @@ impl Upload {
     /// that would take the stream past its bucket limit is refused before any of it is used.
     pub(super) async fn next(&mut self) -> Result<Option<Message>, ApiError> {
         let Some(message) = self.stream.message().await? else {
+            if self.gone.as_ref().is_some_and(ClientGone::is_marked) {
+                return Err(ApiError::ClientGone);
+            }
             return Ok(None);
         };
         let (rows, message) = match message.item {

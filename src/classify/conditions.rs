@@ -132,8 +132,14 @@ fn surge_reaches(threshold: &SurgeThreshold, facts: &Facts) -> Finding {
     };
     let what = threshold.metric.name();
     let Some(measured) = measured else {
+        // Whichever the volume turns out to be, a clause with a threshold per account kind also
+        // needs the kind: both facts could still change the verdict.
+        let mut missing = vec![fact];
+        if threshold.gateway_value.is_some() && facts.account_kind.is_none() {
+            missing.push(Fact::AccountKind);
+        }
         return Finding::Unknown {
-            missing: vec![fact],
+            missing,
             reason: format!("the surge's {what} is not known"),
         };
     };

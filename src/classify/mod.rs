@@ -86,12 +86,27 @@ pub fn classify(policy: &Policy, outage: &Outage, context: &Context) -> OutageVe
             missing_facts: missing,
         };
     let Some(cause) = outage.cause else {
-        return verdict(
-            Verdict::NeedsReview,
-            None,
-            "The outage's cause is not given, so no clause can be weighed.".into(),
-            vec![Fact::Cause],
-        );
+        // An exemption claimed under a law or published rule is the catch-all clause's to weigh,
+        // whatever the cause (contract-readings.md, "Which clause a NEEDS_REVIEW names").
+        return match (&outage.facts.exemption_basis, policy.case_by_case_clause()) {
+            (Some(basis), Some(catch_all)) => verdict(
+                Verdict::NeedsReview,
+                Some(catch_all),
+                format!(
+                    "The outage's cause is not given, but an exemption is claimed under \
+                     \"{basis}\"; clause {} ({}) covers such exemptions and only a person can \
+                     weigh it.",
+                    catch_all.id, catch_all.title
+                ),
+                vec![Fact::Cause],
+            ),
+            _ => verdict(
+                Verdict::NeedsReview,
+                None,
+                "The outage's cause is not given, so no clause can be weighed.".into(),
+                vec![Fact::Cause],
+            ),
+        };
     };
     if cause == Cause::ProviderFault {
         return verdict(

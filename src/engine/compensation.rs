@@ -7,7 +7,7 @@ use super::spec::MonthlyFee;
 use super::term::Money;
 use crate::policy::{CompensationForm, Fraction, Percent, Policy, Tier};
 
-/// What a month earns, and the notes that explain it.
+/// What a month's availability earns.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Earnings {
     /// The tier earned, 1-based, when the standard was not met.
@@ -24,9 +24,22 @@ pub(super) fn earnings(
     availability: Fraction,
     fee: Option<&MonthlyFee>,
     money: &Money,
-    notes: &mut Vec<Note>,
 ) -> Earnings {
     let tier = earned_tier(policy, availability);
+    Earnings {
+        percent: tier.map_or(Percent::ZERO, |(_, tier)| tier.fee_percent),
+        payout: fee.and_then(|fee| payout(policy.form, fee, tier.map(|(_, t)| t), money)),
+        tier,
+    }
+}
+
+/// The notes a month's earnings need: a table tier above the standard, and a month without a fee.
+pub(super) fn notes(
+    policy: &Policy,
+    availability: Fraction,
+    earnings: &Earnings,
+    notes: &mut Vec<Note>,
+) {
     if let Some(written) = tier_above_standard(policy, availability) {
         notes.push(Note {
             kind: NoteKind::TierAboveStandard,
@@ -42,17 +55,11 @@ pub(super) fn earnings(
             ),
         });
     }
-    let payout = fee.and_then(|fee| payout(policy.form, fee, tier.map(|(_, t)| t), money));
-    if payout.is_none() {
+    if earnings.payout.is_none() {
         notes.push(Note {
             kind: NoteKind::FeeMissing,
             text: "No fee was given for this month, so only the percentage is reported.".into(),
         });
-    }
-    Earnings {
-        percent: tier.map_or(Percent::ZERO, |(_, tier)| tier.fee_percent),
-        tier,
-        payout,
     }
 }
 

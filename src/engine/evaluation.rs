@@ -4,20 +4,22 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono_tz::Tz;
-use fixedbitset::FixedBitSet;
 
-use super::availability::{self, clock_minutes};
+use super::availability::{self, Standing, clock_minutes, with_bad};
 use super::bucket::{Batch, Bucket, BucketError, Durations, IngestError, Ingested, Placement};
 use super::compensation;
+use super::digest;
+use super::evidence;
 use super::ledger::{Counts, MonthLedger};
 use super::months::ServiceMonth;
 use super::placement::Placer;
-use super::report::{Coverage, MonthReport, Report};
+use super::report::{Bound, Coverage, Evidence, MonthReport, Provenance, Report};
 use super::spec::{EvaluationSpec, SpecError};
+use super::tally::{self, Exclusion};
 use super::term::{SECONDS_PER_MINUTE, Term};
 use crate::classify::{self, Outage, OutageVerdict, OutageWindow, Verdict};
 use crate::limits::Limits;
-use crate::policy::{CompensationForm, Policy};
+use crate::policy::{CompensationForm, Fraction, Method, Policy};
 
 /// Why an outage could not be added.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +49,8 @@ pub struct Evaluation {
     ledgers: Vec<MonthLedger>,
     ingested: Ingested,
     outages: Vec<(OutageWindow, OutageVerdict)>,
+    /// Each outage's canonical form, for the input digest.
+    outage_lines: Vec<String>,
     outage_ids: HashSet<String>,
 }
 
@@ -69,11 +73,12 @@ impl Evaluation {
             })
             .collect();
         Ok(Evaluation {
-            placer: Placer::new(&term.months, method),
+            placer: Placer::new(&term.months, method, term.as_of),
             term,
             ledgers,
             ingested: Ingested::default(),
             outages: Vec::new(),
+            outage_lines: Vec::new(),
             outage_ids: HashSet::new(),
         })
     }
@@ -86,6 +91,11 @@ impl Evaluation {
     /// The zone months and slices are cut in.
     pub fn time_zone(&self) -> Tz {
         self.term.time_zone()
+    }
+
+    /// Heap bytes the evaluation's ledgers hold: what its memory grows with.
+    pub fn ledger_bytes(&self) -> usize {
+        self.ledgers.iter().map(MonthLedger::heap_bytes).sum()
     }
 
     /// Buckets accepted and ignored so far.
@@ -163,10 +173,13 @@ impl Evaluation {
                 let month = self.placer.cursor();
                 let taken = self.ledgers[month].add_run(
                     self.placer.month_start(month),
+                    self.placer.minutes_before_horizon(month),
                     duration / 60,
-                    &batch.starts[row..run_end],
-                    &batch.totals[row..run_end],
-                    &batch.failed[row..run_end],
+                    (
+                        &batch.starts[row..run_end],
+                        &batch.totals[row..run_end],
+                        &batch.failed[row..run_end],
+                    ),
                 );
                 ingested.accepted += taken as u64;
                 row += taken;
@@ -231,6 +244,7 @@ impl Evaluation {
             return Err(OutageError::DuplicateId { id: outage.id });
         }
         let verdict = classify::classify(&self.term.policy, &outage, &self.term.context);
+        self.outage_lines.push(digest::outage_line(&outage));
         self.outages.push((outage.window, verdict));
         Ok(&self.outages.last().expect("just pushed").1)
     }
@@ -240,6 +254,17 @@ impl Evaluation {
         let months: Vec<MonthReport> = (0..self.term.months.len())
             .map(|index| self.month_report(index))
             .collect();
+        let provenance = Provenance {
+            engine_version: env!("CARGO_PKG_VERSION").to_string(),
+            policy_revision: self.term.policy.revision.clone(),
+            tzdb_version: chrono_tz::IANA_TZDB_VERSION.to_string(),
+            input_digest: digest::input_digest(
+                &self.term,
+                &self.ledgers,
+                self.ingested.ignored,
+                &self.outage_lines,
+            ),
+        };
         let payouts: Vec<_> = months.iter().filter_map(|m| m.payout.as_ref()).collect();
         let total_compensation =
             (!payouts.is_empty()).then(|| payouts.iter().map(|p| p.amount).sum());
@@ -251,12 +276,15 @@ impl Evaluation {
             policy,
             context,
             money,
+            fees,
+            as_of,
             ..
         } = self.term;
         Report {
             policy_id: policy.id.clone(),
             time_zone: context.time_zone,
-            currency: money.currency,
+            // The currency of the amounts: none without a fee, whatever the spec named.
+            currency: money.currency.filter(|_| fees.iter().any(Option::is_some)),
             calendar: context.calendar.name().to_string(),
             buckets_accepted: self.ingested.accepted,
             buckets_ignored: self.ingested.ignored,
@@ -264,6 +292,8 @@ impl Evaluation {
             total_compensation,
             total_compensation_minor_units,
             total_message_credits,
+            as_of,
+            provenance,
             months,
         }
     }
@@ -272,45 +302,104 @@ impl Evaluation {
         let term = &self.term;
         let month = &term.months[index];
         let policy = &term.policy;
+        let ledger = &self.ledgers[index];
         let touching: Vec<usize> = (0..self.outages.len())
             .filter(|&i| self.outages[i].0.overlaps(month.start, month.end))
             .collect();
-        let tally = self.ledgers[index].tally(&self.excluded_minutes(month, &touching));
+        let excluded: Vec<usize> = touching
+            .iter()
+            .copied()
+            .filter(|&i| self.outages[i].1.verdict == Verdict::Excluded)
+            .collect();
+        let exclusions: Vec<Exclusion> = excluded
+            .iter()
+            .map(|&i| Exclusion {
+                minutes: minutes_touched(month, &self.outages[i].0),
+            })
+            .collect();
+        let elapsed = self.placer.minutes_before_horizon(index);
+        let tally = tally::close(ledger, &exclusions, elapsed);
         let mut notes = Vec::new();
 
         let availability =
             availability::assess(policy.method, month, &tally, term.time_zone(), &mut notes);
-        let standard_met = availability.fraction.at_least(policy.standard);
-        let earnings = compensation::earnings(
-            policy,
-            availability.fraction,
-            term.fees[index].as_ref(),
-            &term.money,
-            &mut notes,
-        );
+        let fee = term.fees[index].as_ref();
+        let bound = |bad_units: u64, fraction: Fraction| {
+            let earnings = compensation::earnings(policy, fraction, fee, &term.money);
+            let bound = Bound {
+                bad_units,
+                availability: fraction,
+                standard_met: fraction.at_least(policy.standard),
+                tier: earnings.tier,
+                compensation_percent: earnings.percent,
+                payout: earnings.payout.clone(),
+            };
+            (bound, earnings)
+        };
+        let (contract, earnings) = bound(tally.bad, availability.fraction);
+        compensation::notes(policy, availability.fraction, &earnings, &mut notes);
+        let worst_case = tally.worst_case_bad.map(|bad| {
+            let (worst, _) = bound(bad, with_bad(availability.total_units, bad));
+            worst
+        });
         let review: Vec<&str> = touching
             .iter()
             .map(|&i| &self.outages[i].1)
             .filter(|v| v.verdict == Verdict::NeedsReview)
             .map(|v| v.outage_id.as_str())
             .collect();
-        let status = availability::status(&tally, &review, standard_met, &mut notes);
+        let standing = Standing {
+            tally: &tally,
+            review: &review,
+            contract: &contract,
+            worst_case: worst_case.as_ref(),
+            min_coverage: match policy.method {
+                Method::Occurrences { min_coverage } => Some(min_coverage),
+                Method::Timeslices { .. } => None,
+            },
+            as_of: term.as_of,
+            month,
+        };
+        let status = availability::status(&standing, &mut notes);
+        let max = term.max_intervals as usize;
+        let evidence = Evidence {
+            unavailable: evidence::unavailable(month, &tally.unavailable, max),
+            excluded: evidence::excluded(
+                month,
+                excluded.iter().zip(&tally.taken).map(|(&i, &units)| {
+                    let (window, verdict) = &self.outages[i];
+                    let clause = verdict.clause.as_ref().map_or("", |c| c.id.as_str());
+                    (i, clause.to_string(), window.start(), window.end(), units)
+                }),
+                max,
+            ),
+            gaps: evidence::gaps(month, ledger.covered(), elapsed, max),
+        };
+        let budget = availability::budget(policy, availability.total_units, tally.bad);
 
+        let Bound {
+            bad_units,
+            availability: fraction,
+            standard_met,
+            tier,
+            compensation_percent,
+            payout,
+        } = contract;
         MonthReport {
             first_day: month.first_day,
             last_day: month.last_day,
             status,
             unit: availability.unit,
             total_units: availability.total_units,
-            bad_units: tally.bad,
+            bad_units,
             excluded_units: tally.excluded,
-            availability_percent: availability.fraction.truncated_percent(),
-            availability: availability.fraction,
+            availability_percent: fraction.truncated_percent(),
+            availability: fraction,
             standard_met,
-            tier: earnings.tier,
-            compensation_percent: earnings.percent,
+            tier,
+            compensation_percent,
             form: policy.form,
-            payout: earnings.payout,
+            payout,
             claim_window: term.claim_windows[index],
             coverage: Coverage {
                 covered_minutes: tally.covered_minutes,
@@ -318,28 +407,22 @@ impl Evaluation {
             },
             outages: touching,
             notes,
+            elapsed_minutes: tally.elapsed_minutes,
+            worst_case,
+            budget,
+            evidence,
         }
     }
+}
 
-    /// Clock minutes of `month` that an EXCLUDED outage among `touching` overlaps.
-    fn excluded_minutes(&self, month: &ServiceMonth, touching: &[usize]) -> FixedBitSet {
-        let minutes = clock_minutes(month) as usize;
-        let mut excluded = FixedBitSet::with_capacity(minutes);
-        let month_start = month.start.timestamp();
-        for (window, verdict) in touching.iter().map(|&i| &self.outages[i]) {
-            if verdict.verdict != Verdict::Excluded {
-                continue;
-            }
-            // Every minute the window touches, down to a fraction of a second at either end:
-            // the start rounds down to its second, the end up.
-            let end =
-                window.end().timestamp() + i64::from(window.end().timestamp_subsec_nanos() > 0);
-            let from = window.start().timestamp().max(month_start) - month_start;
-            let to = end.min(month.end.timestamp()) - month_start;
-            let first = (from / SECONDS_PER_MINUTE) as usize;
-            let last = ((to + SECONDS_PER_MINUTE - 1) / SECONDS_PER_MINUTE) as usize;
-            excluded.insert_range(first..last.min(minutes));
-        }
-        excluded
-    }
+/// The clock minutes of `month` an outage window touches, down to a fraction of a second at
+/// either end: the start rounds down to its minute, the end up.
+fn minutes_touched(month: &ServiceMonth, window: &OutageWindow) -> std::ops::Range<usize> {
+    let month_start = month.start.timestamp();
+    let end = window.end().timestamp() + i64::from(window.end().timestamp_subsec_nanos() > 0);
+    let from = window.start().timestamp().max(month_start) - month_start;
+    let to = end.min(month.end.timestamp()) - month_start;
+    let first = (from / SECONDS_PER_MINUTE) as usize;
+    let last = ((to + SECONDS_PER_MINUTE - 1) / SECONDS_PER_MINUTE) as usize;
+    first..last
 }

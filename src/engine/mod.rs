@@ -8,7 +8,10 @@
 //! | the term: months, fees, money, validation | [`term`], [`months`] |
 //! | where a bucket goes, or why it fits nowhere | `placement` |
 //! | what a month remembers of its buckets | `ledger` |
-//! | availability and status | `availability` |
+//! | which units count, which exclusions took out, the worst case | `tally` |
+//! | availability, status and budget | `availability` |
+//! | the intervals behind the figures | `evidence` |
+//! | the input digest | `digest` |
 //! | tiers and payout | [`compensation`] |
 //! | claim windows | [`claim_window`] |
 
@@ -16,12 +19,15 @@ mod availability;
 mod bucket;
 pub mod claim_window;
 pub mod compensation;
+mod digest;
 mod evaluation;
+mod evidence;
 mod ledger;
 pub mod months;
 mod placement;
 mod report;
 mod spec;
+mod tally;
 pub mod term;
 
 pub use bucket::{
@@ -30,6 +36,9 @@ pub use bucket::{
 pub use claim_window::ClaimWindow;
 pub use evaluation::{Evaluation, OutageError};
 pub use months::ServiceMonth;
-pub use report::{Coverage, MonthReport, MonthStatus, Note, NoteKind, Payout, Report, Unit};
+pub use report::{
+    Bound, Budget, Coverage, Evidence, ExcludedInterval, Gap, Listed, MonthReport, MonthStatus,
+    Note, NoteKind, Payout, Provenance, Report, TierBudget, UnavailableInterval, Unit,
+};
 pub use spec::{AmountProblem, EvaluationSpec, FeeField, MonthlyFee, SpecError, check_amount};
 pub use term::{Money, Term};

@@ -21,6 +21,9 @@ pub(super) struct Placer {
     term_end: i64,
     /// The policy's slice under timeslices; `None` under occurrences.
     slice_minutes: Option<u32>,
+    /// Buckets starting at or after this instant (the evaluation's `as_of`, rounded up to its
+    /// second) are ignored.
+    horizon: i64,
     /// The month the previous bucket fell in: buckets mostly arrive in time order.
     cursor: usize,
 }
@@ -34,14 +37,16 @@ pub(super) struct Slot {
 }
 
 impl Placer {
-    /// A placer for the term's months (never empty).
-    pub(super) fn new(months: &[ServiceMonth], method: Method) -> Self {
+    /// A placer for the term's months (never empty), ignoring buckets from `as_of` on.
+    pub(super) fn new(months: &[ServiceMonth], method: Method, as_of: DateTime<Utc>) -> Self {
+        let horizon = as_of.timestamp() + i64::from(as_of.timestamp_subsec_nanos() > 0);
         Placer {
+            horizon,
             month_starts: months.iter().map(|m| m.start.timestamp()).collect(),
             term_end: months.last().map_or(0, |m| m.end.timestamp()),
             slice_minutes: match method {
                 Method::Timeslices { slice_minutes, .. } => Some(slice_minutes),
-                Method::Occurrences => None,
+                Method::Occurrences { .. } => None,
             },
             cursor: 0,
         }
@@ -55,6 +60,13 @@ impl Placer {
     /// The first instant of month `month`.
     pub(super) fn month_start(&self, month: usize) -> i64 {
         self.month_starts[month]
+    }
+
+    /// How many of month `month`'s clock minutes start before the horizon.
+    pub(super) fn minutes_before_horizon(&self, month: usize) -> usize {
+        let seconds = self.horizon - self.month_starts[month];
+        let minutes = (seconds.max(0) + SECONDS_PER_MINUTE - 1) / SECONDS_PER_MINUTE;
+        usize::try_from(minutes).unwrap_or(usize::MAX)
     }
 
     /// A duration must be a positive whole number of minutes and, under timeslices, divide the
@@ -94,7 +106,7 @@ impl Placer {
         }
         let end = start.saturating_add(i64::from(duration_seconds));
         let term_start = self.month_starts[0];
-        if end <= term_start || start >= self.term_end {
+        if end <= term_start || start >= self.term_end || start >= self.horizon {
             return Ok(None);
         }
         if start < term_start {

@@ -1,6 +1,6 @@
 //! The evaluation's answer: one report per service month and the totals.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use iso_currency::Currency;
 use rust_decimal::Decimal;
@@ -34,6 +34,24 @@ pub struct Report {
     pub total_compensation_minor_units: i64,
     /// Sum of the message credits (message-credit policies only).
     pub total_message_credits: Option<u64>,
+    /// The instant the evaluation is as of.
+    pub as_of: DateTime<Utc>,
+    /// What produced the report, to replay and check it.
+    pub provenance: Provenance,
+}
+
+/// What produced a report: the inputs' digest and the versions of everything that read them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Provenance {
+    /// This program's version.
+    pub engine_version: String,
+    /// The policy's revision: the SHA-256 of its file as loaded.
+    pub policy_revision: String,
+    /// The IANA time-zone database the months were cut with.
+    pub tzdb_version: String,
+    /// `sha256:` and the SHA-256 of the inputs' canonical form (docs/provenance.md): the same
+    /// spec, buckets and outages give the same digest, whatever their order or form.
+    pub input_digest: String,
 }
 
 /// What a month's units are.
@@ -56,6 +74,11 @@ pub enum MonthStatus {
     NeedsReview,
     /// No bucket covered any of the month: the figures are those of silence.
     NoData,
+    /// The data cannot decide the month: the minutes without data could change whether the
+    /// standard was met, or the tier.
+    IncompleteData,
+    /// The month ends after the evaluation's `as_of`: the figures are the month's so far.
+    InProgress,
 }
 
 /// One service month.
@@ -98,6 +121,127 @@ pub struct MonthReport {
     pub outages: Vec<usize>,
     /// Why the result reads the way it does, wherever a reading of the contract decided.
     pub notes: Vec<Note>,
+    /// Clock minutes of the month before `as_of`.
+    pub elapsed_minutes: u64,
+    /// Timeslices: the month's figures if every slice with a minute of silence before `as_of` had
+    /// been bad. `None` under occurrences, whose missing volume cannot be known.
+    pub worst_case: Option<Bound>,
+    /// How many more bad units the month can take.
+    pub budget: Budget,
+    /// What the figures rest on.
+    pub evidence: Evidence,
+}
+
+/// A month's figures under one reading of its data.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bound {
+    /// Unavailable minutes or failed events that count.
+    pub bad_units: u64,
+    /// Exact availability.
+    pub availability: Fraction,
+    /// Availability is at or above the standard.
+    pub standard_met: bool,
+    /// The tier earned (1-based) when the standard was not met.
+    pub tier: Option<(usize, Tier)>,
+    /// The tier's fee percentage, or zero.
+    pub compensation_percent: Percent,
+    /// Present when a fee was given for the month.
+    pub payout: Option<Payout>,
+}
+
+/// How many more bad units (minutes of bad slices, or failed events at the month's event count so
+/// far) a month can take: the error budget, in the contract's terms.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Budget {
+    /// The most bad units that still meet the standard.
+    pub bad_units_allowed: u64,
+    /// Of those, how many are left; 0 once the standard is missed.
+    pub bad_units_remaining: u64,
+    /// For each tier, how many more bad units until the month falls into it; 0 once it has.
+    pub tiers: Vec<TierBudget>,
+}
+
+/// The bad units until a month falls into one tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TierBudget {
+    /// The tier, 1-based.
+    pub tier: usize,
+    /// More bad units until the month falls into it; 0 when it already has, or lower.
+    pub bad_units_until: u64,
+}
+
+/// The intervals behind a month's figures: what was unavailable, what exclusions took out, and
+/// where data was missing. Each list holds at most the evaluation's `max_intervals` items, the
+/// earliest first, and says how many there were in all.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Evidence {
+    /// Consecutive bad slices (timeslices) or buckets with failures (occurrences) that count.
+    pub unavailable: Listed<UnavailableInterval>,
+    /// What each excluded outage touching the month took out.
+    pub excluded: Listed<ExcludedInterval>,
+    /// Minutes before `as_of` no bucket covered, merged.
+    pub gaps: Listed<Gap>,
+}
+
+/// At most a fixed number of items, and how many there were in all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed<T> {
+    /// The first items, in time order.
+    pub items: Vec<T>,
+    /// How many there were in all.
+    pub total: u64,
+}
+
+impl<T> Default for Listed<T> {
+    fn default() -> Self {
+        Listed {
+            items: Vec::new(),
+            total: 0,
+        }
+    }
+}
+
+/// Consecutive units that counted as unavailable.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnavailableInterval {
+    /// Its first instant.
+    pub start: DateTime<Utc>,
+    /// The instant after it.
+    pub end: DateTime<Utc>,
+    /// Its clock minutes.
+    pub minutes: u64,
+    /// Attempts in it.
+    pub total: u64,
+    /// Failures in it.
+    pub failed: u64,
+    /// The lowest success rate of one of its slices (or buckets).
+    pub lowest_success_rate: Fraction,
+}
+
+/// What one excluded outage took out of a month.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExcludedInterval {
+    /// The outage's window, cut to the month: its start.
+    pub start: DateTime<Utc>,
+    /// Its end.
+    pub end: DateTime<Utc>,
+    /// Minutes of bad slices or events it took out.
+    pub units: u64,
+    /// The outage, as an index into [`Report::outages`].
+    pub outage: usize,
+    /// The clause that excluded it.
+    pub clause_id: String,
+}
+
+/// Minutes without data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Gap {
+    /// Its first instant.
+    pub start: DateTime<Utc>,
+    /// The instant after it.
+    pub end: DateTime<Utc>,
+    /// Its clock minutes.
+    pub minutes: u64,
 }
 
 /// Money owed for one month.
@@ -153,4 +297,10 @@ pub enum NoteKind {
     FeeMissing,
     /// Outages needing review touched the month.
     OutagesNeedReview,
+    /// The minutes without data could change the month's result.
+    IncompleteData,
+    /// The month ends after `as_of`.
+    InProgress,
+    /// Minutes without data that could not change the month's result.
+    DataGaps,
 }

@@ -1,6 +1,6 @@
 //! What an evaluation is asked: the term, zone, money and calendar, and what is wrong with them.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use iso_currency::Currency;
 use rust_decimal::Decimal;
@@ -24,6 +24,11 @@ pub struct EvaluationSpec {
     pub message_unit_price: Option<Decimal>,
     /// The business calendar claim windows and notice periods are counted in.
     pub calendar: BusinessCalendar,
+    /// The instant the evaluation is as of: a month ending after it is in progress, minutes after
+    /// it are neither gaps nor bad, and buckets starting at or after it are ignored.
+    pub as_of: DateTime<Utc>,
+    /// How many intervals of each kind a month's evidence lists.
+    pub max_intervals: u32,
 }
 
 /// What was paid for one service month.
@@ -249,6 +254,14 @@ pub enum SpecError {
         opens_on: NaiveDate,
         /// When it closes.
         closes_on: NaiveDate,
+    },
+    /// More intervals asked for than the limits allow.
+    #[error("max_intervals {asked} is above the limit of {max}")]
+    TooManyIntervals {
+        /// The number asked for.
+        asked: u32,
+        /// The limit.
+        max: u32,
     },
     /// The calendar month after a service month has too few business days to open its window.
     #[error(

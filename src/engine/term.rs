@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use iso_currency::Currency;
 use rust_decimal::Decimal;
@@ -37,6 +38,10 @@ pub struct Term {
     pub claim_windows: Vec<ClaimWindow>,
     /// What the evaluation may hold.
     pub limits: Limits,
+    /// The instant the evaluation is as of.
+    pub as_of: DateTime<Utc>,
+    /// How many intervals of each kind a month's evidence lists.
+    pub max_intervals: u32,
 }
 
 /// The currency amounts are rounded in and the price message credits are bought at.
@@ -66,6 +71,8 @@ impl Term {
             fees,
             message_unit_price,
             calendar,
+            as_of,
+            max_intervals,
         } = spec;
         if last_day < first_day {
             return Err(SpecError::TermEndsBeforeStart {
@@ -82,11 +89,17 @@ impl Term {
                 max_days: limits.max_term_days,
             });
         }
+        if max_intervals > limits.max_intervals {
+            return Err(SpecError::TooManyIntervals {
+                asked: max_intervals,
+                max: limits.max_intervals,
+            });
+        }
         let zone: Tz = time_zone.unwrap_or(policy.time_zone);
         let months = service_months(policy.service_month, first_day, last_day, zone);
         let slice_minutes = match policy.method {
             Method::Timeslices { slice_minutes, .. } => slice_minutes,
-            Method::Occurrences => 1,
+            Method::Occurrences { .. } => 1,
         };
         let slice_seconds = i64::from(slice_minutes) * SECONDS_PER_MINUTE;
         if let Some(month) = months
@@ -125,6 +138,8 @@ impl Term {
             money,
             claim_windows,
             limits,
+            as_of,
+            max_intervals,
         })
     }
 

@@ -43,6 +43,9 @@ pub struct Policy {
     pub claim_window: ClaimWindowRule,
     /// Exclusion clauses in the order the classifier tries them.
     pub clauses: Vec<Clause>,
+    /// `sha256:` and the SHA-256 of the policy's file as loaded: which text a report was
+    /// computed under, checkable with `sha256sum`.
+    pub revision: String,
 }
 
 /// Where a policy's numbers come from, so a reviewer can check them.
@@ -76,7 +79,11 @@ pub enum Method {
         bad_slice: TimesliceRule,
     },
     /// Failed events over all events of the month.
-    Occurrences,
+    Occurrences {
+        /// The share of a month's minutes that must have data for its events to decide it: the
+        /// volume of missing minutes cannot be known, so no worst case can be computed.
+        min_coverage: Percent,
+    },
 }
 
 /// What makes a time slice bad, judged on the summed counts of every bucket inside it.

@@ -26,6 +26,12 @@ impl Percent {
     /// 100%.
     pub const HUNDRED: Percent = Percent(UNITS_PER_WHOLE);
 
+    /// The percentage of `units` ten-thousandths of a point, for constants; at most 100%.
+    pub const fn from_units(units: u32) -> Percent {
+        assert!(units <= UNITS_PER_WHOLE, "a percentage is at most 100%");
+        Percent(units)
+    }
+
     /// The percentage as ten-thousandths of a point (99.95% is 999_500).
     pub fn units(self) -> u32 {
         self.0
@@ -116,6 +122,22 @@ impl Fraction {
         // Both sides are below 2^64 × 2^20, far inside u128.
         u128::from(self.good) * u128::from(UNITS_PER_WHOLE)
             >= u128::from(bound.0) * u128::from(self.total)
+    }
+
+    /// True when this fraction is strictly less than `other`, compared exactly.
+    pub fn is_below(self, other: Fraction) -> bool {
+        // An empty fraction reads as 1.
+        let (a, b) = if self.total == 0 {
+            (1, 1)
+        } else {
+            (self.good, self.total)
+        };
+        let (c, d) = if other.total == 0 {
+            (1, 1)
+        } else {
+            (other.good, other.total)
+        };
+        u128::from(a) * u128::from(d) < u128::from(c) * u128::from(b)
     }
 
     /// True when the fraction is strictly below `bound`.

@@ -15,7 +15,7 @@ use tonic::codegen::http::{self, HeaderValue};
 use tower::{Layer, Service};
 
 use super::metrics::{Method, Metrics};
-use crate::api::{ApiError, is_message_too_large};
+use crate::api::{ApiError, ClientGone, is_message_too_large};
 use crate::limits::CallLimits;
 
 /// What every layered service shares: the call slots, the limits and the metrics.
@@ -86,6 +86,7 @@ where
             return Box::pin(inner.call(request));
         };
         let shared = Arc::clone(&self.shared);
+        let request = watch_upload(request);
         Box::pin(async move {
             // Dropped without `finish` (the client went away), the call counts as CANCELLED.
             let call = shared.metrics.start(method);
@@ -140,4 +141,45 @@ fn relabel_too_large(mut response: http::Response<Body>) -> http::Response<Body>
             .insert("grpc-status", HeaderValue::from(code));
     }
     response
+}
+
+/// Marks a request whose body ended in an error, with [`ClientGone`] in its extensions. tonic reads a
+/// client's RST_STREAM(CANCEL) as the end of the stream, so without this mark a handler would take
+/// half an upload for all of it.
+fn watch_upload(request: http::Request<Body>) -> http::Request<Body> {
+    let gone = ClientGone::default();
+    let (mut parts, body) = request.into_parts();
+    parts.extensions.insert(gone.clone());
+    let body = Body::new(WatchedBody { inner: body, gone });
+    http::Request::from_parts(parts, body)
+}
+
+/// A request body that records, in [`ClientGone`], that it ended in an error.
+struct WatchedBody {
+    inner: Body,
+    gone: ClientGone,
+}
+
+impl http_body::Body for WatchedBody {
+    type Data = <Body as http_body::Body>::Data;
+    type Error = <Body as http_body::Body>::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Err(_))) = &polled {
+            self.gone.mark();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }

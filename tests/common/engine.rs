@@ -48,8 +48,16 @@ pub(crate) fn spec(first: &str, last: &str) -> EvaluationSpec {
         fees: vec![],
         message_unit_price: None,
         calendar: BusinessCalendar::default(),
+        as_of: AS_OF,
+        max_intervals: 100,
     }
 }
+
+/// The instant the engine tests evaluate as of: after every term they use, so every month is over.
+pub(crate) const AS_OF: DateTime<Utc> = match DateTime::from_timestamp(1_893_456_000, 0) {
+    Some(at) => at,
+    None => panic!("2030-01-01T00:00:00Z is a valid instant"),
+};
 
 /// The spec with a fee for every listed month start, in CNY.
 pub(crate) fn with_fees(mut spec: EvaluationSpec, fees: &[(&str, &str, &str)]) -> EvaluationSpec {
@@ -73,6 +81,31 @@ pub(crate) fn minute(start: DateTime<Utc>, total: u64, failed: u64) -> Bucket {
         total,
         failed,
     }
+}
+
+/// `buckets` with every other minute of the local days `first..=last` (Shanghai) filled by a
+/// one-minute bucket of 100 attempts that all succeeded: a month whose data is complete, so that
+/// the month is decided by what the test puts in it.
+pub(crate) fn filled(mut buckets: Vec<Bucket>, first: &str, last: &str) -> Vec<Bucket> {
+    let covered: std::collections::HashSet<i64> = buckets
+        .iter()
+        .flat_map(|b| {
+            let start = b.start.timestamp();
+            (0..i64::from(b.duration_seconds) / 60).map(move |m| start + 60 * m)
+        })
+        .collect();
+    let from = local(SHANGHAI, &format!("{first} 00:00")).timestamp();
+    let to = local(SHANGHAI, &format!("{last} 00:00")).timestamp() + 86_400;
+    for minute in (from..to).step_by(60) {
+        if !covered.contains(&minute) {
+            buckets.push(self::minute(
+                DateTime::from_timestamp(minute, 0).unwrap(),
+                100,
+                0,
+            ));
+        }
+    }
+    buckets
 }
 
 /// Consecutive one-minute buckets from `start`.

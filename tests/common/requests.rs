@@ -48,3 +48,80 @@ pub(crate) fn april_outage(id: &str) -> pb::Outage {
         facts: None,
     }
 }
+
+/// A stream's first message.
+pub(crate) fn spec_message(spec: pb::EvaluationSpec) -> pb::EvaluateRequest {
+    pb::EvaluateRequest {
+        item: Some(Item::Spec(spec)),
+    }
+}
+
+/// A spec over `[start, end]` under `policy_id`, every other field unset.
+pub(crate) fn bare_spec(policy_id: &str, start: &str, end: &str) -> pb::EvaluationSpec {
+    pb::EvaluationSpec {
+        policy_id: policy_id.into(),
+        term_start: start.into(),
+        term_end: end.into(),
+        ..Default::default()
+    }
+}
+
+/// An instant from RFC 3339 text.
+pub(crate) fn instant(rfc3339: &str) -> prost_types::Timestamp {
+    let at = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap();
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: at.timestamp_subsec_nanos() as i32,
+    }
+}
+
+/// Buckets of `minutes_per_bucket` minutes for every bucket slot from `first_unix` over
+/// `minutes` minutes that `counts` gives counts for (`None` leaves a gap), as columns messages
+/// of at most 10,000 rows with delta-encoded starts.
+pub(crate) fn buckets(
+    first_unix: i64,
+    minutes: i64,
+    minutes_per_bucket: i64,
+    counts: impl Fn(i64) -> Option<(u64, u64)>,
+) -> Vec<pb::EvaluateRequest> {
+    let rows: Vec<(i64, u64, u64)> = (0..minutes / minutes_per_bucket)
+        .filter_map(|slot| {
+            let minute = slot * minutes_per_bucket;
+            counts(minute).map(|(total, failed)| (first_unix + 60 * minute, total, failed))
+        })
+        .collect();
+    rows.chunks(10_000)
+        .map(|chunk| {
+            let mut previous = 0;
+            let deltas = chunk
+                .iter()
+                .map(|&(start, _, _)| {
+                    let delta = start - previous;
+                    previous = start;
+                    delta
+                })
+                .collect();
+            pb::EvaluateRequest {
+                item: Some(Item::Columns(pb::BucketColumns {
+                    duration_seconds: (60 * minutes_per_bucket) as u32,
+                    start_delta_seconds: deltas,
+                    total: chunk.iter().map(|r| r.1).collect(),
+                    failed: chunk.iter().map(|r| r.2).collect(),
+                    ..Default::default()
+                })),
+            }
+        })
+        .collect()
+}
+
+/// Sends a whole stream and waits for the answer.
+pub(crate) async fn evaluate(
+    server: &super::server::TestServer,
+    messages: Vec<pb::EvaluateRequest>,
+) -> Result<pb::EvaluateResponse, tonic::Status> {
+    let mut client = server.client().await;
+    client
+        .evaluate(tokio_stream::iter(messages))
+        .await
+        .map(|r| r.into_inner())
+}

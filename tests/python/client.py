@@ -46,17 +46,22 @@ def main(address, proto_dir):
             stub = rpc.SlaEvaluatorStub(channel)
 
             # The contact center's worked example, fed as packed columns: 30 minutes at 98%
-            # from 10:00 Shanghai time on 2019-03-12.
-            start = at("2019-03-12T02:00:00Z").seconds
+            # from 10:00 Shanghai time on 2019-03-12, and the rest of March measured and fine.
+            march = at("2019-02-28T16:00:00Z").seconds
+            bad_from = at("2019-03-12T02:00:00Z").seconds
+            starts = [march + 60 * i for i in range(31 * 1440)]
+            failed = [2 if bad_from <= s < bad_from + 1800 else 0 for s in starts]
 
             def stream():
                 yield pb.EvaluateRequest(spec=pb.EvaluationSpec(
                     policy_id="tencent-ccc-intl", term_start="2019-03-01", term_end="2019-03-31",
                     currency="USD", fees=[pb.MonthlyFee(month_start="2019-03-01", paid="80.00")]))
-                yield pb.EvaluateRequest(columns=pb.BucketColumns(
-                    duration_seconds=60,
-                    start_unix_seconds=[start + 60 * i for i in range(30)],
-                    total=[100] * 30, failed=[2] * 30))
+                for first in range(0, len(starts), 10_000):
+                    yield pb.EvaluateRequest(columns=pb.BucketColumns(
+                        duration_seconds=60,
+                        start_unix_seconds=starts[first:first + 10_000],
+                        total=[100] * len(starts[first:first + 10_000]),
+                        failed=failed[first:first + 10_000]))
 
             evaluation = stub.Evaluate(stream())
             month = evaluation.months[0]

@@ -3,32 +3,40 @@
 
 use fixedbitset::FixedBitSet;
 
-use super::events::EventLog;
+use super::log::BucketLog;
 use super::{Counts, MonthLedger, Store};
 use crate::policy::TimesliceRule;
 
 impl MonthLedger {
     /// Adds the leading rows of a column batch that take the fast path, and returns how many it
-    /// took. It stops at the first row that needs the careful path (outside this month, off a
-    /// minute, `failed > total`, overlapping, a misfit, an overflow, or a shape without a fast
-    /// path); the caller sends that row through [`MonthLedger::add`], which accepts it or says
-    /// exactly why not. Every check of a row happens before anything is written for it.
+    /// took. It stops at the first row that needs the careful path (outside this month, at or
+    /// after minute `horizon` (the evaluation's `as_of`), off a minute, `failed > total`,
+    /// overlapping, a misfit, an overflow, or a shape without a fast path); the caller sends that
+    /// row through the careful path, which accepts it, ignores it or says exactly why not. Every
+    /// check of a row happens before anything is written for it.
     ///
     /// This is the hot path of the service: per row an offset, a few comparisons, one or two bit
-    /// operations and two additions, with the slice and bucket lengths as constants.
+    /// operations, two additions and a few bytes of log, with the slice and bucket lengths as
+    /// constants.
     pub(crate) fn add_run(
         &mut self,
         month_start: i64,
+        horizon: usize,
         span: u32,
-        starts: &[i64],
-        totals: &[u64],
-        failed: &[u64],
+        rows: (&[i64], &[u64], &[u64]),
     ) -> usize {
         let minutes = self.minutes();
-        let MonthLedger { covered, store } = self;
+        let MonthLedger {
+            covered,
+            log,
+            store,
+        } = self;
+        let (starts, totals, failed) = rows;
         let run = Run {
             covered: covered.as_mut_slice(),
+            log,
             minutes,
+            horizon: horizon.min(minutes),
             month_start,
             starts,
             totals,
@@ -40,19 +48,21 @@ impl MonthLedger {
                     slice_minutes: 1,
                     rule,
                     bad,
+                    bad_counts,
                     ..
                 },
                 1,
-            ) => run.whole_slices::<1>(*rule, bad),
+            ) => run.whole_slices::<1>(*rule, bad, bad_counts),
             (
                 Store::Slices {
                     slice_minutes: 5,
                     rule,
                     bad,
+                    bad_counts,
                     ..
                 },
                 5,
-            ) => run.whole_slices::<5>(*rule, bad),
+            ) => run.whole_slices::<5>(*rule, bad, bad_counts),
             (
                 Store::Slices {
                     slice_minutes: 5,
@@ -67,7 +77,7 @@ impl MonthLedger {
                 }
                 run.minutes_into_slices::<5>(partial)
             }
-            (Store::Events { log, sum }, 1) => run.event_minutes(log, sum),
+            (Store::Events { sum }, 1) => run.event_minutes(sum),
             _ => 0,
         }
     }
@@ -76,7 +86,10 @@ impl MonthLedger {
 /// One fast-path pass over a batch's rows within one month.
 struct Run<'a> {
     covered: &'a mut [usize],
+    log: &'a mut BucketLog,
     minutes: usize,
+    /// Rows starting at or after this minute are left to the careful path.
+    horizon: usize,
     month_start: i64,
     starts: &'a [i64],
     totals: &'a [u64],
@@ -85,8 +98,9 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// Offers each row, in order, to `accept` with its first minute and counts, as long as the row
-    /// is a `SPAN`-minute bucket inside the month, on a whole minute, with `failed <= total`, and
-    /// `accept` takes it. Returns how many rows were taken.
+    /// is a `SPAN`-minute bucket inside the month that starts before the horizon, on a whole
+    /// minute, with `failed <= total`, and `accept` takes it. Each row taken is logged. Returns how
+    /// many rows were taken.
     #[inline(always)]
     fn each<const SPAN: usize>(
         self,
@@ -95,7 +109,10 @@ impl Run<'_> {
         let Some(room) = self.minutes.checked_sub(SPAN) else {
             return 0;
         };
-        let last_offset = (room * 60) as u64;
+        let Some(before_horizon) = self.horizon.checked_sub(1) else {
+            return 0;
+        };
+        let last_offset = (room.min(before_horizon) * 60) as u64;
         let rows = self.starts.iter().zip(self.totals).zip(self.failed);
         let mut taken = 0;
         for ((&start, &total), &failed) in rows {
@@ -104,26 +121,32 @@ impl Run<'_> {
             if offset as u64 > last_offset || offset % 60 != 0 || failed > total {
                 break;
             }
-            if !accept(
-                self.covered,
-                (offset / 60) as usize,
-                Counts { total, failed },
-            ) {
+            let minute = (offset / 60) as usize;
+            let counts = Counts { total, failed };
+            if !accept(self.covered, minute, counts) {
                 break;
             }
+            self.log.push(minute as u32, SPAN as u32, counts);
             taken += 1;
         }
         taken
     }
 
-    /// Buckets exactly one `SLICE` long: judged at once, one bit per slice.
-    fn whole_slices<const SLICE: usize>(self, rule: TimesliceRule, bad: &mut FixedBitSet) -> usize {
+    /// Buckets exactly one `SLICE` long: judged at once, one bit per slice, and the counts of a
+    /// bad one kept as its evidence.
+    fn whole_slices<const SLICE: usize>(
+        self,
+        rule: TimesliceRule,
+        bad: &mut FixedBitSet,
+        bad_counts: &mut Vec<(u32, Counts)>,
+    ) -> usize {
         self.each::<SLICE>(|covered, minute, counts| {
             if minute % SLICE != 0 || !take::<SLICE>(covered, minute) {
                 return false;
             }
             if rule.is_bad(counts.total, counts.failed) {
                 bad.insert(minute / SLICE);
+                bad_counts.push(((minute / SLICE) as u32, counts));
             }
             true
         })
@@ -145,8 +168,7 @@ impl Run<'_> {
     }
 
     /// One-minute buckets of an occurrences month.
-    fn event_minutes(self, log: &mut EventLog, sum: &mut Counts) -> usize {
-        log.reserve_month(self.minutes);
+    fn event_minutes(self, sum: &mut Counts) -> usize {
         self.each::<1>(|covered, minute, counts| {
             let Some(new_sum) = sum.checked_add(counts) else {
                 return false;
@@ -155,7 +177,6 @@ impl Run<'_> {
                 return false;
             }
             *sum = new_sum;
-            log.push(minute as u32, 1, counts);
             true
         })
     }

@@ -1,19 +1,19 @@
 //! What one service month remembers of the buckets it was given.
 //!
-//! Memory is a function of the month's length only. Timeslices keep one bit per minute (which
-//! minutes a bucket covered) and one bit per slice (bad or not), plus per-slice sums only when
-//! buckets finer than a slice arrive (TRTC's 1-minute buckets in 5-minute units). Occurrences keep
-//! a log of the month's buckets, so that an outage excluded at the end can still take out exactly
-//! the buckets it overlaps; buckets never overlap, so the log never holds more records than the
-//! month has minutes.
+//! Every month keeps one bit per minute (which minutes a bucket covered: overlaps, coverage and
+//! gaps) and a compact log of its buckets (`log`), which is the input digest's canonical form and
+//! lets an outage excluded at the end take out exactly the buckets it overlaps. Timeslices also
+//! keep one bit per slice (bad or not) with the counts of the bad ones, for the evidence, plus
+//! per-slice sums only when buckets finer than a slice arrive (TRTC's 1-minute buckets in 5-minute
+//! units). Buckets never overlap, so a month never holds more records than it has minutes.
 
-mod events;
 mod fast;
+mod log;
 
 use fixedbitset::FixedBitSet;
 
 use crate::policy::{Method, TimesliceRule};
-use events::EventLog;
+pub(crate) use log::BucketLog;
 
 /// Attempts and failures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -23,7 +23,8 @@ pub(crate) struct Counts {
 }
 
 impl Counts {
-    fn checked_add(self, other: Counts) -> Option<Counts> {
+    /// The sum of both, `None` when a count would leave 64 bits.
+    pub(crate) fn checked_add(self, other: Counts) -> Option<Counts> {
         Some(Counts {
             total: self.total.checked_add(other.total)?,
             failed: self.failed.checked_add(other.failed)?,
@@ -47,8 +48,10 @@ pub(crate) enum Misfit {
 /// One month's record.
 #[derive(Clone, Debug)]
 pub(crate) struct MonthLedger {
-    /// Minutes some bucket covered: overlap detection and coverage.
+    /// Minutes some bucket covered: overlap detection, coverage and gaps.
     covered: FixedBitSet,
+    /// Every bucket accepted, in arrival order.
+    log: BucketLog,
     store: Store,
 }
 
@@ -59,30 +62,16 @@ enum Store {
         rule: TimesliceRule,
         /// Slices judged bad from one bucket that spanned the whole slice.
         bad: FixedBitSet,
+        /// The counts of those bad slices, in arrival order: the evidence behind them.
+        bad_counts: Vec<(u32, Counts)>,
         /// Sums of buckets shorter than a slice, judged at the end; empty until the first such
         /// bucket arrives.
         partial: Vec<Counts>,
     },
     Events {
-        /// The month's buckets.
-        log: EventLog,
         /// Running sums, so overflow is refused when the bucket arrives, not at the end.
         sum: Counts,
     },
-}
-
-/// A month's result before availability is computed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Tally {
-    /// Timeslices: minutes of bad slices not excluded. Occurrences: failed events not excluded.
-    pub(crate) bad: u64,
-    /// Timeslices: minutes of bad slices an excluded outage overlapped. Occurrences: events of
-    /// buckets an excluded outage overlapped.
-    pub(crate) excluded: u64,
-    /// Occurrences only: events counted (excluded buckets left out).
-    pub(crate) events: u64,
-    /// Minutes some bucket covered.
-    pub(crate) covered_minutes: u64,
 }
 
 impl MonthLedger {
@@ -93,7 +82,7 @@ impl MonthLedger {
                 slice_minutes,
                 bad_slice,
             } => MonthLedger::slices(minutes, slice_minutes, bad_slice),
-            Method::Occurrences => MonthLedger::events(minutes),
+            Method::Occurrences { .. } => MonthLedger::events(minutes),
         }
     }
 
@@ -101,10 +90,12 @@ impl MonthLedger {
     pub(crate) fn slices(minutes: u32, slice_minutes: u32, rule: TimesliceRule) -> Self {
         MonthLedger {
             covered: FixedBitSet::with_capacity(minutes as usize),
+            log: BucketLog::new(),
             store: Store::Slices {
                 slice_minutes,
                 rule,
                 bad: FixedBitSet::with_capacity((minutes / slice_minutes) as usize),
+                bad_counts: Vec::new(),
                 partial: Vec::new(),
             },
         }
@@ -114,8 +105,8 @@ impl MonthLedger {
     pub(crate) fn events(minutes: u32) -> Self {
         MonthLedger {
             covered: FixedBitSet::with_capacity(minutes as usize),
+            log: BucketLog::new(),
             store: Store::Events {
-                log: EventLog::default(),
                 sum: Counts::default(),
             },
         }
@@ -147,12 +138,14 @@ impl MonthLedger {
                 slice_minutes,
                 rule,
                 bad,
+                bad_counts,
                 partial,
             } => {
                 let slice = (minute / *slice_minutes) as usize;
                 if span == *slice_minutes {
                     if rule.is_bad(counts.total, counts.failed) {
                         bad.insert(slice);
+                        bad_counts.push((slice as u32, counts));
                     }
                 } else {
                     if partial.is_empty() {
@@ -163,73 +156,89 @@ impl MonthLedger {
                         .ok_or(Misfit::CountOverflow)?;
                 }
             }
-            Store::Events { log, sum } => {
+            Store::Events { sum } => {
                 *sum = sum.checked_add(counts).ok_or(Misfit::CountOverflow)?;
-                log.reserve_month(self.covered.len());
-                log.push(minute, span, counts);
             }
         }
+        self.log.push(minute, span, counts);
         self.covered.insert_range(range);
         Ok(())
     }
 
-    /// Closes the month. `excluded_minutes` marks the clock minutes an EXCLUDED outage overlapped.
-    pub(crate) fn tally(&self, excluded_minutes: &FixedBitSet) -> Tally {
-        let covered_minutes = self.covered.count_ones(..) as u64;
+    /// Minutes some bucket covered.
+    pub(crate) fn covered(&self) -> &FixedBitSet {
+        &self.covered
+    }
+
+    /// Every bucket the month accepted.
+    pub(crate) fn log(&self) -> &BucketLog {
+        &self.log
+    }
+
+    /// Heap bytes the ledger holds.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let bits = |set: &FixedBitSet| set.len().div_ceil(8);
+        let store = match &self.store {
+            Store::Slices {
+                bad,
+                bad_counts,
+                partial,
+                ..
+            } => {
+                bits(bad)
+                    + bad_counts.capacity() * std::mem::size_of::<(u32, Counts)>()
+                    + partial.capacity() * std::mem::size_of::<Counts>()
+            }
+            Store::Events { .. } => 0,
+        };
+        bits(&self.covered) + self.log.heap_bytes() + store
+    }
+
+    /// How the month is judged: its bad slices with their summed counts, ascending, or the sum of
+    /// its events.
+    pub(crate) fn judged(&self) -> Judged {
         match &self.store {
             Store::Slices {
                 slice_minutes,
                 rule,
-                bad,
+                bad_counts,
                 partial,
+                ..
             } => {
-                let width = *slice_minutes as usize;
-                let mut bad_slices = bad.clone();
-                for (slice, counts) in partial.iter().enumerate() {
-                    if rule.is_bad(counts.total, counts.failed) {
-                        bad_slices.insert(slice);
-                    }
+                let mut slices = bad_counts.clone();
+                slices.extend(
+                    partial
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, counts)| rule.is_bad(counts.total, counts.failed))
+                        .map(|(slice, counts)| (slice as u32, *counts)),
+                );
+                slices.sort_unstable_by_key(|&(slice, _)| slice);
+                Judged::Slices {
+                    slice_minutes: *slice_minutes,
+                    bad: slices,
                 }
-                let mut tally = Tally {
-                    covered_minutes,
-                    ..Tally::default()
-                };
-                for slice in bad_slices.ones() {
-                    let minutes = slice * width..(slice + 1) * width;
-                    if excluded_minutes.contains_any_in_range(minutes) {
-                        tally.excluded += u64::from(*slice_minutes);
-                    } else {
-                        tally.bad += u64::from(*slice_minutes);
-                    }
-                }
-                tally
             }
-            Store::Events { log, sum } => {
-                if excluded_minutes.is_clear() {
-                    return Tally {
-                        bad: sum.failed,
-                        excluded: 0,
-                        events: sum.total,
-                        covered_minutes,
-                    };
-                }
-                let mut tally = Tally {
-                    covered_minutes,
-                    ..Tally::default()
-                };
-                for (minute, span, counts) in log.iter() {
-                    let minutes = minute as usize..(minute + span) as usize;
-                    if excluded_minutes.contains_any_in_range(minutes) {
-                        tally.excluded += counts.total;
-                    } else {
-                        tally.events += counts.total;
-                        tally.bad += counts.failed;
-                    }
-                }
-                tally
-            }
+            Store::Events { sum } => Judged::Events { sum: *sum },
         }
     }
+}
+
+/// A closed month's data, as its method judges it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Judged {
+    /// Timeslices.
+    Slices {
+        /// The slice's length.
+        slice_minutes: u32,
+        /// Every bad slice (index, summed counts), ascending.
+        bad: Vec<(u32, Counts)>,
+    },
+    /// Occurrences: the month's events.
+    Events {
+        /// Attempts and failures of every bucket.
+        sum: Counts,
+    },
 }
 
 #[cfg(test)]
@@ -242,21 +251,6 @@ mod tests {
 
     fn counts(total: u64, failed: u64) -> Counts {
         Counts { total, failed }
-    }
-
-    #[test]
-    fn minute_buckets_are_summed_into_their_unit_before_it_is_judged() {
-        let mut ledger = MonthLedger::slices(60, 5, rate99());
-        // Minute 0 alone is 50% successful, but the unit sums to 396/400 = 99%: available.
-        ledger.add(0, 1, counts(2, 1)).unwrap();
-        for minute in 1..5 {
-            ledger.add(minute, 1, counts(99, 0)).unwrap();
-        }
-        // The next unit sums to 98%: all 5 of its minutes count.
-        ledger.add(5, 5, counts(100, 2)).unwrap();
-        let tally = ledger.tally(&FixedBitSet::with_capacity(60));
-        assert_eq!(tally.bad, 5);
-        assert_eq!(tally.covered_minutes, 10);
     }
 
     #[test]
@@ -276,31 +270,5 @@ mod tests {
         assert_eq!(ledger.add(4, 1, counts(1, 0)), Err(Misfit::Overlaps));
         ledger.add(5, 1, counts(u64::MAX, 0)).unwrap();
         assert_eq!(ledger.add(6, 1, counts(1, 0)), Err(Misfit::CountOverflow));
-    }
-
-    #[test]
-    fn counts_beyond_32_bits_are_kept_whole() {
-        let mut ledger = MonthLedger::events(60);
-        let big = u64::from(u32::MAX) + 10;
-        ledger.add(0, 1, counts(big, big - 1)).unwrap();
-        ledger.add(1, 1, counts(7, 1)).unwrap();
-        let mut excluded = FixedBitSet::with_capacity(60);
-        excluded.insert(1);
-        let tally = ledger.tally(&excluded);
-        assert_eq!((tally.events, tally.bad, tally.excluded), (big, big - 1, 7));
-    }
-
-    #[test]
-    fn an_excluded_minute_takes_out_the_whole_bucket_it_touches() {
-        let mut ledger = MonthLedger::events(180);
-        ledger.add(0, 60, counts(1000, 10)).unwrap();
-        ledger.add(60, 60, counts(500, 500)).unwrap();
-        ledger.add(150, 1, counts(7, 1)).unwrap();
-        let mut excluded = FixedBitSet::with_capacity(180);
-        excluded.insert(119);
-        let tally = ledger.tally(&excluded);
-        assert_eq!((tally.events, tally.bad, tally.excluded), (1007, 11, 500));
-        let plain = ledger.tally(&FixedBitSet::with_capacity(180));
-        assert_eq!((plain.events, plain.bad, plain.excluded), (1507, 511, 0));
     }
 }

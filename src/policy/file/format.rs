@@ -42,7 +42,10 @@ pub(super) enum MethodFile {
         slice_minutes: u32,
         bad_slice: BadSliceFile,
     },
-    Occurrences,
+    Occurrences {
+        /// Percent; below it a month's data cannot decide it. Default 99.
+        min_coverage_percent: Option<String>,
+    },
 }
 
 #[derive(Deserialize)]

@@ -13,6 +13,7 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
+use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use super::{CompensationForm, Percent, Policy, ServiceMonthKind, SourceDocument};
@@ -106,6 +107,7 @@ pub(super) fn parse_policy(path: &str, text: &str) -> Result<Policy, PolicyFileE
         },
         claim_window,
         clauses,
+        revision: revision(text),
     })
 }
 
@@ -116,6 +118,13 @@ fn percent(value: &Spanned<String>, field: &str, at: &At) -> Result<Percent, Pol
         .get_ref()
         .parse()
         .map_err(|e| at(value.span(), format!("{field}: {e}")))
+}
+
+/// The file's revision: `sha256:` and the hex SHA-256 of its bytes.
+fn revision(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    format!("sha256:{hex}")
 }
 
 /// Turns a byte span into a 1-based line and column.

@@ -6,6 +6,9 @@ use super::format::{BadSliceFile, ClaimWindowFile, MethodFile, TierFile};
 use super::{At, PolicyFileError};
 use crate::policy::{ClaimWindowRule, Method, Percent, Tier, TimesliceRule};
 
+/// Below 99% of a month's minutes with data, an occurrences month is not decided
+/// (contract-readings.md, "Silence never passes unnoticed").
+const DEFAULT_MIN_COVERAGE: Percent = Percent::from_units(990_000);
 /// Slices must tile an hour so that clock changes of 30 or 60 minutes keep them aligned.
 const MINUTES_PER_HOUR: u32 = 60;
 /// A calendar month never has more business days than this (23 weekdays), before make-up days.
@@ -13,7 +16,17 @@ const MAX_OPENING_BUSINESS_DAY: u32 = 23;
 
 pub(super) fn method(file: &Spanned<MethodFile>, at: &At) -> Result<Method, PolicyFileError> {
     match file.get_ref() {
-        MethodFile::Occurrences => Ok(Method::Occurrences),
+        MethodFile::Occurrences {
+            min_coverage_percent,
+        } => {
+            let min_coverage = match min_coverage_percent {
+                Some(text) => text
+                    .parse()
+                    .map_err(|e| at(file.span(), format!("min_coverage_percent: {e}")))?,
+                None => DEFAULT_MIN_COVERAGE,
+            };
+            Ok(Method::Occurrences { min_coverage })
+        }
         MethodFile::Timeslices {
             slice_minutes,
             bad_slice,
