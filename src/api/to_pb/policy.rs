@@ -1,0 +1,150 @@
+//! Policies into responses.
+
+use super::super::pb;
+use crate::policy::{
+    Cause, Clause, Comparison, CompensationForm, Condition, Method, Policy, ServiceMonthKind,
+    SurgeMetric, TimesliceRule,
+};
+
+pub(in crate::api) fn policy(policy: &Policy) -> pb::Policy {
+    let Policy {
+        id,
+        name,
+        source,
+        service_month,
+        time_zone,
+        method,
+        standard,
+        tiers,
+        form,
+        claim_window,
+        clauses,
+        revision,
+    } = policy;
+    pb::Policy {
+        id: id.clone(),
+        name: name.clone(),
+        source: Some(pb::SourceDocument {
+            file: source.file.clone(),
+            title: source.title.clone(),
+            last_updated: source
+                .last_updated
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+        }),
+        service_month: match service_month {
+            ServiceMonthKind::Calendar => pb::ServiceMonthKind::Calendar,
+            ServiceMonthKind::Anniversary => pb::ServiceMonthKind::Anniversary,
+        } as i32,
+        default_time_zone: time_zone.name().to_string(),
+        method: Some(pb::Method {
+            kind: Some(match method {
+                Method::Occurrences { min_coverage } => {
+                    pb::method::Kind::Occurrences(pb::Occurrences {
+                        min_coverage_percent: min_coverage.to_string(),
+                    })
+                }
+                Method::Timeslices {
+                    slice_minutes,
+                    bad_slice,
+                } => pb::method::Kind::Timeslices(pb::Timeslices {
+                    slice_minutes: *slice_minutes,
+                    bad_slice: match bad_slice {
+                        TimesliceRule::AllFailed => pb::BadSliceRule::AllFailed,
+                        TimesliceRule::SuccessRateBelow(_) => pb::BadSliceRule::SuccessRateBelow,
+                    } as i32,
+                    success_rate_below_percent: match bad_slice {
+                        TimesliceRule::AllFailed => String::new(),
+                        TimesliceRule::SuccessRateBelow(bound) => bound.to_string(),
+                    },
+                }),
+            }),
+        }),
+        standard_percent: standard.to_string(),
+        tiers: tiers
+            .iter()
+            .map(|tier| pb::Tier {
+                at_least_percent: tier.at_least.to_string(),
+                below_percent: tier.below.to_string(),
+                fee_percent: tier.fee_percent.to_string(),
+            })
+            .collect(),
+        compensation_form: form_of(*form) as i32,
+        claim_window: Some(pb::ClaimWindowRule {
+            opens_after_business_day: claim_window.opens_after_business_day,
+            closes_after_days: claim_window.closes_after_days,
+        }),
+        clauses: clauses.iter().map(clause).collect(),
+        revision: revision.clone(),
+    }
+}
+
+fn clause(clause: &Clause) -> pb::Clause {
+    let (condition, surge) = match &clause.condition {
+        Condition::Always => (pb::ConditionKind::Always, None),
+        Condition::ProviderNotice => (pb::ConditionKind::ProviderNotice, None),
+        Condition::NumberBlocked => (pb::ConditionKind::NumberBlocked, None),
+        Condition::CaseByCase => (pb::ConditionKind::CaseByCase, None),
+        Condition::TrafficSurge(rule) => {
+            let threshold = rule.threshold.as_ref();
+            let surge = pb::SurgeRule {
+                metric: threshold.map_or(pb::SurgeMetric::Unspecified, |t| match t.metric {
+                    SurgeMetric::Concurrency => pb::SurgeMetric::Concurrency,
+                    SurgeMetric::PeakQps => pb::SurgeMetric::PeakQps,
+                    SurgeMetric::DailyMessages => pb::SurgeMetric::DailyMessages,
+                }) as i32,
+                comparison: threshold.map_or(pb::Comparison::Unspecified, |t| match t.comparison {
+                    Comparison::Above => pb::Comparison::Above,
+                    Comparison::AtLeast => pb::Comparison::AtLeast,
+                }) as i32,
+                threshold: threshold.map(|t| t.value.to_string()).unwrap_or_default(),
+                gateway_threshold: threshold
+                    .and_then(|t| t.gateway_value)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+                notice_must_be_written: rule.notice.written,
+                notice_business_days: rule.notice.business_days,
+                audio_video_chatroom_only: rule.audio_video_chatroom_only,
+            };
+            (pb::ConditionKind::TrafficSurge, Some(surge))
+        }
+    };
+    pb::Clause {
+        id: clause.id.clone(),
+        title: clause.title.clone(),
+        cause: clause.cause.map_or(pb::Cause::Unspecified, cause) as i32,
+        condition: condition as i32,
+        surge,
+    }
+}
+
+fn cause(cause: Cause) -> pb::Cause {
+    match cause {
+        Cause::ProviderFault => pb::Cause::ProviderFault,
+        Cause::CustomerFault => pb::Cause::CustomerFault,
+        Cause::CredentialLeak => pb::Cause::CredentialLeak,
+        Cause::AttackOnCustomer => pb::Cause::AttackOnCustomer,
+        Cause::GuidelineViolation => pb::Cause::GuidelineViolation,
+        Cause::CustomerNegligence => pb::Cause::CustomerNegligence,
+        Cause::IllegalContent => pb::Cause::IllegalContent,
+        Cause::TrafficSurge => pb::Cause::TrafficSurge,
+        Cause::TrialFeature => pb::Cause::TrialFeature,
+        Cause::AnnouncedEvent => pb::Cause::AnnouncedEvent,
+        Cause::ScheduledMaintenance => pb::Cause::ScheduledMaintenance,
+        Cause::ThirdPartyNetwork => pb::Cause::ThirdPartyNetwork,
+        Cause::ForceMajeure => pb::Cause::ForceMajeure,
+        Cause::RegulatoryControl => pb::Cause::RegulatoryControl,
+        Cause::InvalidNumber => pb::Cause::InvalidNumber,
+        Cause::PlatformRuleViolation => pb::Cause::PlatformRuleViolation,
+        Cause::RecipientHarassmentReport => pb::Cause::RecipientHarassmentReport,
+        Cause::NotAttributableToProvider => pb::Cause::NotAttributableToProvider,
+    }
+}
+
+pub(in crate::api) fn form_of(form: CompensationForm) -> pb::CompensationForm {
+    match form {
+        CompensationForm::Voucher => pb::CompensationForm::Voucher,
+        CompensationForm::Cash => pb::CompensationForm::Cash,
+        CompensationForm::MessageCredits => pb::CompensationForm::MessageCredits,
+    }
+}
