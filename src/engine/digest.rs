@@ -37,12 +37,14 @@ pub(super) fn input_digest(
                 "month {} {} {} {}\n",
                 month.first_day,
                 month.start.timestamp(),
-                ledger.log().len(),
-                records.len()
+                records.len(),
+                records.encoded_len()
             )
             .as_bytes(),
         );
-        hash.update(&records);
+        for piece in records.pieces() {
+            hash.update(piece);
+        }
     }
     let mut sorted: Vec<&String> = outages.iter().collect();
     sorted.sort();

@@ -115,12 +115,21 @@ pub(crate) fn close(ledger: &MonthLedger, exclusions: &[Exclusion], elapsed: usi
             }
             tally.worst_case_bad = Some(worst);
         }
-        Judged::Events { sum } => {
+        Judged::Events { sum, failing } => {
             if exclusions.is_empty() {
                 tally.events = sum.total;
                 tally.bad = sum.failed;
+                tally.unavailable = failing
+                    .into_iter()
+                    .map(|record| BadUnit {
+                        minutes: record.minute..record.minute + record.span,
+                        counts: record.counts,
+                    })
+                    .collect();
+                return tally;
             }
-            for record in ledger.log().sorted() {
+            // Exclusions need every bucket: each one an excluded outage touches leaves the count.
+            for record in ledger.log().in_order() {
                 let range = record.minute as usize..(record.minute + record.span) as usize;
                 match credited(range.clone()) {
                     Some(outage) => {
@@ -128,10 +137,8 @@ pub(crate) fn close(ledger: &MonthLedger, exclusions: &[Exclusion], elapsed: usi
                         tally.taken[outage] += record.counts.total;
                     }
                     None => {
-                        if !exclusions.is_empty() {
-                            tally.events += record.counts.total;
-                            tally.bad += record.counts.failed;
-                        }
+                        tally.events += record.counts.total;
+                        tally.bad += record.counts.failed;
                         if record.counts.failed > 0 {
                             tally.unavailable.push(BadUnit {
                                 minutes: range.start as u32..range.end as u32,

@@ -3,7 +3,7 @@
 
 use fixedbitset::FixedBitSet;
 
-use super::log::BucketLog;
+use super::log::{BucketLog, Record};
 use super::{Counts, MonthLedger, Store};
 use crate::policy::TimesliceRule;
 
@@ -77,7 +77,7 @@ impl MonthLedger {
                 }
                 run.minutes_into_slices::<5>(partial)
             }
-            (Store::Events { sum }, 1) => run.event_minutes(sum),
+            (Store::Events { sum, failing }, 1) => run.event_minutes(sum, failing),
             _ => 0,
         }
     }
@@ -114,6 +114,7 @@ impl Run<'_> {
         };
         let last_offset = (room.min(before_horizon) * 60) as u64;
         let rows = self.starts.iter().zip(self.totals).zip(self.failed);
+        let mut log = self.log.writer();
         let mut taken = 0;
         for ((&start, &total), &failed) in rows {
             let offset = start.wrapping_sub(self.month_start);
@@ -126,7 +127,7 @@ impl Run<'_> {
             if !accept(self.covered, minute, counts) {
                 break;
             }
-            self.log.push(minute as u32, SPAN as u32, counts);
+            log.push(minute as u32, SPAN as u32, counts);
             taken += 1;
         }
         taken
@@ -168,7 +169,7 @@ impl Run<'_> {
     }
 
     /// One-minute buckets of an occurrences month.
-    fn event_minutes(self, sum: &mut Counts) -> usize {
+    fn event_minutes(self, sum: &mut Counts, failing: &mut Vec<Record>) -> usize {
         self.each::<1>(|covered, minute, counts| {
             let Some(new_sum) = sum.checked_add(counts) else {
                 return false;
@@ -177,6 +178,13 @@ impl Run<'_> {
                 return false;
             }
             *sum = new_sum;
+            if counts.failed > 0 {
+                failing.push(Record {
+                    minute: minute as u32,
+                    span: 1,
+                    counts,
+                });
+            }
             true
         })
     }

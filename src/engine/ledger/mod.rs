@@ -13,7 +13,7 @@ mod log;
 use fixedbitset::FixedBitSet;
 
 use crate::policy::{Method, TimesliceRule};
-pub(crate) use log::BucketLog;
+pub(crate) use log::{BucketLog, Record};
 
 /// Attempts and failures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -71,6 +71,9 @@ enum Store {
     Events {
         /// Running sums, so overflow is refused when the bucket arrives, not at the end.
         sum: Counts,
+        /// The buckets that carried failures, in arrival order: the evidence, kept as they arrive
+        /// so that closing a month without exclusions never decodes its log.
+        failing: Vec<Record>,
     },
 }
 
@@ -108,6 +111,7 @@ impl MonthLedger {
             log: BucketLog::new(),
             store: Store::Events {
                 sum: Counts::default(),
+                failing: Vec::new(),
             },
         }
     }
@@ -156,8 +160,15 @@ impl MonthLedger {
                         .ok_or(Misfit::CountOverflow)?;
                 }
             }
-            Store::Events { sum } => {
+            Store::Events { sum, failing } => {
                 *sum = sum.checked_add(counts).ok_or(Misfit::CountOverflow)?;
+                if counts.failed > 0 {
+                    failing.push(Record {
+                        minute,
+                        span,
+                        counts,
+                    });
+                }
             }
         }
         self.log.push(minute, span, counts);
@@ -189,7 +200,7 @@ impl MonthLedger {
                     + bad_counts.capacity() * std::mem::size_of::<(u32, Counts)>()
                     + partial.capacity() * std::mem::size_of::<Counts>()
             }
-            Store::Events { .. } => 0,
+            Store::Events { failing, .. } => failing.capacity() * std::mem::size_of::<Record>(),
         };
         bits(&self.covered) + self.log.heap_bytes() + store
     }
@@ -219,7 +230,11 @@ impl MonthLedger {
                     bad: slices,
                 }
             }
-            Store::Events { sum } => Judged::Events { sum: *sum },
+            Store::Events { sum, failing } => {
+                let mut failing = failing.clone();
+                failing.sort_unstable_by_key(|record| record.minute);
+                Judged::Events { sum: *sum, failing }
+            }
         }
     }
 }
@@ -238,6 +253,8 @@ pub(crate) enum Judged {
     Events {
         /// Attempts and failures of every bucket.
         sum: Counts,
+        /// The buckets that carried failures, ascending.
+        failing: Vec<Record>,
     },
 }
 
