@@ -43,7 +43,7 @@ pub(super) fn input_digest(
             .as_bytes(),
         );
         for piece in records.pieces() {
-            hash.update(piece);
+            hash.update(&piece);
         }
     }
     let mut sorted: Vec<&String> = outages.iter().collect();

@@ -39,10 +39,6 @@ def varint(value):
     return bytes(out)
 
 
-def zigzag(value):
-    return (value << 1) ^ (value >> 63) if value >= 0 else ((-value) << 1) - 1
-
-
 def calendar_months(first, last, zone):
     """(first day, last day, first instant, end instant) of each calendar month of the term."""
     months = []
@@ -93,11 +89,21 @@ def digest(inputs):
 
     hash = hashlib.sha256(("\n".join(lines) + "\n").encode())
     for (day, _, start, _), records in zip(months, per_month):
-        body = bytearray()
-        previous = 0
+        # Longest runs of buckets of one length, each starting where the one before it ends.
+        runs = []
         for minute, span, total, failed in sorted(records):
-            body += varint(zigzag(minute - previous)) + varint(span) + varint(total) + varint(failed)
-            previous = minute
+            if runs and runs[-1]["span"] == span and runs[-1]["end"] == minute:
+                runs[-1]["counts"].append((total, failed))
+                runs[-1]["end"] += span
+            else:
+                runs.append({"minute": minute, "span": span, "end": minute + span, "counts": [(total, failed)]})
+        body = bytearray()
+        previous_end = 0
+        for run in runs:
+            body += varint(run["minute"] - previous_end) + varint(run["span"]) + varint(len(run["counts"]))
+            for total, failed in run["counts"]:
+                body += varint(total) + varint(failed)
+            previous_end = run["end"]
         hash.update(("month %s %d %d %d\n" % (day, start, len(records), len(body))).encode())
         hash.update(bytes(body))
     outages = sorted(

@@ -1,15 +1,18 @@
 //! The month's record of every bucket it accepted, in a compact form that is also the canonical
 //! form the input digest hashes.
 //!
-//! Each record is four LEB128 varints: the zigzag-encoded difference between its first minute and
-//! the previous record's (0 before the first), its span in minutes, its total and its failures. A
-//! run of consecutive one-minute buckets costs about four bytes a bucket, a quarter of a fixed
-//! 16-byte record. Records are kept in arrival order; when that order is already the canonical one
-//! (ascending minutes, as clients almost always send), the digest hashes the bytes as they are.
+//! Buckets are kept as runs: a run is buckets of one span, each starting where the one before it
+//! ended. A run is stored once (its first minute, span and length) and each of its buckets as two
+//! LEB128 varints, its total and its failures: a month of one-minute buckets costs about 2.5 bytes
+//! a bucket. In the canonical form the runs are maximal and ascending; a log whose buckets arrived
+//! in order (as clients almost always send them) already is, and the digest hashes its bytes as
+//! they are.
 //!
-//! The bytes live in fixed-size chunks allocated zeroed as they are needed: a growing vector would
-//! copy everything it holds at each doubling, which measured as more than half of the cost of
-//! keeping the log.
+//! The counts live in fixed-size chunks allocated zeroed as they are needed, written through a
+//! writer that keeps its position in locals: a growing vector copied everything it held at each
+//! doubling, which measured as more than half of the cost of keeping the log.
+
+use std::borrow::Cow;
 
 use super::Counts;
 
@@ -21,55 +24,72 @@ pub(crate) struct Record {
     pub(crate) counts: Counts,
 }
 
-/// The most bytes one record takes: four varints of at most ten bytes.
-const MAX_RECORD_BYTES: usize = 40;
+/// Buckets of one span, each starting where the one before it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Run {
+    minute: u32,
+    span: u32,
+    buckets: u32,
+    /// Bytes its buckets' counts take.
+    bytes: u32,
+}
+
+impl Run {
+    fn end(&self) -> u32 {
+        self.minute + self.span * self.buckets
+    }
+}
+
+/// The most bytes one bucket's counts take: two varints of at most ten bytes.
+const MAX_COUNTS_BYTES: usize = 20;
 
 /// Bytes per chunk: small enough that a month's unused tail costs little, large enough that
-/// allocations are rare (one per about 4,000 records).
+/// allocations are rare (one per about 6,000 buckets).
 const CHUNK_BYTES: usize = 16 * 1024;
 
-/// The records of one month.
+/// The buckets of one month.
 #[derive(Clone, Debug)]
 pub(crate) struct BucketLog {
-    /// Each chunk with the bytes of it in use; a record never straddles two chunks.
+    /// The runs, in arrival order.
+    runs: Vec<Run>,
+    /// Each chunk with the bytes of it in use; one bucket's counts never straddle two chunks.
     chunks: Vec<(Box<[u8]>, usize)>,
-    last_minute: u32,
     records: u64,
-    /// True while every record came after the one before it.
+    /// True while every bucket came after the one before it.
     ascending: bool,
 }
 
 impl BucketLog {
-    /// An empty log; it allocates nothing until the first record.
+    /// An empty log; it allocates nothing until the first bucket.
     pub(crate) fn new() -> Self {
         BucketLog {
+            runs: Vec::new(),
             chunks: Vec::new(),
-            last_minute: 0,
             records: 0,
             ascending: true,
         }
     }
 
-    /// Appends a record (the careful path's one at a time; runs use [`BucketLog::writer`]).
+    /// Appends a bucket (the careful path's one at a time; runs use [`BucketLog::writer`]).
     pub(crate) fn push(&mut self, minute: u32, span: u32, counts: Counts) {
         self.writer().push(minute, span, counts);
     }
 
-    /// A writer for a run of records, which keeps the chunk it writes into in locals: the hot
-    /// path writes a record with no load or store of the log's own fields.
+    /// A writer for a run of buckets, which keeps the chunk it writes into and the current run in
+    /// locals: the hot path writes a bucket with no load or store of the log's own fields.
     /// Allocates nothing until it writes.
     #[inline(always)]
     pub(crate) fn writer(&mut self) -> LogWriter<'_> {
-        // The last chunk is taken out to be written into, or left as it is when it is full.
         let (chunk, used) = match self.chunks.last() {
-            Some((_, used)) if used + MAX_RECORD_BYTES <= CHUNK_BYTES => self
+            Some((_, used)) if used + MAX_COUNTS_BYTES <= CHUNK_BYTES => self
                 .chunks
                 .pop()
                 .map_or((Box::default(), CHUNK_BYTES), |(chunk, used)| (chunk, used)),
             _ => (Box::default(), CHUNK_BYTES),
         };
+        let run = self.runs.pop();
         LogWriter {
-            last_minute: self.last_minute,
+            run,
             records: self.records,
             ascending: self.ascending,
             log: self,
@@ -78,7 +98,7 @@ impl BucketLog {
         }
     }
 
-    /// Records kept.
+    /// Buckets kept.
     pub(crate) fn len(&self) -> u64 {
         self.records
     }
@@ -87,19 +107,22 @@ impl BucketLog {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.chunks.len() * CHUNK_BYTES
             + self.chunks.capacity() * std::mem::size_of::<(Box<[u8]>, usize)>()
+            + self.runs.capacity() * std::mem::size_of::<Run>()
     }
 
-    /// Every record, in arrival order.
+    /// Every bucket, in arrival order.
     pub(crate) fn iter(&self) -> Records<'_> {
         Records {
+            runs: self.runs.iter(),
+            run: None,
+            left: 0,
             pieces: self.chunks.iter(),
             bytes: &[],
             at: 0,
-            minute: 0,
         }
     }
 
-    /// Every record in ascending minutes: decoded as they come when they arrived in order, sorted
+    /// Every bucket in ascending minutes: decoded as they come when they arrived in order, sorted
     /// first otherwise.
     pub(crate) fn in_order(&self) -> Box<dyn Iterator<Item = Record> + '_> {
         if self.ascending {
@@ -110,11 +133,11 @@ impl BucketLog {
         Box::new(records.into_iter())
     }
 
-    /// The log in canonical order, ascending minutes: itself when the records arrived in order,
-    /// re-encoded once otherwise.
-    pub(crate) fn canonical(&self) -> std::borrow::Cow<'_, BucketLog> {
+    /// The log in canonical form, maximal runs in ascending minutes: itself when the buckets
+    /// arrived in order, rebuilt once otherwise.
+    pub(crate) fn canonical(&self) -> Cow<'_, BucketLog> {
         if self.ascending {
-            return std::borrow::Cow::Borrowed(self);
+            return Cow::Borrowed(self);
         }
         let mut sorted = BucketLog::new();
         {
@@ -123,37 +146,95 @@ impl BucketLog {
                 writer.push(record.minute, record.span, record.counts);
             }
         }
-        std::borrow::Cow::Owned(sorted)
+        Cow::Owned(sorted)
     }
 
-    /// The encoded records, in pieces, in the order they were written.
-    pub(crate) fn pieces(&self) -> impl Iterator<Item = &[u8]> {
-        self.chunks.iter().map(|(chunk, used)| &chunk[..*used])
+    /// The encoded log, in pieces: for each run, its header (the gap in minutes since the end of
+    /// the run before it, its span and its number of buckets, as varints) and then its buckets'
+    /// counts. Canonical when the log is.
+    pub(crate) fn pieces(&self) -> impl Iterator<Item = Cow<'_, [u8]>> {
+        let mut data = self.chunks.iter().map(|(chunk, used)| &chunk[..*used]);
+        let mut current: &[u8] = &[];
+        let mut previous_end = 0;
+        self.runs.iter().flat_map(move |run| {
+            let mut header = Vec::with_capacity(30);
+            put(
+                &mut header,
+                u64::from(run.minute.saturating_sub(previous_end)),
+            );
+            put(&mut header, u64::from(run.span));
+            put(&mut header, u64::from(run.buckets));
+            previous_end = run.end();
+            let mut pieces = vec![Cow::Owned(header)];
+            // The run's counts: its next `bytes` bytes, across chunks (one bucket's counts never
+            // straddle two).
+            let mut left = run.bytes as usize;
+            while left > 0 {
+                if current.is_empty() {
+                    current = data.next().unwrap_or(&[]);
+                    if current.is_empty() {
+                        break;
+                    }
+                }
+                let length = left.min(current.len());
+                pieces.push(Cow::Borrowed(&current[..length]));
+                current = &current[length..];
+                left -= length;
+            }
+            pieces
+        })
     }
 
-    /// Bytes the encoded records take.
+    /// Bytes the encoded log takes.
     pub(crate) fn encoded_len(&self) -> usize {
-        self.chunks.iter().map(|(_, used)| used).sum()
+        let data: usize = self.chunks.iter().map(|(_, used)| used).sum();
+        let mut previous_end = 0;
+        let headers: usize = self
+            .runs
+            .iter()
+            .map(|run| {
+                let length = varint_len(u64::from(run.minute.saturating_sub(previous_end)))
+                    + varint_len(u64::from(run.span))
+                    + varint_len(u64::from(run.buckets));
+                previous_end = run.end();
+                length
+            })
+            .sum();
+        data + headers
     }
 }
 
-/// Appends records to a [`BucketLog`]; the log is complete again when the writer is dropped.
+/// Appends buckets to a [`BucketLog`]; the log is complete again when the writer is dropped.
 pub(crate) struct LogWriter<'a> {
     log: &'a mut BucketLog,
+    /// The run being extended, taken out of the log.
+    run: Option<Run>,
     chunk: Box<[u8]>,
     used: usize,
-    last_minute: u32,
     records: u64,
     ascending: bool,
 }
 
 impl LogWriter<'_> {
-    /// Appends a record.
+    /// Appends a bucket.
     #[inline(always)]
     pub(crate) fn push(&mut self, minute: u32, span: u32, counts: Counts) {
-        let delta = i64::from(minute) - i64::from(self.last_minute);
-        self.ascending &= self.records == 0 || delta > 0;
-        if self.used + MAX_RECORD_BYTES > CHUNK_BYTES {
+        match &mut self.run {
+            Some(run) if run.span == span && run.end() == minute => run.buckets += 1,
+            current => {
+                if let Some(run) = current.take() {
+                    self.ascending &= minute >= run.end();
+                    self.log.runs.push(run);
+                }
+                *current = Some(Run {
+                    minute,
+                    span,
+                    buckets: 1,
+                    bytes: 0,
+                });
+            }
+        }
+        if self.used + MAX_COUNTS_BYTES > CHUNK_BYTES {
             // An empty box stands for "no chunk yet" and is not kept.
             let full =
                 std::mem::replace(&mut self.chunk, vec![0u8; CHUNK_BYTES].into_boxed_slice());
@@ -162,16 +243,16 @@ impl LogWriter<'_> {
             }
             self.used = 0;
         }
-        let window: &mut [u8; MAX_RECORD_BYTES] = (&mut self.chunk
-            [self.used..self.used + MAX_RECORD_BYTES])
+        let window: &mut [u8; MAX_COUNTS_BYTES] = (&mut self.chunk
+            [self.used..self.used + MAX_COUNTS_BYTES])
             .try_into()
-            .expect("the window is MAX_RECORD_BYTES long");
-        let mut at = varint(zigzag(delta), window, 0);
-        at = varint(u64::from(span), window, at);
-        at = varint(counts.total, window, at);
-        at = varint(counts.failed, window, at);
+            .expect("the window is MAX_COUNTS_BYTES long");
+        let at = varint(counts.total, window, 0);
+        let at = varint(counts.failed, window, at);
         self.used += at;
-        self.last_minute = minute;
+        if let Some(run) = &mut self.run {
+            run.bytes += at as u32;
+        }
         self.records += 1;
     }
 }
@@ -182,38 +263,46 @@ impl Drop for LogWriter<'_> {
             let chunk = std::mem::take(&mut self.chunk);
             self.log.chunks.push((chunk, self.used));
         }
-        self.log.last_minute = self.last_minute;
+        if let Some(run) = self.run.take() {
+            self.log.runs.push(run);
+        }
         self.log.records = self.records;
         self.log.ascending = self.ascending;
     }
 }
 
-/// Decodes a log's records, chunk after chunk.
+/// Decodes a log's buckets, run after run, chunk after chunk.
 pub(crate) struct Records<'a> {
+    runs: std::slice::Iter<'a, Run>,
+    run: Option<Run>,
+    left: u32,
     pieces: std::slice::Iter<'a, (Box<[u8]>, usize)>,
     bytes: &'a [u8],
     at: usize,
-    minute: u32,
 }
 
 impl Iterator for Records<'_> {
     type Item = Record;
 
     fn next(&mut self) -> Option<Record> {
+        while self.left == 0 {
+            let run = *self.runs.next()?;
+            self.run = Some(run);
+            self.left = run.buckets;
+        }
+        let run = self.run?;
+        let minute = run.minute + run.span * (run.buckets - self.left);
+        self.left -= 1;
         while self.at >= self.bytes.len() {
             let (chunk, used) = self.pieces.next()?;
             self.bytes = &chunk[..*used];
             self.at = 0;
         }
-        let delta = unzigzag(self.read());
-        // The log only ever holds minutes of one month, written by `push`.
-        self.minute = (i64::from(self.minute) + delta) as u32;
-        let span = self.read() as u32;
         let total = self.read();
         let failed = self.read();
         Some(Record {
-            minute: self.minute,
-            span,
+            minute,
+            span: run.span,
             counts: Counts { total, failed },
         })
     }
@@ -236,10 +325,10 @@ impl Records<'_> {
 }
 
 /// Writes `value` as a LEB128 varint at `at`, returning the position after it. Values below 2^14
-/// (every span and delta, and most counts) take a branch-free path: both bytes are written and
-/// the position moves by one or two, so unpredictable counts cost no mispredicted branch.
+/// (most counts) take a branch-free path: both bytes are written and the position moves by one or
+/// two, so unpredictable counts cost no mispredicted branch.
 #[inline(always)]
-fn varint(mut value: u64, out: &mut [u8; MAX_RECORD_BYTES], mut at: usize) -> usize {
+fn varint(mut value: u64, out: &mut [u8; MAX_COUNTS_BYTES], mut at: usize) -> usize {
     if value < 1 << 14 {
         let more = u8::from(value >= 0x80);
         out[at] = (value as u8 & 0x7F) | (more << 7);
@@ -255,13 +344,18 @@ fn varint(mut value: u64, out: &mut [u8; MAX_RECORD_BYTES], mut at: usize) -> us
     at + 1
 }
 
-/// Small magnitudes, negative or not, in few bytes (protobuf's sint64 encoding).
-fn zigzag(value: i64) -> u64 {
-    ((value << 1) ^ (value >> 63)) as u64
+/// Appends `value` as a LEB128 varint.
+fn put(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
 }
 
-fn unzigzag(value: u64) -> i64 {
-    ((value >> 1) as i64) ^ -((value & 1) as i64)
+/// How many bytes `value` takes as a LEB128 varint.
+fn varint_len(value: u64) -> usize {
+    (64 - value.leading_zeros() as usize).max(1).div_ceil(7)
 }
 
 #[cfg(test)]
@@ -274,7 +368,10 @@ mod tests {
 
     fn canonical(log: &BucketLog) -> Vec<u8> {
         let canonical = log.canonical();
-        let bytes: Vec<u8> = canonical.pieces().flatten().copied().collect();
+        let bytes: Vec<u8> = canonical
+            .pieces()
+            .flat_map(|piece| piece.into_owned())
+            .collect();
         assert_eq!(canonical.encoded_len(), bytes.len());
         bytes
     }
@@ -303,15 +400,21 @@ mod tests {
             shuffled.push(minute, 1, counts(u64::from(minute) * 7, 1));
         }
         assert_eq!(canonical(&ascending), canonical(&shuffled));
-        // Consecutive minutes with small counts take four bytes each.
-        assert_eq!(canonical(&ascending).len(), 16);
+        // Two runs (0-2 and 10): 3 bytes of header each, 2 bytes of counts a bucket.
+        assert_eq!(
+            canonical(&ascending),
+            [0, 1, 3, 0, 1, 7, 1, 14, 1, 7, 1, 1, 70, 1]
+        );
     }
 
     #[test]
     fn records_span_many_chunks_and_decode_across_them() {
         let mut log = BucketLog::new();
-        for minute in 0..44_640 {
-            log.push(minute, 1, counts(u64::from(minute) * 1_000_003, 1));
+        {
+            let mut writer = log.writer();
+            for minute in 0..44_640 {
+                writer.push(minute, 1, counts(u64::from(minute) * 1_000_003, 1));
+            }
         }
         assert!(log.heap_bytes() > CHUNK_BYTES * 10);
         let decoded: Vec<Record> = log.iter().collect();
@@ -322,5 +425,24 @@ mod tests {
                 .enumerate()
                 .all(|(i, r)| r.minute == i as u32 && r.counts.total == i as u64 * 1_000_003)
         );
+        assert_eq!(canonical(&log).len(), log.encoded_len());
+    }
+
+    #[test]
+    fn varint_lengths_match_the_encoding() {
+        for value in [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut bytes = Vec::new();
+            put(&mut bytes, value);
+            assert_eq!(varint_len(value), bytes.len(), "{value}");
+        }
     }
 }
