@@ -10,11 +10,11 @@ use crate::engine::{Batch, BucketError, Durations, Evaluation, IngestError, Inge
 /// What a bucket message added, and the problem that stopped it: rows before a refused one stay
 /// added, so both are known even when the message is refused.
 #[derive(Debug)]
-pub(super) struct Taken {
+pub struct Taken {
     /// Buckets the message added before any problem.
-    pub(super) ingested: Ingested,
+    pub ingested: Ingested,
     /// The first problem, in row order.
-    pub(super) refused: Option<ApiError>,
+    pub refused: Option<ApiError>,
 }
 
 impl Taken {
@@ -33,7 +33,7 @@ impl Taken {
     }
 
     /// The problem, if there was one.
-    pub(super) fn result(self) -> Result<(), ApiError> {
+    pub fn result(self) -> Result<(), ApiError> {
         self.refused.map_or(Ok(()), Err)
     }
 }

@@ -6,11 +6,14 @@ mod error;
 mod from_pb;
 mod ingest;
 mod service;
+mod session;
 mod to_pb;
 mod upload;
 
 pub use error::{ApiError, is_message_too_large};
+pub use ingest::Taken;
 pub use service::SlaService;
+pub use session::Session;
 pub use upload::ClientGone;
 
 /// Code generated from `proto/sla/v1/sla.proto`.

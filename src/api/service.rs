@@ -10,12 +10,11 @@ use tracing::{Span, field};
 
 use super::error::ApiError;
 use super::from_pb;
-use super::ingest;
 use super::pb;
+use super::session::Session;
 use super::to_pb;
-use super::upload::{ClientGone, Message, Upload};
+use super::upload::{ClientGone, Upload};
 use crate::classify::{self, Context};
-use crate::engine::Evaluation;
 use crate::limits::{CallLimits, Limits};
 use crate::policy::PolicySet;
 use crate::server::metrics::Metrics;
@@ -51,44 +50,30 @@ impl SlaService {
         request: Request<Streaming<pb::EvaluateRequest>>,
     ) -> Result<pb::EvaluateResponse, ApiError> {
         let gone = request.extensions().get::<ClientGone>().cloned();
-        let mut upload = Upload::new(
-            request.into_inner(),
-            self.calls.max_buckets_per_stream,
-            gone,
-        );
+        let mut upload = Upload::new(request.into_inner(), gone);
         let spec = upload.spec().await?;
-        let request = from_pb::evaluation_spec(&self.policies, spec, Utc::now())?;
-        Span::current().record("policy_id", request.policy.id.as_str());
-        let mut evaluation = Evaluation::new(request.policy, request.spec, self.limits)?;
-
-        let outcome = self.fold(&mut upload, &mut evaluation).await;
-        let ingested = evaluation.ingested();
+        let mut session = Session::start(
+            &self.policies,
+            self.limits,
+            self.calls.max_buckets_per_stream,
+            spec,
+            Utc::now(),
+        )?;
+        Span::current().record("policy_id", session.policy_id());
+        let outcome = self.fold(&mut upload, &mut session).await;
+        let ingested = session.ingested();
         let span = Span::current();
         span.record("buckets_accepted", ingested.accepted);
         span.record("buckets_ignored", ingested.ignored);
-        span.record("batches", upload.batches());
+        span.record("batches", session.batches());
         outcome?;
-        let received = ingested.accepted + ingested.ignored;
-        if let Some(expected) = request.expected_buckets
-            && expected != received
-        {
-            return Err(ApiError::BucketCountMismatch { expected, received });
-        }
-        let report = evaluation.finish();
-        Ok(to_pb::report(&report, upload.batches()))
+        session.finish()
     }
 
     /// Takes every message after the spec.
-    async fn fold(&self, upload: &mut Upload, evaluation: &mut Evaluation) -> Result<(), ApiError> {
+    async fn fold(&self, upload: &mut Upload, session: &mut Session) -> Result<(), ApiError> {
         while let Some(message) = upload.next().await? {
-            let taken = match message {
-                Message::Rows { batch, buckets } => ingest::rows(evaluation, batch, buckets),
-                Message::Columns { batch, columns } => ingest::columns(evaluation, batch, &columns),
-                Message::Outage(outage) => {
-                    evaluation.add_outage(from_pb::outage("outage", outage)?)?;
-                    continue;
-                }
-            };
+            let taken = session.take(message);
             // Counted as they arrive, rows before a refused one included.
             self.metrics.buckets(taken.ingested);
             taken.result()?;

@@ -1,5 +1,5 @@
-//! An Evaluate stream as it arrives: the spec first, then messages held to the server's per-stream
-//! bucket limit. Nothing is collected; each message is handed on as it is decoded.
+//! An Evaluate stream as it arrives: the spec first, then each message as it is decoded. Nothing
+//! is collected; a stream the client abandoned ends in an error, never as if complete.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,25 +31,12 @@ impl ClientGone {
 pub(super) struct Upload {
     stream: Streaming<pb::EvaluateRequest>,
     gone: Option<ClientGone>,
-    max_buckets: u64,
-    buckets: u64,
-    batches: u64,
 }
 
 impl Upload {
-    /// The stream, allowed at most `max_buckets` buckets in all.
-    pub(super) fn new(
-        stream: Streaming<pb::EvaluateRequest>,
-        max_buckets: u64,
-        gone: Option<ClientGone>,
-    ) -> Self {
-        Upload {
-            stream,
-            gone,
-            max_buckets,
-            buckets: 0,
-            batches: 0,
-        }
+    /// The stream; `gone` is the serving layer's mark of a body that ended in an error.
+    pub(super) fn new(stream: Streaming<pb::EvaluateRequest>, gone: Option<ClientGone>) -> Self {
+        Upload { stream, gone }
     }
 
     /// The stream's first message, which must carry the spec.
@@ -64,81 +51,15 @@ impl Upload {
         }
     }
 
-    /// The next message after the spec, `None` once the client has closed the stream. A message
-    /// that would take the stream past its bucket limit is refused before any of it is used.
-    pub(super) async fn next(&mut self) -> Result<Option<Message>, ApiError> {
-        let Some(message) = self.stream.message().await? else {
-            if self.gone.as_ref().is_some_and(ClientGone::is_marked) {
-                return Err(ApiError::ClientGone);
+    /// The next message after the spec, `None` once the client has closed the stream; an error
+    /// when the client went away instead of closing it.
+    pub(super) async fn next(&mut self) -> Result<Option<pb::EvaluateRequest>, ApiError> {
+        match self.stream.message().await? {
+            Some(message) => Ok(Some(message)),
+            None if self.gone.as_ref().is_some_and(ClientGone::is_marked) => {
+                Err(ApiError::ClientGone)
             }
-            return Ok(None);
-        };
-        let (rows, message) = match message.item {
-            Some(Item::Buckets(pb::BucketBatch { buckets })) => (
-                buckets.len() as u64,
-                Message::Rows {
-                    batch: self.batches,
-                    buckets,
-                },
-            ),
-            Some(Item::Columns(columns)) => (
-                columns.rows() as u64,
-                Message::Columns {
-                    batch: self.batches,
-                    columns,
-                },
-            ),
-            Some(Item::Outage(outage)) => return Ok(Some(Message::Outage(outage))),
-            Some(Item::Spec(_)) => {
-                return Err(ApiError::invalid(
-                    "spec",
-                    "spec may only be sent once, as the stream's first message",
-                ));
-            }
-            None => {
-                return Err(ApiError::invalid(
-                    "item",
-                    "an EvaluateRequest must carry spec, buckets, columns or outage",
-                ));
-            }
-        };
-        if self.buckets + rows > self.max_buckets {
-            return Err(ApiError::LimitExceeded {
-                subject: "buckets per stream".into(),
-                message: format!(
-                    "batch {} would take the stream past the server's limit of {} buckets per \
-                     stream; split the term over several streams",
-                    self.batches, self.max_buckets
-                ),
-            });
+            None => Ok(None),
         }
-        self.buckets += rows;
-        self.batches += 1;
-        Ok(Some(message))
     }
-
-    /// Bucket-carrying messages received so far.
-    pub(super) fn batches(&self) -> u64 {
-        self.batches
-    }
-}
-
-/// A message after the spec.
-pub(super) enum Message {
-    /// Readable rows; `batch` counts the stream's bucket-carrying messages from 0.
-    Rows {
-        /// This message's number among the bucket-carrying ones.
-        batch: u64,
-        /// The rows.
-        buckets: Vec<pb::Bucket>,
-    },
-    /// Packed columns.
-    Columns {
-        /// This message's number among the bucket-carrying ones.
-        batch: u64,
-        /// The columns.
-        columns: pb::BucketColumns,
-    },
-    /// An outage.
-    Outage(pb::Outage),
 }

@@ -1,0 +1,133 @@
+//! One evaluation driven by `sla.v1` messages: what an Evaluate stream does after its spec,
+//! whatever carries the messages. The gRPC handler feeds it a stream; the command line feeds it
+//! messages it builds from files, so both answer with the same response, byte for byte.
+
+use chrono::{DateTime, Utc};
+
+use super::error::ApiError;
+use super::from_pb;
+use super::ingest::{self, Taken};
+use super::pb;
+use super::pb::evaluate_request::Item;
+use super::to_pb;
+use crate::engine::{Evaluation, Ingested};
+use crate::limits::Limits;
+use crate::policy::PolicySet;
+
+/// An evaluation in progress, fed message by message.
+pub struct Session {
+    evaluation: Evaluation,
+    policy_id: String,
+    expected_buckets: Option<u64>,
+    max_buckets: u64,
+    buckets: u64,
+    batches: u64,
+}
+
+impl Session {
+    /// Starts an evaluation from a stream's spec. `received` is when the spec arrived: the
+    /// evaluation's `as_of` unless the spec names one. A stream may carry at most `max_buckets`
+    /// buckets.
+    pub fn start(
+        policies: &PolicySet,
+        limits: Limits,
+        max_buckets: u64,
+        spec: pb::EvaluationSpec,
+        received: DateTime<Utc>,
+    ) -> Result<Self, ApiError> {
+        let request = from_pb::evaluation_spec(policies, spec, received)?;
+        let policy_id = request.policy.id.clone();
+        Ok(Session {
+            evaluation: Evaluation::new(request.policy, request.spec, limits)?,
+            policy_id,
+            expected_buckets: request.expected_buckets,
+            max_buckets,
+            buckets: 0,
+            batches: 0,
+        })
+    }
+
+    /// The policy evaluated under.
+    pub fn policy_id(&self) -> &str {
+        &self.policy_id
+    }
+
+    /// Takes one message after the spec: buckets, columns or an outage. What it added is known
+    /// even when it was refused part way.
+    pub fn take(&mut self, message: pb::EvaluateRequest) -> Taken {
+        let refused = |error: ApiError| Taken {
+            ingested: Ingested::default(),
+            refused: Some(error),
+        };
+        let rows = match &message.item {
+            Some(Item::Buckets(batch)) => batch.buckets.len() as u64,
+            Some(Item::Columns(columns)) => columns.rows() as u64,
+            Some(Item::Outage(_)) => 0,
+            Some(Item::Spec(_)) => {
+                return refused(ApiError::invalid(
+                    "spec",
+                    "spec may only be sent once, as the stream's first message",
+                ));
+            }
+            None => {
+                return refused(ApiError::invalid(
+                    "item",
+                    "an EvaluateRequest must carry spec, buckets, columns or outage",
+                ));
+            }
+        };
+        if self.buckets + rows > self.max_buckets {
+            return refused(ApiError::LimitExceeded {
+                subject: "buckets per stream".into(),
+                message: format!(
+                    "batch {} would take the stream past the server's limit of {} buckets per \
+                     stream; split the term over several streams",
+                    self.batches, self.max_buckets
+                ),
+            });
+        }
+        let batch = self.batches;
+        let taken = match message.item {
+            Some(Item::Buckets(pb::BucketBatch { buckets })) => {
+                ingest::rows(&mut self.evaluation, batch, buckets)
+            }
+            Some(Item::Columns(columns)) => ingest::columns(&mut self.evaluation, batch, &columns),
+            Some(Item::Outage(outage)) => {
+                let added = from_pb::outage("outage", outage)
+                    .and_then(|outage| Ok(self.evaluation.add_outage(outage).map(|_| ())?));
+                return Taken {
+                    ingested: Ingested::default(),
+                    refused: added.err(),
+                };
+            }
+            Some(Item::Spec(_)) | None => unreachable!("refused above"),
+        };
+        self.buckets += rows;
+        self.batches += 1;
+        taken
+    }
+
+    /// Buckets accepted and ignored so far.
+    pub fn ingested(&self) -> Ingested {
+        self.evaluation.ingested()
+    }
+
+    /// Bucket-carrying messages taken so far.
+    pub fn batches(&self) -> u64 {
+        self.batches
+    }
+
+    /// Closes the evaluation: refused when the stream carried another number of buckets than its
+    /// spec announced.
+    pub fn finish(self) -> Result<pb::EvaluateResponse, ApiError> {
+        let ingested = self.evaluation.ingested();
+        let received = ingested.accepted + ingested.ignored;
+        if let Some(expected) = self.expected_buckets
+            && expected != received
+        {
+            return Err(ApiError::BucketCountMismatch { expected, received });
+        }
+        let report = self.evaluation.finish();
+        Ok(to_pb::report(&report, self.batches))
+    }
+}

@@ -1,0 +1,143 @@
+//! `sla-evaluator serve`: sets up logging, loads the policies, binds the listeners and serves until
+//! SIGTERM or Ctrl-C.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, LogFormat};
+use crate::server::{Listeners, serve};
+
+/// Serves until a signal asks it to stop.
+pub async fn run(config: Config) -> ExitCode {
+    // Signals first: a SIGTERM that arrives while policies load must drain, not kill.
+    let signals = match Signals::register() {
+        Ok(signals) => signals,
+        Err(error) => {
+            eprintln!("sla-evaluator: cannot listen for signals: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let filter = match EnvFilter::try_new(&config.log) {
+        Ok(filter) => filter,
+        Err(error) => {
+            eprintln!(
+                "sla-evaluator: --log '{}' is not a log filter: {error}",
+                config.log
+            );
+            return ExitCode::from(2);
+        }
+    };
+    // Colours only for a person at a terminal, never into files or log collectors.
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
+    match config.log_format {
+        LogFormat::Human => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+
+    let policies = match config.policies() {
+        Ok(policies) => Arc::new(policies),
+        Err(error) => {
+            tracing::error!(%error, "cannot load policies; not starting");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = match config.server_options(Arc::clone(&policies)) {
+        Ok(options) => options,
+        Err(error) => {
+            tracing::error!(%error, "cannot configure the server; not starting");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listeners = match bind(&config).await {
+        Ok(listeners) => listeners,
+        Err((address, error)) => {
+            tracing::error!(%error, %address, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    let address = |listener: Option<&TcpListener>| {
+        listener
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.to_string())
+    };
+    if options.tls.is_some() && listeners.health.is_none() {
+        tracing::warn!(
+            "TLS is on and --health-listen is not set: plaintext probes cannot reach health"
+        );
+    }
+    tracing::info!(
+        listen = address(Some(&listeners.grpc)),
+        health_listen = address(listeners.health.as_ref()),
+        metrics_listen = address(listeners.metrics.as_ref()),
+        tls = options.tls.is_some(),
+        mutual_tls = options.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
+        policies = policies.len(),
+        "serving sla.v1.SlaEvaluator"
+    );
+    match serve(listeners, options, signals.shutdown()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn bind(config: &Config) -> Result<Listeners, (SocketAddr, std::io::Error)> {
+    let bind = |address: SocketAddr| async move {
+        TcpListener::bind(address)
+            .await
+            .map_err(|error| (address, error))
+    };
+    let optional = |address: Option<SocketAddr>| async move {
+        match address {
+            Some(address) => bind(address).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    Ok(Listeners {
+        grpc: bind(config.listen).await?,
+        health: optional(config.health_listen).await?,
+        metrics: optional(config.metrics_listen).await?,
+    })
+}
+
+/// SIGTERM (what Kubernetes sends) and SIGINT (Ctrl-C), registered before anything else happens.
+struct Signals {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl Signals {
+    fn register() -> std::io::Result<Self> {
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// Resolves on the first signal. A second one, while the server drains, ends the process at
+    /// once: the person or system sending it has decided not to wait.
+    async fn shutdown(mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => tracing::info!("SIGTERM received"),
+            _ = self.interrupt.recv() => tracing::info!("Ctrl-C received"),
+        }
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = self.terminate.recv() => {}
+                _ = self.interrupt.recv() => {}
+            }
+            tracing::warn!("second signal: exiting without waiting for the drain");
+            std::process::exit(130);
+        });
+    }
+}
