@@ -44,6 +44,11 @@ pub struct Config {
     /// Largest request message accepted, in bytes.
     #[arg(long, env = "SLA_MAX_MESSAGE_BYTES", default_value_t = 4 << 20, value_parser = at_least_one)]
     pub max_message_bytes: usize,
+    /// Memory the calls in progress may hold at once (ledgers and messages being decoded), e.g.
+    /// "768MiB"; a call that would pass it is refused with RESOURCE_EXHAUSTED. "auto": 60% of the
+    /// container's memory limit, or half the machine's memory without one.
+    #[arg(long, env = "SLA_MEMORY_BUDGET", default_value = "auto", value_parser = memory_budget)]
+    pub memory_budget: MemorySetting,
     /// Evaluate and ClassifyOutages calls in progress at once; more are shed with
     /// RESOURCE_EXHAUSTED.
     #[arg(long, env = "SLA_MAX_CONCURRENT_CALLS", default_value_t = CallLimits::default().max_concurrent, value_parser = at_least_one)]
@@ -114,6 +119,38 @@ pub enum LogFormat {
 
 /// An address, or none.
 pub type OptionalAddress = Option<SocketAddr>;
+
+/// A memory budget in bytes, or `auto` for the one derived from the container's limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemorySetting {
+    /// Derived from the container's memory limit (see [`crate::memory::default_budget`]).
+    Auto,
+    /// This many bytes.
+    Bytes(u64),
+}
+
+impl MemorySetting {
+    /// The budget in bytes.
+    pub fn bytes(self) -> u64 {
+        match self {
+            MemorySetting::Auto => crate::memory::default_budget(),
+            MemorySetting::Bytes(bytes) => bytes,
+        }
+    }
+}
+
+fn memory_budget(text: &str) -> Result<MemorySetting, String> {
+    if text.eq_ignore_ascii_case("auto") {
+        return Ok(MemorySetting::Auto);
+    }
+    match text.parse::<bytesize::ByteSize>() {
+        Ok(size) if size.as_u64() > 0 => Ok(MemorySetting::Bytes(size.as_u64())),
+        Ok(_) => Err("must be above zero".into()),
+        Err(error) => Err(format!(
+            "'{text}' is neither a size (e.g. 768MiB) nor \"auto\": {error}"
+        )),
+    }
+}
 
 /// HTTP/2 windows range from the protocol's initial 65,535 bytes to its maximum of 2^31 - 1.
 fn window(text: &str) -> Result<u32, String> {
@@ -208,6 +245,7 @@ impl Config {
                 max_buckets_per_stream: self.max_buckets_per_stream,
             },
             max_message_bytes: self.max_message_bytes,
+            memory_budget: self.memory_budget.bytes(),
             http2: Http2Options {
                 stream_window: self.stream_window,
                 connection_window: self.connection_window,

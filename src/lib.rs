@@ -13,5 +13,6 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod limits;
+pub mod memory;
 pub mod policy;
 pub mod server;

@@ -5,11 +5,18 @@
 mod common;
 
 use common::requests::{april_minutes, im_spec};
-use common::scrape::{sample, scrape, wait_for_open_streams};
+use common::scrape::{labelled, sample, scrape, sla_rpc, wait_for_open_streams};
 use common::server::{Setup, TestServer};
 use sla_evaluator::api::pb;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+
+/// `labels` plus a status code.
+fn with_code<'a>(labels: &[(&'a str, &'a str)], code: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut labels = labels.to_vec();
+    labels.push(("grpc_code", code));
+    labels
+}
 
 #[tokio::test]
 async fn calls_streams_buckets_and_shedding_are_counted() {
@@ -20,6 +27,35 @@ async fn calls_streams_buckets_and_shedding_are_counted() {
     setup.options.calls.max_concurrent = 1;
     let server = TestServer::build(setup);
     let metrics = server.metrics_addr.unwrap();
+    let evaluate = sla_rpc("Evaluate", "client_stream");
+    let classify = sla_rpc("ClassifyOutages", "unary");
+    let list = sla_rpc("ListPolicies", "unary");
+
+    // Every series exists before its first call, at zero.
+    let (status, content_type, body) = tokio::task::spawn_blocking(move || scrape(metrics))
+        .await
+        .unwrap();
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    assert_eq!(
+        labelled(
+            &body,
+            "grpc_server_handled_total",
+            &with_code(&evaluate, "OK")
+        ),
+        0.0
+    );
+    assert_eq!(
+        labelled(
+            &body,
+            "sla_shed_calls_total",
+            &[("method", "ClassifyOutages")]
+        ),
+        0.0
+    );
 
     // One stream open, holding the only call slot.
     let (tx, rx) = mpsc::channel(4);
@@ -28,15 +64,15 @@ async fn calls_streams_buckets_and_shedding_are_counted() {
     tx.send(im_spec("2024-04-01", "2024-04-30")).await.unwrap();
     tx.send(april_minutes(0, 100, 1, 0)).await.unwrap();
     wait_for_open_streams(metrics, 1).await;
-    let (status, content_type, body) = tokio::task::spawn_blocking(move || scrape(metrics))
+    let (_, _, body) = tokio::task::spawn_blocking(move || scrape(metrics))
         .await
         .unwrap();
-    assert_eq!(status, "HTTP/1.1 200 OK");
-    assert!(
-        content_type.starts_with("application/openmetrics-text"),
-        "{content_type}"
-    );
     assert_eq!(sample(&body, "sla_open_streams"), 1.0);
+    assert_eq!(labelled(&body, "grpc_server_started_total", &evaluate), 1.0);
+    assert_eq!(
+        labelled(&body, "grpc_server_msg_received_total", &evaluate),
+        2.0
+    );
 
     // A second work call is shed; a policy lookup is not.
     let mut client = server.client().await;
@@ -68,73 +104,73 @@ async fn calls_streams_buckets_and_shedding_are_counted() {
         .await
         .unwrap();
     assert_eq!(sample(&body, "sla_open_streams"), 0.0);
+    let handled = |labels: &[(&str, &str)], code| {
+        labelled(&body, "grpc_server_handled_total", &with_code(labels, code))
+    };
+    assert_eq!(handled(&evaluate, "OK"), 1.0);
+    assert_eq!(handled(&evaluate, "FailedPrecondition"), 1.0);
+    assert_eq!(handled(&classify, "ResourceExhausted"), 1.0);
+    assert_eq!(handled(&list, "OK"), 1.0);
     assert_eq!(
-        sample(&body, r#"sla_calls_total{method="Evaluate",code="Ok"}"#),
+        labelled(&body, "grpc_server_msg_sent_total", &evaluate),
         1.0
     );
     assert_eq!(
-        sample(
+        labelled(
             &body,
-            r#"sla_calls_total{method="Evaluate",code="FailedPrecondition"}"#
+            "sla_shed_calls_total",
+            &[("method", "ClassifyOutages")]
         ),
         1.0
     );
     assert_eq!(
-        sample(
-            &body,
-            r#"sla_calls_total{method="ClassifyOutages",code="ResourceExhausted"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        sample(&body, r#"sla_calls_total{method="ListPolicies",code="Ok"}"#),
-        1.0
-    );
-    assert_eq!(
-        sample(&body, r#"sla_shed_calls_total{method="ClassifyOutages"}"#),
-        1.0
-    );
-    assert_eq!(
-        sample(&body, r#"sla_buckets_total{outcome="Accepted"}"#),
+        labelled(&body, "sla_buckets_total", &[("outcome", "accepted")]),
         100.0
     );
     assert_eq!(
-        sample(&body, r#"sla_buckets_total{outcome="Ignored"}"#),
+        labelled(&body, "sla_buckets_total", &[("outcome", "ignored")]),
         1.0
     );
     assert_eq!(
-        sample(
-            &body,
-            r#"sla_call_duration_seconds_count{method="Evaluate"}"#
-        ),
+        labelled(&body, "grpc_server_handling_seconds_count", &evaluate),
         2.0
     );
-    assert!(sample(&body, r#"sla_call_duration_seconds_sum{method="Evaluate"}"#) > 0.0);
-    assert!(
-        body.contains("# HELP sla_calls Finished calls of sla.v1.SlaEvaluator"),
-        "{body}"
+    assert!(labelled(&body, "grpc_server_handling_seconds_sum", &evaluate) > 0.0);
+    assert_eq!(
+        labelled(
+            &body,
+            "sla_build_info",
+            &[("version", env!("CARGO_PKG_VERSION"))]
+        ),
+        1.0
     );
-    assert!(body.trim_end().ends_with("# EOF"));
+    assert!(sample(&body, "process_resident_memory_bytes") > 0.0);
     // Every metric family the server exports is documented in the README.
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let families: Vec<&str> = body
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|family| family.split_once(' ').unwrap().0)
+        .filter(|name| !name.starts_with("process_"))
         .collect();
-    assert_eq!(families.len(), 5, "{families:?}");
+    assert!(families.len() >= 15, "{families:?}");
     for family in families {
-        let (name, kind) = family.split_once(' ').unwrap();
-        let documented = if kind == "counter" {
-            format!("`{name}_total`")
-        } else {
-            format!("`{name}`")
-        };
         assert!(
-            readme.contains(&documented),
-            "README.md does not document {documented}"
+            readme.contains(&format!("`{family}`")),
+            "README.md does not document {family}"
         );
     }
+    // And the exposition is clean by Prometheus's own linter.
+    let mut promtool = std::process::Command::new("promtool");
+    promtool.args(["check", "metrics"]);
+    let output = common::tools::run(promtool, &body);
+    assert!(
+        output.status.success(),
+        "promtool check metrics (Debian package prometheus):\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[tokio::test]
@@ -157,15 +193,12 @@ async fn a_stream_the_client_abandons_is_cancelled_never_ok() {
     let (_, _, body) = tokio::task::spawn_blocking(move || scrape(metrics))
         .await
         .unwrap();
-    assert_eq!(
-        sample(
-            &body,
-            r#"sla_calls_total{method="Evaluate",code="Cancelled"}"#
-        ),
-        1.0
-    );
-    assert!(
-        !body.contains(r#"sla_calls_total{method="Evaluate",code="Ok"}"#),
-        "{body}"
-    );
+    let evaluate = sla_rpc("Evaluate", "client_stream");
+    let code = |code| {
+        let mut labels = evaluate.clone();
+        labels.push(("grpc_code", code));
+        labelled(&body, "grpc_server_handled_total", &labels)
+    };
+    assert_eq!(code("Canceled"), 1.0);
+    assert_eq!(code("OK"), 0.0);
 }

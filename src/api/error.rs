@@ -6,6 +6,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use super::columns::StartsError;
 use crate::engine::{BucketField, FeeField, IngestError, OutageError, SpecError};
+use crate::memory::Exhausted;
 
 /// Why a call failed, as the API layer sees it. Domain errors arrive here already carrying the path
 /// of the request field at fault.
@@ -51,6 +52,9 @@ pub enum ApiError {
         /// The limit.
         limit: std::time::Duration,
     },
+    /// The call would have passed the server's memory budget.
+    #[error("{0}")]
+    MemoryExhausted(Exhausted),
     /// The stream carried another number of buckets than its spec announced.
     #[error(
         "the stream carried {received} buckets but spec.expected_buckets is {expected}: the upload \
@@ -209,6 +213,12 @@ impl From<OutageError> for ApiError {
     }
 }
 
+impl From<Exhausted> for ApiError {
+    fn from(exhausted: Exhausted) -> Self {
+        ApiError::MemoryExhausted(exhausted)
+    }
+}
+
 /// A failure of the client's stream; a message over the size limit becomes a limit like the others
 /// (see [`is_message_too_large`]).
 impl From<Status> for ApiError {
@@ -265,6 +275,14 @@ impl From<ApiError> for Status {
                 ErrorDetails::with_quota_failure_violation("concurrent calls", message),
             ),
             ApiError::TimedOut { .. } => Status::deadline_exceeded(message),
+            ApiError::MemoryExhausted(_) => {
+                let mut details =
+                    ErrorDetails::with_quota_failure_violation("memory budget", message.clone());
+                // Calls in progress give their memory back as they end, usually within a
+                // second or two.
+                details.set_retry_info(Some(std::time::Duration::from_secs(1)));
+                Status::with_error_details(Code::ResourceExhausted, message, details)
+            }
             ApiError::BucketCountMismatch { .. } => Status::with_error_details(
                 Code::FailedPrecondition,
                 message.clone(),

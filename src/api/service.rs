@@ -16,6 +16,7 @@ use super::to_pb;
 use super::upload::{ClientGone, Upload};
 use crate::classify::{self, Context};
 use crate::limits::{CallLimits, Limits};
+use crate::memory::MemoryBudget;
 use crate::policy::PolicySet;
 use crate::server::metrics::Metrics;
 
@@ -25,6 +26,7 @@ pub struct SlaService {
     policies: Arc<PolicySet>,
     limits: Limits,
     calls: CallLimits,
+    budget: Arc<MemoryBudget>,
     metrics: Arc<Metrics>,
 }
 
@@ -34,12 +36,14 @@ impl SlaService {
         policies: Arc<PolicySet>,
         limits: Limits,
         calls: CallLimits,
+        budget: Arc<MemoryBudget>,
         metrics: Arc<Metrics>,
     ) -> Self {
         SlaService {
             policies,
             limits,
             calls,
+            budget,
             metrics,
         }
     }
@@ -56,6 +60,7 @@ impl SlaService {
             &self.policies,
             self.limits,
             self.calls.max_buckets_per_stream,
+            self.budget.reservation(),
             spec,
             Utc::now(),
         )?;

@@ -10,13 +10,17 @@ use super::ingest::{self, Taken};
 use super::pb;
 use super::pb::evaluate_request::Item;
 use super::to_pb;
-use crate::engine::{Evaluation, Ingested};
+use crate::engine::{Evaluation, Ingested, Term};
 use crate::limits::Limits;
+use crate::memory::Reservation;
 use crate::policy::PolicySet;
 
 /// An evaluation in progress, fed message by message.
 pub struct Session {
     evaluation: Evaluation,
+    memory: Reservation,
+    /// What the term's empty ledgers may take, kept reserved however little they hold yet.
+    floor: u64,
     policy_id: String,
     expected_buckets: Option<u64>,
     max_buckets: u64,
@@ -28,17 +32,27 @@ impl Session {
     /// Starts an evaluation from a stream's spec. `received` is when the spec arrived: the
     /// evaluation's `as_of` unless the spec names one. A stream may carry at most `max_buckets`
     /// buckets.
+    ///
+    /// The evaluation's memory is reserved in `memory` before it is allocated: its term's ledgers
+    /// here, what each batch may add before the batch is taken (then trued up to what it did
+    /// add), so that a call that would pass the server's budget is refused instead of taking it.
     pub fn start(
         policies: &PolicySet,
         limits: Limits,
         max_buckets: u64,
+        mut memory: Reservation,
         spec: pb::EvaluationSpec,
         received: DateTime<Utc>,
     ) -> Result<Self, ApiError> {
         let request = from_pb::evaluation_spec(policies, spec, received)?;
         let policy_id = request.policy.id.clone();
+        let term = Term::new(request.policy, request.spec, limits)?;
+        let floor = term.ledger_bytes();
+        memory.grow(floor)?;
         Ok(Session {
-            evaluation: Evaluation::new(request.policy, request.spec, limits)?,
+            evaluation: Evaluation::with_term(term),
+            memory,
+            floor,
             policy_id,
             expected_buckets: request.expected_buckets,
             max_buckets,
@@ -86,6 +100,9 @@ impl Session {
                 ),
             });
         }
+        if let Err(exhausted) = self.memory.grow(self.evaluation.growth_bound(rows)) {
+            return refused(exhausted.into());
+        }
         let batch = self.batches;
         let taken = match message.item {
             Some(Item::Buckets(pb::BucketBatch { buckets })) => {
@@ -104,6 +121,10 @@ impl Session {
         };
         self.buckets += rows;
         self.batches += 1;
+        // What the batch did add; giving back the rest of the bound never fails.
+        let _ = self
+            .memory
+            .set(self.evaluation.ledger_bytes().max(self.floor));
         taken
     }
 

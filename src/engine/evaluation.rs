@@ -61,7 +61,12 @@ impl Evaluation {
         spec: EvaluationSpec,
         limits: Limits,
     ) -> Result<Self, SpecError> {
-        let term = Term::new(policy, spec, limits)?;
+        Ok(Evaluation::with_term(Term::new(policy, spec, limits)?))
+    }
+
+    /// Prepares an empty ledger for every month of a checked term, allocating about
+    /// [`Term::ledger_bytes`].
+    pub fn with_term(term: Term) -> Self {
         let method = term.policy.method;
         let ledgers = term
             .months
@@ -72,7 +77,7 @@ impl Evaluation {
                 MonthLedger::for_method(method, minutes)
             })
             .collect();
-        Ok(Evaluation {
+        Evaluation {
             placer: Placer::new(&term.months, method, term.as_of),
             term,
             ledgers,
@@ -80,7 +85,7 @@ impl Evaluation {
             outages: Vec::new(),
             outage_lines: Vec::new(),
             outage_ids: HashSet::new(),
-        })
+        }
     }
 
     /// The service months the term was cut into.
@@ -94,8 +99,20 @@ impl Evaluation {
     }
 
     /// Heap bytes the evaluation's ledgers hold: what its memory grows with.
-    pub fn ledger_bytes(&self) -> usize {
-        self.ledgers.iter().map(MonthLedger::heap_bytes).sum()
+    pub fn ledger_bytes(&self) -> u64 {
+        self.ledgers
+            .iter()
+            .map(|ledger| ledger.heap_bytes() as u64)
+            .sum()
+    }
+
+    /// The most a batch of `rows` buckets can add to [`Evaluation::ledger_bytes`], so that a
+    /// server can reserve it before the batch is taken: each bucket's record and evidence, and a
+    /// fresh chunk of log in every month the batch may reach.
+    pub fn growth_bound(&self, rows: u64) -> u64 {
+        let months = self.ledgers.len() as u64;
+        rows.saturating_mul(MonthLedger::MAX_BYTES_PER_BUCKET)
+            .saturating_add(rows.min(months).saturating_mul(MonthLedger::CHUNK_BYTES))
     }
 
     /// Buckets accepted and ignored so far.

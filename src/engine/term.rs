@@ -10,8 +10,10 @@ use chrono_tz::Tz;
 use iso_currency::Currency;
 use rust_decimal::Decimal;
 
+use super::availability::clock_minutes;
 use super::claim_window::{self, ClaimWindow};
 use super::compensation;
+use super::ledger::MonthLedger;
 use super::months::{ServiceMonth, service_months};
 use super::spec::{EvaluationSpec, FeeField, MonthlyFee, SpecError, check_amount};
 use crate::classify::Context;
@@ -141,6 +143,18 @@ impl Term {
             as_of,
             max_intervals,
         })
+    }
+
+    /// The bytes the term's empty ledgers will take: what an evaluation allocates when it starts,
+    /// known before it does.
+    pub fn ledger_bytes(&self) -> u64 {
+        self.months
+            .iter()
+            .map(|month| {
+                let minutes = u32::try_from(clock_minutes(month)).unwrap_or(u32::MAX);
+                MonthLedger::empty_bytes(self.policy.method, minutes)
+            })
+            .sum()
     }
 
     /// The zone months and slices are cut in.

@@ -1,211 +1,462 @@
-//! Prometheus metrics: what a platform team graphs and alerts on. Every metric is documented in the
-//! README; the names are a contract with dashboards, so they change only with a note.
+//! Prometheus metrics: what a platform team graphs and alerts on.
+//!
+//! RPC metrics carry the grpc-ecosystem names and labels stock dashboards and alerts already know
+//! (`grpc_server_handled_total{grpc_type,grpc_service,grpc_method,grpc_code}`, with grpc-go's code
+//! names), recorded at the edge of the server for every service, so calls refused before a handler
+//! runs are counted too. `sla_*` metrics are the service's own. Every series exists from the start,
+//! at zero, so a dashboard never shows "no data" for a method that has not been called yet. The
+//! names are a contract with dashboards (`deploy/`): they change only with a CHANGELOG note.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
 use tonic::Code;
 
 use crate::engine::Ingested;
+use crate::memory::MemoryBudget;
 
-/// The service's RPCs, as metric labels.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-pub enum Method {
-    /// `sla.v1.SlaEvaluator/ListPolicies`.
-    ListPolicies,
-    /// `sla.v1.SlaEvaluator/GetPolicy`.
-    GetPolicy,
-    /// `sla.v1.SlaEvaluator/Evaluate`.
-    Evaluate,
-    /// `sla.v1.SlaEvaluator/ClassifyOutages`.
-    ClassifyOutages,
+/// One RPC the server answers, as metric labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rpc {
+    /// The fully qualified service, e.g. `sla.v1.SlaEvaluator`.
+    pub service: &'static str,
+    /// The method, e.g. `Evaluate`.
+    pub method: &'static str,
+    /// `unary`, `client_stream`, `server_stream` or `bidi_stream`.
+    pub kind: &'static str,
 }
 
-impl Method {
-    /// The RPC a request path names, when it is one of the SLA service's.
-    pub fn from_path(path: &str) -> Option<Method> {
-        let name = path.strip_prefix("/sla.v1.SlaEvaluator/")?;
-        Some(match name {
-            "ListPolicies" => Method::ListPolicies,
-            "GetPolicy" => Method::GetPolicy,
-            "Evaluate" => Method::Evaluate,
-            "ClassifyOutages" => Method::ClassifyOutages,
-            _ => return None,
-        })
+/// Every RPC the server serves. A path outside it is labelled `unknown`, so a client cannot grow
+/// the number of series by calling made-up methods.
+const RPCS: [Rpc; 8] = [
+    Rpc::new("sla.v1.SlaEvaluator", "ListPolicies", "unary"),
+    Rpc::new("sla.v1.SlaEvaluator", "GetPolicy", "unary"),
+    Rpc::new("sla.v1.SlaEvaluator", "Evaluate", "client_stream"),
+    Rpc::new("sla.v1.SlaEvaluator", "ClassifyOutages", "unary"),
+    Rpc::new("grpc.health.v1.Health", "Check", "unary"),
+    Rpc::new("grpc.health.v1.Health", "Watch", "server_stream"),
+    Rpc::new(
+        "grpc.reflection.v1.ServerReflection",
+        "ServerReflectionInfo",
+        "bidi_stream",
+    ),
+    Rpc::new(
+        "grpc.reflection.v1alpha.ServerReflection",
+        "ServerReflectionInfo",
+        "bidi_stream",
+    ),
+];
+
+const UNKNOWN: Rpc = Rpc::new("unknown", "unknown", "unknown");
+
+impl Rpc {
+    const fn new(service: &'static str, method: &'static str, kind: &'static str) -> Rpc {
+        Rpc {
+            service,
+            method,
+            kind,
+        }
     }
 
-    /// Calls that do real work and are shed when the server is full; policy lookups never are,
-    /// so a client can always learn what the server offers.
+    /// The RPC a request path (`/service/method`) names.
+    pub fn from_path(path: &str) -> Rpc {
+        let Some((service, method)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
+            return UNKNOWN;
+        };
+        RPCS.into_iter()
+            .find(|rpc| rpc.service == service && rpc.method == method)
+            .unwrap_or(UNKNOWN)
+    }
+
+    /// A call of the SLA service that does real work, shed when the server is full; policy
+    /// lookups, health and reflection never are, so a client can always learn what the server
+    /// offers and probes always get an answer.
     pub fn is_work(self) -> bool {
-        matches!(self, Method::Evaluate | Method::ClassifyOutages)
+        self.service == "sla.v1.SlaEvaluator"
+            && matches!(self.method, "Evaluate" | "ClassifyOutages")
+    }
+
+    fn labels(self) -> [&'static str; 3] {
+        [self.kind, self.service, self.method]
     }
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CallLabels {
-    method: Method,
-    code: String,
+/// Every gRPC status code, named as grpc-go's `codes.Code.String()` names them.
+const CODES: [Code; 17] = [
+    Code::Ok,
+    Code::Cancelled,
+    Code::Unknown,
+    Code::InvalidArgument,
+    Code::DeadlineExceeded,
+    Code::NotFound,
+    Code::AlreadyExists,
+    Code::PermissionDenied,
+    Code::ResourceExhausted,
+    Code::FailedPrecondition,
+    Code::Aborted,
+    Code::OutOfRange,
+    Code::Unimplemented,
+    Code::Internal,
+    Code::Unavailable,
+    Code::DataLoss,
+    Code::Unauthenticated,
+];
+
+/// A code's label value, as dashboards built for grpc-go expect it.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "Canceled",
+        Code::Unknown => "Unknown",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::DeadlineExceeded => "DeadlineExceeded",
+        Code::NotFound => "NotFound",
+        Code::AlreadyExists => "AlreadyExists",
+        Code::PermissionDenied => "PermissionDenied",
+        Code::ResourceExhausted => "ResourceExhausted",
+        Code::FailedPrecondition => "FailedPrecondition",
+        Code::Aborted => "Aborted",
+        Code::OutOfRange => "OutOfRange",
+        Code::Unimplemented => "Unimplemented",
+        Code::Internal => "Internal",
+        Code::Unavailable => "Unavailable",
+        Code::DataLoss => "DataLoss",
+        Code::Unauthenticated => "Unauthenticated",
+    }
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct MethodLabels {
-    method: Method,
+/// Why the server closed or refused a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionRefusal {
+    /// The server was at `--max-connections`.
+    MaxConnections,
+    /// The connection did not finish its handshake and first request in time.
+    HandshakeTimeout,
+    /// The TLS handshake failed.
+    Tls,
+    /// The client sent PING or SETTINGS frames faster than the server answers them.
+    FrameFlood,
 }
 
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-enum Outcome {
-    Accepted,
-    Ignored,
-}
+impl ConnectionRefusal {
+    const ALL: [ConnectionRefusal; 4] = [
+        ConnectionRefusal::MaxConnections,
+        ConnectionRefusal::HandshakeTimeout,
+        ConnectionRefusal::Tls,
+        ConnectionRefusal::FrameFlood,
+    ];
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct BucketLabels {
-    outcome: Outcome,
+    fn label(self) -> &'static str {
+        match self {
+            ConnectionRefusal::MaxConnections => "max_connections",
+            ConnectionRefusal::HandshakeTimeout => "handshake_timeout",
+            ConnectionRefusal::Tls => "tls",
+            ConnectionRefusal::FrameFlood => "frame_flood",
+        }
+    }
 }
 
 /// The server's metrics and the registry that exposes them.
+#[derive(Clone, Debug)]
 pub struct Metrics {
     registry: Registry,
-    calls: Family<CallLabels, Counter>,
-    latency: Family<MethodLabels, Histogram>,
-    buckets: Family<BucketLabels, Counter>,
-    open_streams: Gauge,
-    shed: Family<MethodLabels, Counter>,
-}
-
-impl std::fmt::Debug for Metrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Metrics")
-    }
+    started: IntCounterVec,
+    handled: IntCounterVec,
+    handling: HistogramVec,
+    received: IntCounterVec,
+    sent: IntCounterVec,
+    buckets: IntCounterVec,
+    open_streams: IntGauge,
+    shed: IntCounterVec,
+    memory_budget: IntGauge,
+    memory_reserved: IntGauge,
+    memory_refusals: IntCounter,
+    open_connections: IntGauge,
+    refused_connections: IntCounterVec,
+    policy_reloads: IntCounterVec,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("sla");
-        let calls = Family::<CallLabels, Counter>::default();
-        registry.register(
-            "calls",
-            "Finished calls of sla.v1.SlaEvaluator, by method and gRPC status code",
-            calls.clone(),
-        );
-        // 1 ms to about 2 minutes: a ListPolicies call up to a long Evaluate stream.
-        let latency = Family::<MethodLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.001, 2.0, 18))
-        });
-        registry.register(
-            "call_duration_seconds",
-            "Duration of sla.v1.SlaEvaluator calls, from the first byte to the answer",
-            latency.clone(),
-        );
-        let buckets = Family::<BucketLabels, Counter>::default();
-        registry.register(
-            "buckets",
-            "Buckets received by Evaluate streams: accepted into a month, or ignored outside the term",
-            buckets.clone(),
-        );
-        let open_streams = Gauge::default();
-        registry.register(
-            "open_streams",
-            "Evaluate streams in progress",
-            open_streams.clone(),
-        );
-        let shed = Family::<MethodLabels, Counter>::default();
-        registry.register(
-            "shed_calls",
-            "Calls refused with RESOURCE_EXHAUSTED because the server was at its concurrency limit",
-            shed.clone(),
-        );
-        Metrics {
-            registry,
-            calls,
-            latency,
-            buckets,
-            open_streams,
-            shed,
-        }
+        Metrics::new()
     }
 }
 
 impl Metrics {
-    /// Starts timing a call; the returned guard records it when dropped. A call dropped without
-    /// [`Call::finish`] (the client went away) is recorded as CANCELLED.
-    pub fn start(self: &Arc<Self>, method: Method) -> Call {
-        if method == Method::Evaluate {
-            self.open_streams.inc();
+    /// The metrics, every series registered at zero.
+    pub fn new() -> Metrics {
+        let registry = Registry::new();
+        let rpc = ["grpc_type", "grpc_service", "grpc_method"];
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let family = IntCounterVec::new(Opts::new(name, help), labels)
+                .expect("a valid metric definition");
+            registry
+                .register(Box::new(family.clone()))
+                .expect("each metric registered once");
+            family
+        };
+        let gauge = |name: &str, help: &str| {
+            let gauge = IntGauge::new(name, help).expect("a valid metric definition");
+            registry
+                .register(Box::new(gauge.clone()))
+                .expect("each metric registered once");
+            gauge
+        };
+        let started = counter(
+            "grpc_server_started_total",
+            "RPCs started on the server.",
+            &rpc,
+        );
+        let handled = counter(
+            "grpc_server_handled_total",
+            "RPCs completed on the server, whatever their status.",
+            &["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
+        );
+        // From 5 ms (a policy lookup) to 5 minutes (the longest call the default timeout lets
+        // an Evaluate stream take).
+        let handling = HistogramVec::new(
+            HistogramOpts::new(
+                "grpc_server_handling_seconds",
+                "Time from a call's arrival to its last byte, for every RPC.",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+                300.0,
+            ]),
+            &rpc,
+        )
+        .expect("a valid metric definition");
+        registry
+            .register(Box::new(handling.clone()))
+            .expect("each metric registered once");
+        let received = counter(
+            "grpc_server_msg_received_total",
+            "Messages received from clients.",
+            &rpc,
+        );
+        let sent = counter(
+            "grpc_server_msg_sent_total",
+            "Messages sent to clients.",
+            &rpc,
+        );
+        let buckets = counter(
+            "sla_buckets_total",
+            "Buckets received by Evaluate streams: accepted into a month, or ignored (outside the \
+             term or at or after as_of).",
+            &["outcome"],
+        );
+        let open_streams = gauge("sla_open_streams", "Evaluate streams in progress.");
+        let shed = counter(
+            "sla_shed_calls_total",
+            "Calls refused with RESOURCE_EXHAUSTED because the server was at its concurrency \
+             limit.",
+            &["method"],
+        );
+        let memory_budget = gauge(
+            "sla_memory_budget_bytes",
+            "The memory calls in progress may hold (--memory-budget).",
+        );
+        let memory_reserved = gauge(
+            "sla_memory_reserved_bytes",
+            "Memory held by calls in progress: their ledgers and the messages being decoded.",
+        );
+        let memory_refusals = IntCounter::new(
+            "sla_memory_refusals_total",
+            "Calls refused with RESOURCE_EXHAUSTED because they would have passed the memory \
+             budget.",
+        )
+        .expect("a valid metric definition");
+        registry
+            .register(Box::new(memory_refusals.clone()))
+            .expect("each metric registered once");
+        let open_connections = gauge("sla_open_connections", "Connections open on the server.");
+        let refused_connections = counter(
+            "sla_connections_refused_total",
+            "Connections the server refused or closed to protect itself, by reason.",
+            &["reason"],
+        );
+        let policy_reloads = counter(
+            "sla_policy_reloads_total",
+            "Reloads of the policy directory, by result.",
+            &["result"],
+        );
+        let build = IntGaugeVec::new(
+            Opts::new("sla_build_info", "The running build: always 1."),
+            &["version", "tzdb_version"],
+        )
+        .expect("a valid metric definition");
+        registry
+            .register(Box::new(build.clone()))
+            .expect("each metric registered once");
+        build
+            .with_label_values(&[env!("CARGO_PKG_VERSION"), chrono_tz::IANA_TZDB_VERSION])
+            .set(1);
+        // Resident memory, CPU, descriptors and start time of this process (Linux).
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("each metric registered once");
+
+        for rpc in RPCS {
+            started.with_label_values(&rpc.labels());
+            received.with_label_values(&rpc.labels());
+            sent.with_label_values(&rpc.labels());
+            handling.with_label_values(&rpc.labels());
+            for code in CODES {
+                let [kind, service, method] = rpc.labels();
+                handled.with_label_values(&[kind, service, method, code_name(code)]);
+            }
+            if rpc.is_work() {
+                shed.with_label_values(&[rpc.method]);
+            }
         }
-        Call {
-            metrics: Arc::clone(self),
-            method,
-            started: Instant::now(),
-            code: None,
+        for outcome in ["accepted", "ignored"] {
+            buckets.with_label_values(&[outcome]);
+        }
+        for reason in ConnectionRefusal::ALL {
+            refused_connections.with_label_values(&[reason.label()]);
+        }
+        for result in ["ok", "error"] {
+            policy_reloads.with_label_values(&[result]);
+        }
+        Metrics {
+            registry,
+            started,
+            handled,
+            handling,
+            received,
+            sent,
+            buckets,
+            open_streams,
+            shed,
+            memory_budget,
+            memory_reserved,
+            memory_refusals,
+            open_connections,
+            refused_connections,
+            policy_reloads,
         }
     }
 
+    /// Counts a call's start; the returned record counts its end.
+    pub fn start(&self, rpc: Rpc) -> CallRecord {
+        self.started.with_label_values(&rpc.labels()).inc();
+        let streams = (rpc.service == "sla.v1.SlaEvaluator" && rpc.method == "Evaluate")
+            .then(|| self.open_streams.clone());
+        if let Some(streams) = &streams {
+            streams.inc();
+        }
+        CallRecord {
+            handled: self.handled.clone(),
+            handling: self.handling.with_label_values(&rpc.labels()),
+            rpc,
+            started: Instant::now(),
+            code: None,
+            streams,
+        }
+    }
+
+    /// Counts a message received from a client.
+    pub fn received(&self, rpc: Rpc) {
+        self.received.with_label_values(&rpc.labels()).inc();
+    }
+
+    /// Counts a message sent to a client.
+    pub fn sent(&self, rpc: Rpc) {
+        self.sent.with_label_values(&rpc.labels()).inc();
+    }
+
     /// Counts a call shed at the concurrency limit.
-    pub fn shed(&self, method: Method) {
-        self.shed.get_or_create(&MethodLabels { method }).inc();
+    pub fn shed(&self, rpc: Rpc) {
+        self.shed.with_label_values(&[rpc.method]).inc();
     }
 
     /// Counts an Evaluate stream's buckets.
     pub fn buckets(&self, ingested: Ingested) {
         self.buckets
-            .get_or_create(&BucketLabels {
-                outcome: Outcome::Accepted,
-            })
+            .with_label_values(&["accepted"])
             .inc_by(ingested.accepted);
         self.buckets
-            .get_or_create(&BucketLabels {
-                outcome: Outcome::Ignored,
-            })
+            .with_label_values(&["ignored"])
             .inc_by(ingested.ignored);
     }
 
-    /// The metrics in the OpenMetrics text format Prometheus scrapes.
-    pub fn encode(&self) -> String {
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)
-            .expect("writing to a String cannot fail");
-        text
+    /// Reads the memory budget's state into the metrics, as a scrape is answered.
+    pub fn observe_memory(&self, budget: &MemoryBudget) {
+        let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+        self.memory_budget.set(gauge(budget.total()));
+        self.memory_reserved.set(gauge(budget.reserved()));
+        let refusals = budget.refusals();
+        self.memory_refusals
+            .inc_by(refusals.saturating_sub(self.memory_refusals.get()));
+    }
+
+    /// Counts a connection opening (`+1`) or closing (`-1`).
+    pub fn connections(&self, change: i64) {
+        self.open_connections.add(change);
+    }
+
+    /// Counts a connection refused or closed to protect the server.
+    pub fn refused_connection(&self, reason: ConnectionRefusal) {
+        self.refused_connections
+            .with_label_values(&[reason.label()])
+            .inc();
+    }
+
+    /// Counts a reload of the policy directory.
+    pub fn policy_reload(&self, ok: bool) {
+        self.policy_reloads
+            .with_label_values(&[if ok { "ok" } else { "error" }])
+            .inc();
+    }
+
+    /// The metrics in the Prometheus text exposition format (version 0.0.4), and its content type.
+    pub fn encode(&self) -> (String, String) {
+        let encoder = TextEncoder::new();
+        let mut text = Vec::new();
+        encoder
+            .encode(&self.registry.gather(), &mut text)
+            .expect("writing to a vector cannot fail");
+        (
+            String::from_utf8_lossy(&text).into_owned(),
+            encoder.format_type().to_string(),
+        )
     }
 }
 
-/// One call being timed.
-pub struct Call {
-    metrics: Arc<Metrics>,
-    method: Method,
+/// One call being timed. Dropped without [`CallRecord::finish`] (the client went away first), the
+/// call counts as CANCELLED.
+#[derive(Debug)]
+pub struct CallRecord {
+    handled: IntCounterVec,
+    handling: Histogram,
+    rpc: Rpc,
     started: Instant,
     code: Option<Code>,
+    streams: Option<IntGauge>,
 }
 
-impl Call {
+impl CallRecord {
     /// Records how the call ended.
     pub fn finish(mut self, code: Code) {
         self.code = Some(code);
     }
 }
 
-impl Drop for Call {
+impl Drop for CallRecord {
     fn drop(&mut self) {
-        let code = self.code.unwrap_or(Code::Cancelled);
-        let labels = CallLabels {
-            method: self.method,
-            code: format!("{code:?}"),
-        };
-        self.metrics.calls.get_or_create(&labels).inc();
-        self.metrics
-            .latency
-            .get_or_create(&MethodLabels {
-                method: self.method,
-            })
-            .observe(self.started.elapsed().as_secs_f64());
-        if self.method == Method::Evaluate {
-            self.metrics.open_streams.dec();
+        let code = code_name(self.code.unwrap_or(Code::Cancelled));
+        let [kind, service, method] = self.rpc.labels();
+        self.handled
+            .with_label_values(&[kind, service, method, code])
+            .inc();
+        self.handling.observe(self.started.elapsed().as_secs_f64());
+        if let Some(streams) = &self.streams {
+            streams.dec();
         }
     }
 }

@@ -2,7 +2,7 @@
 //! plaintext health on a listener of its own (Kubernetes probes cannot speak TLS); Prometheus
 //! metrics over HTTP; and a shutdown in steps.
 
-mod call_policy;
+mod edge;
 pub mod metrics;
 mod options;
 
@@ -23,7 +23,8 @@ pub use options::{Http2Options, ServerOptions, ShutdownOptions, TlsOptions};
 
 use crate::api::SlaService;
 use crate::api::pb::sla_evaluator_server::SlaEvaluatorServer;
-use call_policy::CallPolicyLayer;
+use crate::memory::MemoryBudget;
+use edge::EdgeLayer;
 use metrics::Metrics;
 
 /// The fully qualified name health reports the SLA service under.
@@ -88,6 +89,7 @@ pub async fn serve(
         limits,
         calls,
         max_message_bytes,
+        memory_budget,
         http2,
         shutdown: ShutdownOptions {
             drain_delay,
@@ -97,6 +99,7 @@ pub async fn serve(
     } = options;
 
     let metrics = Arc::new(Metrics::default());
+    let budget = MemoryBudget::new(memory_budget);
     let (health, health_service) = tonic_health::server::health_reporter();
     // Policies are loaded before `serve` is called, so the service is ready from the first call.
     health.set_serving::<SlaEvaluatorServer<SlaService>>().await;
@@ -116,6 +119,7 @@ pub async fn serve(
         side.push(tokio::spawn(serve_metrics(
             listener,
             Arc::clone(&metrics),
+            Arc::clone(&budget),
             stop_watch.clone(),
         )));
     }
@@ -124,6 +128,7 @@ pub async fn serve(
         policies,
         limits,
         calls,
+        Arc::clone(&budget),
         Arc::clone(&metrics),
     ))
     .max_decoding_message_size(max_message_bytes);
@@ -160,7 +165,7 @@ pub async fn serve(
         // connection abruptly at age + grace, cutting the calls in flight. Without it, the
         // connection gets its GOAWAY at the age and its calls end within the call timeout.
         .max_connection_age(http2.max_connection_age)
-        .layer(CallPolicyLayer::new(calls, metrics))
+        .layer(EdgeLayer::new(calls, budget, metrics))
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
@@ -237,24 +242,22 @@ async fn serve_health(
     Ok(())
 }
 
-/// `GET /metrics` in the OpenMetrics text format.
+/// `GET /metrics` in the Prometheus text format.
 async fn serve_metrics(
     listener: TcpListener,
     metrics: Arc<Metrics>,
+    budget: Arc<MemoryBudget>,
     stop: watch::Receiver<bool>,
 ) -> Result<(), ServeError> {
     let app = axum::Router::new().route(
         "/metrics",
         get(move || {
             let metrics = Arc::clone(&metrics);
+            let budget = Arc::clone(&budget);
             async move {
-                (
-                    [(
-                        "content-type",
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    )],
-                    metrics.encode(),
-                )
+                metrics.observe_memory(&budget);
+                let (text, content_type) = metrics.encode();
+                ([("content-type", content_type)], text)
             }
         }),
     );

@@ -18,6 +18,8 @@ pub struct ServerOptions {
     pub calls: CallLimits,
     /// Largest request message accepted, in bytes.
     pub max_message_bytes: usize,
+    /// Bytes the calls in progress may hold at once, server-wide.
+    pub memory_budget: u64,
     /// HTTP/2 settings.
     pub http2: Http2Options,
     /// How the server stops.
@@ -34,6 +36,7 @@ impl ServerOptions {
             limits: Limits::default(),
             calls: CallLimits::default(),
             max_message_bytes: 4 << 20,
+            memory_budget: 1 << 30,
             http2: Http2Options::default(),
             shutdown: ShutdownOptions::default(),
             tls: None,

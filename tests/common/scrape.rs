@@ -56,3 +56,28 @@ pub(crate) async fn wait_for_open_streams(metrics: SocketAddr, streams: u32) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The value of the sample of metric `name` whose labels include every pair of `labels`, whatever
+/// their order in the line.
+pub(crate) fn labelled(body: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    body.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (series, value) = line.rsplit_once(' ')?;
+            let (metric, rest) = series.split_once('{').unwrap_or((series, "}"));
+            let all = labels
+                .iter()
+                .all(|(key, value)| rest.contains(&format!("{key}=\"{value}\"")));
+            (metric == name && all).then(|| value.parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no {name} with {labels:?} in\n{body}"))
+}
+
+/// The labels of an RPC of the SLA service, as the grpc-ecosystem metrics name them.
+pub(crate) fn sla_rpc<'a>(method: &'a str, kind: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("grpc_service", "sla.v1.SlaEvaluator"),
+        ("grpc_method", method),
+        ("grpc_type", kind),
+    ]
+}

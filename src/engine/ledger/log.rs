@@ -45,7 +45,7 @@ const MAX_COUNTS_BYTES: usize = 20;
 
 /// Bytes per chunk: small enough that a month's unused tail costs little, large enough that
 /// allocations are rare (one per about 6,000 buckets).
-const CHUNK_BYTES: usize = 16 * 1024;
+pub(super) const CHUNK_BYTES: usize = 16 * 1024;
 
 /// The buckets of one month.
 #[derive(Clone, Debug)]

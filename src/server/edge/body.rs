@@ -1,0 +1,162 @@
+//! The bodies of a call as the edge of the server sees them: the request's messages counted, the
+//! memory to decode each reserved before the gRPC library buffers it, and a client that went away
+//! marked; the response's messages counted, its status recorded when its trailers pass, and cut
+//! off with DEADLINE_EXCEEDED when the call's deadline comes first.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http_body::Frame;
+use prost::bytes::Bytes;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Sleep;
+use tonic::Status;
+use tonic::body::Body;
+use tonic::codegen::http::HeaderMap;
+
+use super::super::metrics::{CallRecord, Metrics, Rpc};
+use super::frames::Frames;
+use crate::api::{ApiError, ClientGone};
+use crate::memory::Reservation;
+
+/// A call's request body.
+pub(super) struct RequestBody {
+    pub(super) inner: Body,
+    pub(super) frames: Frames,
+    pub(super) rpc: Rpc,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) gone: ClientGone,
+    /// What decoding the message being read, and the one before it, may take.
+    pub(super) reservation: Reservation,
+    /// Decoded bytes a wire byte may become, at most, for this RPC's messages.
+    pub(super) amplification: u64,
+    pub(super) last_length: u64,
+    pub(super) refused: bool,
+}
+
+impl http_body::Body for RequestBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        if self.refused {
+            return Poll::Ready(None);
+        }
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let body = &mut *self;
+                    let counted = body.frames.feed(data, |length| {
+                        body.metrics.received(body.rpc);
+                        // Tonic may hold the previous message's bytes still undecoded when the
+                        // next one's prefix arrives, so both stay reserved.
+                        let bytes = (body.last_length + u64::from(length)) * body.amplification;
+                        body.last_length = u64::from(length);
+                        body.reservation.set(bytes)
+                    });
+                    if let Err(exhausted) = counted {
+                        self.refused = true;
+                        let status = Status::from(ApiError::MemoryExhausted(exhausted));
+                        tracing::info!(
+                            code = ?status.code(),
+                            message = status.message(),
+                            "call refused"
+                        );
+                        return Poll::Ready(Some(Err(status)));
+                    }
+                }
+            }
+            Poll::Ready(Some(Err(_))) => self.gone.mark(),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.refused || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A call's response body.
+pub(super) struct ResponseBody {
+    pub(super) inner: Body,
+    pub(super) frames: Frames,
+    pub(super) rpc: Rpc,
+    pub(super) metrics: Arc<Metrics>,
+    /// Finished when the trailers pass; dropped unfinished, the call counts as cancelled.
+    pub(super) record: Option<CallRecord>,
+    pub(super) deadline: Pin<Box<Sleep>>,
+    pub(super) deadline_message: String,
+    /// The call's concurrency slot, held until its last byte.
+    pub(super) slot: Option<OwnedSemaphorePermit>,
+    pub(super) done: bool,
+}
+
+impl ResponseBody {
+    fn end(&mut self, code: tonic::Code) {
+        if let Some(record) = self.record.take() {
+            record.finish(code);
+        }
+        self.slot = None;
+        self.done = true;
+    }
+}
+
+impl http_body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            let status = Status::deadline_exceeded(self.deadline_message.clone());
+            tracing::info!(code = ?status.code(), message = status.message(), "call refused");
+            let mut trailers = HeaderMap::new();
+            // A status always fits in headers; `add_header` only fails on a malformed message.
+            let _ = status.add_header(&mut trailers);
+            self.end(tonic::Code::DeadlineExceeded);
+            return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
+        }
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let body = &mut *self;
+                    let _ = body.frames.feed(data, |_| {
+                        body.metrics.sent(body.rpc);
+                        Ok::<(), ()>(())
+                    });
+                } else if let Some(trailers) = frame.trailers_ref() {
+                    let code = Status::from_header_map(trailers)
+                        .map_or(tonic::Code::Ok, |status| status.code());
+                    self.end(code);
+                }
+            }
+            Poll::Ready(Some(Err(status))) => {
+                let code = status.code();
+                self.end(code);
+            }
+            Poll::Ready(None) => self.end(tonic::Code::Ok),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.done
+    }
+}

@@ -1,0 +1,267 @@
+//! The edge of the server: one tower layer around every service on every listener, so that every
+//! call, whatever its service and however it ends, is bounded and counted.
+//!
+//! - **Deadline**: every call ends by the server's call timeout, or by the client's own
+//!   `grpc-timeout` when that is shorter, answered DEADLINE_EXCEEDED whether the call is still
+//!   waiting for its answer or already streaming one (reflection, health's Watch).
+//! - **Shedding**: work calls (Evaluate, ClassifyOutages) beyond the concurrency limit are refused
+//!   at once with RESOURCE_EXHAUSTED, before any work.
+//! - **Memory**: each request message's decoded size is reserved from the memory budget as soon as
+//!   its length prefix arrives, before the gRPC library buffers and decodes it.
+//! - **Metrics**: started, handled (by final status code), handling time and messages, for calls
+//!   refused before any handler runs as much as for the others; a call whose client goes away
+//!   counts as CANCELLED, and its handler learns of it through [`ClientGone`].
+//!
+//! Handlers only validate, convert, call the domain and convert back.
+
+mod body;
+mod frames;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+use tonic::Status;
+use tonic::body::Body;
+use tonic::codegen::http::{self, HeaderMap, HeaderValue};
+use tower::{Layer, Service};
+
+use super::metrics::{Metrics, Rpc};
+use crate::api::{ApiError, ClientGone, is_message_too_large};
+use crate::limits::CallLimits;
+use crate::memory::MemoryBudget;
+use body::{RequestBody, ResponseBody};
+use frames::Frames;
+
+/// Decoded bytes one wire byte of an Evaluate message may become, at most: a one-byte varint is an
+/// eight-byte integer, readable rows add their own structures, and the rows and starts are
+/// copied once more into columns for the engine (measured bound: 38 for rows).
+const EVALUATE_AMPLIFICATION: u64 = 40;
+/// The same for every other message: an empty outage of two wire bytes decodes to a structure of
+/// some 200.
+const OTHER_AMPLIFICATION: u64 = 100;
+
+/// What every call on the server shares.
+#[derive(Debug)]
+struct Edge {
+    metrics: Arc<Metrics>,
+    slots: Arc<Semaphore>,
+    limits: CallLimits,
+    budget: Arc<MemoryBudget>,
+}
+
+/// Bounds and counts every call.
+#[derive(Clone, Debug)]
+pub(crate) struct EdgeLayer {
+    edge: Arc<Edge>,
+}
+
+impl EdgeLayer {
+    /// A layer for a server with these limits, budget and metrics.
+    pub(crate) fn new(
+        limits: CallLimits,
+        budget: Arc<MemoryBudget>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        EdgeLayer {
+            edge: Arc::new(Edge {
+                metrics,
+                slots: Arc::new(Semaphore::new(limits.max_concurrent)),
+                limits,
+                budget,
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = EdgeService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        EdgeService {
+            inner,
+            edge: Arc::clone(&self.edge),
+        }
+    }
+}
+
+/// The layered service.
+#[derive(Clone, Debug)]
+pub(crate) struct EdgeService<S> {
+    inner: S,
+    edge: Arc<Edge>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl<S> Service<http::Request<Body>> for EdgeService<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        // The clone that was not polled ready stays behind; the ready one serves this call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let edge = Arc::clone(&self.edge);
+        let rpc = Rpc::from_path(request.uri().path());
+        Box::pin(async move {
+            let record = edge.metrics.start(rpc);
+            let (timeout, deadline_message) = match client_timeout(request.headers()) {
+                Some(client) if client < edge.limits.timeout => (
+                    client,
+                    format!(
+                        "the call ran past the deadline its client set (grpc-timeout {})",
+                        humantime::format_duration(client)
+                    ),
+                ),
+                _ => {
+                    let limit = edge.limits.timeout;
+                    (limit, ApiError::TimedOut { limit }.to_string())
+                }
+            };
+            let deadline = Instant::now() + timeout;
+            let slot = if rpc.is_work() {
+                match Arc::clone(&edge.slots).try_acquire_owned() {
+                    Ok(slot) => Some(slot),
+                    Err(_) => {
+                        edge.metrics.shed(rpc);
+                        let status = refuse(ApiError::Overloaded {
+                            max: edge.limits.max_concurrent,
+                        });
+                        record.finish(status.code());
+                        return Ok(status.into_http());
+                    }
+                }
+            } else {
+                None
+            };
+            let request = watch(request, rpc, &edge);
+            let response = match tokio::time::timeout_at(deadline, inner.call(request)).await {
+                Ok(response) => relabel_too_large(response?),
+                Err(_) => {
+                    refuse_status(Status::deadline_exceeded(deadline_message.clone())).into_http()
+                }
+            };
+            if let Some(status) = Status::from_header_map(response.headers()) {
+                // Answered in the headers alone: a refusal, or an error before any message.
+                record.finish(status.code());
+                return Ok(response);
+            }
+            let (parts, body) = response.into_parts();
+            let body = ResponseBody {
+                inner: body,
+                frames: Frames::default(),
+                rpc,
+                metrics: Arc::clone(&edge.metrics),
+                record: Some(record),
+                deadline: Box::pin(tokio::time::sleep_until(deadline)),
+                deadline_message,
+                slot,
+                done: false,
+            };
+            Ok(http::Response::from_parts(parts, Body::new(body)))
+        })
+    }
+}
+
+/// The request with its body watched and [`ClientGone`] in its extensions for the handler.
+fn watch(request: http::Request<Body>, rpc: Rpc, edge: &Edge) -> http::Request<Body> {
+    let gone = ClientGone::default();
+    let (mut parts, body) = request.into_parts();
+    parts.extensions.insert(gone.clone());
+    let amplification = if rpc.service == "sla.v1.SlaEvaluator" && rpc.method == "Evaluate" {
+        EVALUATE_AMPLIFICATION
+    } else {
+        OTHER_AMPLIFICATION
+    };
+    let body = RequestBody {
+        inner: body,
+        frames: Frames::default(),
+        rpc,
+        metrics: Arc::clone(&edge.metrics),
+        gone,
+        reservation: edge.budget.reservation(),
+        amplification,
+        last_length: 0,
+        refused: false,
+    };
+    http::Request::from_parts(parts, Body::new(body))
+}
+
+/// A refusal the edge makes itself, as a status, logged once, here.
+fn refuse(error: ApiError) -> Status {
+    refuse_status(Status::from(error))
+}
+
+fn refuse_status(status: Status) -> Status {
+    tracing::info!(code = ?status.code(), message = status.message(), "call refused");
+    status
+}
+
+/// The client's deadline, from its `grpc-timeout` header: up to 8 digits and a unit (hours,
+/// minutes, seconds, milliseconds, microseconds, nanoseconds).
+fn client_timeout(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get("grpc-timeout")?.to_str().ok()?;
+    if text.len() < 2 || text.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = text.split_at(text.len() - 1);
+    let value: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(value.checked_mul(3600)?),
+        "M" => Duration::from_secs(value.checked_mul(60)?),
+        "S" => Duration::from_secs(value),
+        "m" => Duration::from_millis(value),
+        "u" => Duration::from_micros(value),
+        "n" => Duration::from_nanos(value),
+        _ => return None,
+    })
+}
+
+/// A request tonic refused as too large before any handler saw it is answered RESOURCE_EXHAUSTED,
+/// like every other limit (see [`is_message_too_large`]).
+fn relabel_too_large(mut response: http::Response<Body>) -> http::Response<Body> {
+    let too_large = Status::from_header_map(response.headers())
+        .is_some_and(|status| is_message_too_large(status.code(), status.message()));
+    if too_large {
+        let code = tonic::Code::ResourceExhausted as i32;
+        response
+            .headers_mut()
+            .insert("grpc-status", HeaderValue::from(code));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_are_read_in_every_unit() {
+        let timeout = |text: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("grpc-timeout", HeaderValue::from_str(text).unwrap());
+            client_timeout(&headers)
+        };
+        assert_eq!(timeout("100m"), Some(Duration::from_millis(100)));
+        assert_eq!(timeout("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(timeout("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(timeout("99999999n"), Some(Duration::from_nanos(99_999_999)));
+        assert_eq!(timeout("123456789S"), None);
+        assert_eq!(timeout("5x"), None);
+        assert_eq!(timeout("S"), None);
+    }
+}
