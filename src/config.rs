@@ -10,7 +10,7 @@ use clap::{Parser, ValueEnum};
 
 use crate::limits::{CallLimits, Limits};
 use crate::policy::{LoadError, PolicySet};
-use crate::server::{Http2Options, ServerOptions, ShutdownOptions, TlsOptions};
+use crate::server::{ConnectionLimits, Http2Options, ServerOptions, ShutdownOptions, TlsOptions};
 
 /// Evaluates measured availability against SLA policies over gRPC.
 #[derive(Debug, Parser)]
@@ -68,6 +68,24 @@ pub struct Config {
     /// Most intervals of each kind a month's evidence may list (EvaluationSpec.max_intervals).
     #[arg(long, env = "SLA_MAX_INTERVALS", default_value_t = Limits::default().max_intervals)]
     pub max_intervals: u32,
+
+    /// Connections open at once, over all gRPC listeners; one more is closed at once.
+    #[arg(long, env = "SLA_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections, value_parser = at_least_one)]
+    pub max_connections: usize,
+    /// How long a new connection has to finish its handshakes (TLS, HTTP/2) and send its first
+    /// request before it is closed.
+    #[arg(long, env = "SLA_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
+    pub handshake_timeout: Duration,
+    /// How long a connection may go without a call in progress before it is closed.
+    #[arg(long, env = "SLA_IDLE_TIMEOUT", default_value = "15m", value_parser = positive_duration)]
+    pub idle_timeout: Duration,
+    /// PING and SETTINGS frames a client may send at once; past it and the rate below, its
+    /// connection is closed.
+    #[arg(long, env = "SLA_CONTROL_FRAME_BURST", default_value_t = ConnectionLimits::default().control_frame_burst, value_parser = clap::value_parser!(u32).range(1..))]
+    pub control_frame_burst: u32,
+    /// PING and SETTINGS frames a client may send per second after the burst.
+    #[arg(long, env = "SLA_CONTROL_FRAMES_PER_SECOND", default_value_t = ConnectionLimits::default().control_frames_per_second, value_parser = clap::value_parser!(u32).range(1..))]
+    pub control_frames_per_second: u32,
 
     /// HTTP/2 streams one connection may have open at once.
     #[arg(long, env = "SLA_MAX_CONCURRENT_STREAMS", default_value_t = Http2Options::default().max_concurrent_streams, value_parser = clap::value_parser!(u32).range(1..))]
@@ -246,6 +264,13 @@ impl Config {
             },
             max_message_bytes: self.max_message_bytes,
             memory_budget: self.memory_budget.bytes(),
+            connections: ConnectionLimits {
+                max_connections: self.max_connections,
+                handshake_timeout: self.handshake_timeout,
+                idle_timeout: self.idle_timeout,
+                control_frame_burst: self.control_frame_burst,
+                control_frames_per_second: self.control_frames_per_second,
+            },
             http2: Http2Options {
                 stream_window: self.stream_window,
                 connection_window: self.connection_window,

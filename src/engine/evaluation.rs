@@ -107,12 +107,10 @@ impl Evaluation {
     }
 
     /// The most a batch of `rows` buckets can add to [`Evaluation::ledger_bytes`], so that a
-    /// server can reserve it before the batch is taken: each bucket's record and evidence, and a
-    /// fresh chunk of log in every month the batch may reach.
+    /// server can reserve it before the batch is taken: each bucket's record and evidence (every
+    /// month's first chunk of log is reserved with the term).
     pub fn growth_bound(&self, rows: u64) -> u64 {
-        let months = self.ledgers.len() as u64;
         rows.saturating_mul(MonthLedger::MAX_BYTES_PER_BUCKET)
-            .saturating_add(rows.min(months).saturating_mul(MonthLedger::CHUNK_BYTES))
     }
 
     /// Buckets accepted and ignored so far.

@@ -2,6 +2,7 @@
 //! plaintext health on a listener of its own (Kubernetes probes cannot speak TLS); Prometheus
 //! metrics over HTTP; and a shutdown in steps.
 
+mod connections;
 mod edge;
 pub mod metrics;
 mod options;
@@ -11,19 +12,21 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::sync::watch;
 use tonic::server::NamedService;
-use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::transport::Server;
 use tonic_health::ServingStatus;
 use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
 
+pub use connections::{ConnectionLimits, TlsError};
 pub use options::{Http2Options, ServerOptions, ShutdownOptions, TlsOptions};
 
 use crate::api::SlaService;
 use crate::api::pb::sla_evaluator_server::SlaEvaluatorServer;
 use crate::memory::MemoryBudget;
+use connections::{incoming, tls_acceptor};
 use edge::EdgeLayer;
 use metrics::Metrics;
 
@@ -59,7 +62,7 @@ pub enum ServeError {
     Reflection(#[from] tonic_reflection::server::Error),
     #[error("TLS: {0}")]
     /// The TLS material is unusable.
-    Tls(tonic::transport::Error),
+    Tls(#[from] TlsError),
     #[error(transparent)]
     /// The gRPC listener failed.
     Transport(#[from] tonic::transport::Error),
@@ -90,6 +93,7 @@ pub async fn serve(
         calls,
         max_message_bytes,
         memory_budget,
+        connections,
         http2,
         shutdown: ShutdownOptions {
             drain_delay,
@@ -100,6 +104,10 @@ pub async fn serve(
 
     let metrics = Arc::new(Metrics::default());
     let budget = MemoryBudget::new(memory_budget);
+    let tls = tls.as_ref().map(tls_acceptor).transpose()?;
+    // Every listener's connections share one pool, so the process's descriptors are bounded.
+    let slots = Arc::new(Semaphore::new(connections.max_connections));
+    let edge = EdgeLayer::new(calls, Arc::clone(&budget), Arc::clone(&metrics));
     let (health, health_service) = tonic_health::server::health_reporter();
     // Policies are loaded before `serve` is called, so the service is ready from the first call.
     health.set_serving::<SlaEvaluatorServer<SlaService>>().await;
@@ -109,8 +117,16 @@ pub async fn serve(
     let (stopped, stop_watch) = watch::channel(false);
     let mut side = Vec::new();
     if let Some(listener) = health_listener {
-        side.push(tokio::spawn(serve_health(
+        let incoming = incoming(
             listener,
+            None,
+            connections,
+            Arc::clone(&slots),
+            Arc::clone(&metrics),
+        );
+        side.push(tokio::spawn(serve_health(
+            incoming,
+            edge.clone(),
             health.clone(),
             stop_watch.clone(),
         )));
@@ -132,12 +148,6 @@ pub async fn serve(
         Arc::clone(&metrics),
     ))
     .max_decoding_message_size(max_message_bytes);
-    let mut builder = Server::builder();
-    if let Some(tls) = &tls {
-        builder = builder
-            .tls_config(tls_config(tls))
-            .map_err(ServeError::Tls)?;
-    }
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
     let stop_accepting = async move {
         shutdown.await;
@@ -154,7 +164,7 @@ pub async fn serve(
         );
         let _ = draining_tx.send(());
     };
-    let server = builder
+    let server = Server::builder()
         .initial_stream_window_size(http2.stream_window)
         .initial_connection_window_size(http2.connection_window)
         .max_concurrent_streams(http2.max_concurrent_streams)
@@ -165,12 +175,15 @@ pub async fn serve(
         // connection abruptly at age + grace, cutting the calls in flight. Without it, the
         // connection gets its GOAWAY at the age and its calls end within the call timeout.
         .max_connection_age(http2.max_connection_age)
-        .layer(EdgeLayer::new(calls, budget, metrics))
+        .layer(edge)
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
         .add_service(service)
-        .serve_with_incoming_shutdown(incoming(grpc), stop_accepting);
+        .serve_with_incoming_shutdown(
+            incoming(grpc, tls, connections, slots, metrics),
+            stop_accepting,
+        );
     let grace_over = async move {
         if draining_rx.await.is_ok() {
             tokio::time::sleep(grace_period).await;
@@ -196,22 +209,6 @@ pub async fn serve(
     Ok(served?)
 }
 
-/// Accepted connections with TCP_NODELAY: a stream's small writes (window updates, the response
-/// and its trailers) must not wait for Nagle's algorithm to meet the peer's delayed ACK. Without
-/// it, h2load measured every Evaluate call taking 40 ms longer and the server mostly idle.
-fn incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
-}
-
-fn tls_config(tls: &TlsOptions) -> ServerTlsConfig {
-    let config = ServerTlsConfig::new().identity(Identity::from_pem(&tls.certificate, &tls.key));
-    match &tls.client_ca {
-        // Client authentication is required once a client CA is given.
-        Some(ca) => config.client_ca_root(Certificate::from_pem(ca)),
-        None => config,
-    }
-}
-
 /// Reflection lists the public services only (the SLA service and health), and also describes the
 /// `google.rpc` error details, so grpcurl can show a `BadRequest` instead of raw bytes.
 fn reflection() -> tonic_reflection::server::Builder<'static> {
@@ -227,17 +224,22 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|&stopped| stopped).await;
 }
 
-/// Health alone, in plaintext, sharing the reporter with the gRPC listener.
+/// Health alone, in plaintext, sharing the reporter with the gRPC listener and bounded by the same
+/// edge.
 async fn serve_health(
-    listener: TcpListener,
+    incoming: impl tokio_stream::Stream<
+        Item = std::io::Result<connections::Guarded<connections::Stream>>,
+    >,
+    edge: EdgeLayer,
     health: HealthReporter,
     stop: watch::Receiver<bool>,
 ) -> Result<(), ServeError> {
     Server::builder()
+        .layer(edge)
         .add_service(HealthServer::new(HealthService::from_health_reporter(
             health,
         )))
-        .serve_with_incoming_shutdown(incoming(listener), stopped(stop))
+        .serve_with_incoming_shutdown(incoming, stopped(stop))
         .await?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::ConnectionLimits;
 use crate::limits::{CallLimits, Limits};
 use crate::policy::PolicySet;
 
@@ -20,6 +21,8 @@ pub struct ServerOptions {
     pub max_message_bytes: usize,
     /// Bytes the calls in progress may hold at once, server-wide.
     pub memory_budget: u64,
+    /// How connections are bounded.
+    pub connections: ConnectionLimits,
     /// HTTP/2 settings.
     pub http2: Http2Options,
     /// How the server stops.
@@ -37,6 +40,7 @@ impl ServerOptions {
             calls: CallLimits::default(),
             max_message_bytes: 4 << 20,
             memory_budget: 1 << 30,
+            connections: ConnectionLimits::default(),
             http2: Http2Options::default(),
             shutdown: ShutdownOptions::default(),
             tls: None,

@@ -3,6 +3,7 @@
 
 pub(crate) mod engine;
 pub(crate) mod h2raw;
+pub(crate) mod process;
 pub(crate) mod requests;
 pub(crate) mod scrape;
 pub(crate) mod server;

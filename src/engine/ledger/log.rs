@@ -43,9 +43,10 @@ impl Run {
 /// The most bytes one bucket's counts take: two varints of at most ten bytes.
 const MAX_COUNTS_BYTES: usize = 20;
 
-/// Bytes per chunk: small enough that a month's unused tail costs little, large enough that
-/// allocations are rare (one per about 6,000 buckets).
-pub(super) const CHUNK_BYTES: usize = 16 * 1024;
+/// Bytes per chunk: small enough that a month's first chunk, reserved with its term, costs little
+/// (120 months of a ten-year term take 480 KiB), large enough that allocations stay rare (one per
+/// about 1,600 buckets).
+pub(super) const CHUNK_BYTES: usize = 4 * 1024;
 
 /// The buckets of one month.
 #[derive(Clone, Debug)]
@@ -416,7 +417,7 @@ mod tests {
                 writer.push(minute, 1, counts(u64::from(minute) * 1_000_003, 1));
             }
         }
-        assert!(log.heap_bytes() > CHUNK_BYTES * 10);
+        assert!(log.heap_bytes() > CHUNK_BYTES * 20);
         let decoded: Vec<Record> = log.iter().collect();
         assert_eq!(decoded.len(), 44_640);
         assert!(

@@ -86,22 +86,24 @@ impl MonthLedger {
     pub(crate) const CHUNK_BYTES: u64 = log::CHUNK_BYTES as u64;
 
     /// The bytes an empty ledger for a month of `minutes` clock minutes takes under `method`,
-    /// counting the per-slice sums a policy with slices longer than a minute may need: known
-    /// before it is allocated, so that a server can reserve it first.
+    /// counting its log's first chunk and the per-slice sums a policy with slices longer than a
+    /// minute may need: known before it is allocated, so that a server can reserve it first. Later
+    /// chunks are paid for by [`MonthLedger::MAX_BYTES_PER_BUCKET`] as buckets fill them.
     pub(crate) fn empty_bytes(method: Method, minutes: u32) -> u64 {
         let bits = |count: u32| u64::from(count.div_ceil(8));
-        match method {
-            Method::Timeslices { slice_minutes, .. } => {
-                let slices = minutes / slice_minutes;
-                let partial = if slice_minutes > 1 {
-                    u64::from(slices) * std::mem::size_of::<Counts>() as u64
-                } else {
-                    0
-                };
-                bits(minutes) + bits(slices) + partial
+        Self::CHUNK_BYTES
+            + match method {
+                Method::Timeslices { slice_minutes, .. } => {
+                    let slices = minutes / slice_minutes;
+                    let partial = if slice_minutes > 1 {
+                        u64::from(slices) * std::mem::size_of::<Counts>() as u64
+                    } else {
+                        0
+                    };
+                    bits(minutes) + bits(slices) + partial
+                }
+                Method::Occurrences { .. } => bits(minutes),
             }
-            Method::Occurrences { .. } => bits(minutes),
-        }
     }
 
     /// An empty ledger for a month of `minutes` clock minutes, shaped by the policy's method.

@@ -15,6 +15,7 @@ use tonic::Status;
 use tonic::body::Body;
 use tonic::codegen::http::HeaderMap;
 
+use super::super::connections::CallOnConnection;
 use super::super::metrics::{CallRecord, Metrics, Rpc};
 use super::frames::Frames;
 use crate::api::{ApiError, ClientGone};
@@ -98,6 +99,8 @@ pub(super) struct ResponseBody {
     pub(super) deadline_message: String,
     /// The call's concurrency slot, held until its last byte.
     pub(super) slot: Option<OwnedSemaphorePermit>,
+    /// The call, as its connection counts it.
+    pub(super) connection: Option<CallOnConnection>,
     pub(super) done: bool,
 }
 
@@ -107,6 +110,7 @@ impl ResponseBody {
             record.finish(code);
         }
         self.slot = None;
+        self.connection = None;
         self.done = true;
     }
 }

@@ -20,8 +20,11 @@ mod frames;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
+
+use tracing::Instrument;
 
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -30,6 +33,7 @@ use tonic::body::Body;
 use tonic::codegen::http::{self, HeaderMap, HeaderValue};
 use tower::{Layer, Service};
 
+use super::connections::ConnectionInfo;
 use super::metrics::{Metrics, Rpc};
 use crate::api::{ApiError, ClientGone, is_message_too_large};
 use crate::limits::CallLimits;
@@ -117,8 +121,32 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let edge = Arc::clone(&self.edge);
         let rpc = Rpc::from_path(request.uri().path());
-        Box::pin(async move {
+        // Every log line of the call carries its request id (the client's `x-request-id`, or one
+        // made here) and its peer, through this span.
+        let request_id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|id| id.to_str().ok())
+            .filter(|id| !id.is_empty() && id.len() <= 128)
+            .map_or_else(new_request_id, str::to_string);
+        let peer = request
+            .extensions()
+            .get::<ConnectionInfo>()
+            .and_then(|info| info.remote);
+        let span = tracing::info_span!(
+            "call",
+            rpc = %format_args!("{}/{}", rpc.service, rpc.method),
+            request_id = %request_id,
+            peer = ?peer,
+        );
+        let call = async move {
             let record = edge.metrics.start(rpc);
+            // Counted on its connection until its last byte: a connection with a call in
+            // progress is never idle.
+            let connection = request
+                .extensions()
+                .get::<ConnectionInfo>()
+                .map(|info| info.state.call());
             let (timeout, deadline_message) = match client_timeout(request.headers()) {
                 Some(client) if client < edge.limits.timeout => (
                     client,
@@ -170,11 +198,32 @@ where
                 deadline: Box::pin(tokio::time::sleep_until(deadline)),
                 deadline_message,
                 slot,
+                connection,
                 done: false,
             };
             Ok(http::Response::from_parts(parts, Body::new(body)))
-        })
+        };
+        Box::pin(call.instrument(span))
     }
+}
+
+/// A request id for a call whose client sent none: unique within the process, and unlikely to
+/// repeat across replicas (the process's start time seeds it).
+fn new_request_id() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_nanos() as u64)
+    });
+    let mut z = seed
+        ^ NEXT
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    format!("{:016x}", z ^ (z >> 31))
 }
 
 /// The request with its body watched and [`ClientGone`] in its extensions for the handler.

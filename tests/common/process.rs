@@ -1,0 +1,96 @@
+//! The real binary as a separate process, for tests that measure what the operating system sees
+//! (resident memory, open descriptors) or attack it over raw sockets.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+
+/// A running `sla-evaluator`, killed when dropped.
+pub(crate) struct Binary {
+    pub(crate) child: Child,
+    pub(crate) addr: SocketAddr,
+    pub(crate) metrics: SocketAddr,
+}
+
+impl Binary {
+    /// Starts the binary on ephemeral ports with `extra` flags, and reads the addresses it logged.
+    pub(crate) fn start(extra: &[&str]) -> Binary {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sla-evaluator"))
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--metrics-listen",
+                "127.0.0.1:0",
+            ])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start sla-evaluator");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let (addr, metrics) = loop {
+            let line = lines
+                .next()
+                .expect("the server logs before exiting")
+                .unwrap();
+            let log: serde_json::Value = serde_json::from_str(&line).unwrap();
+            if let Some(listen) = log["fields"]["listen"].as_str() {
+                let metrics = log["fields"]["metrics_listen"].as_str().unwrap();
+                break (listen.parse().unwrap(), metrics.parse().unwrap());
+            }
+        };
+        // Keep draining the logs so the server never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Binary {
+            child,
+            addr,
+            metrics,
+        }
+    }
+
+    /// The `http://` endpoint of its gRPC listener.
+    pub(crate) fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Its resident memory, in bytes (from /proc).
+    pub(crate) fn rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        kib * 1024
+    }
+
+    /// Its peak resident memory, in bytes.
+    pub(crate) fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|l| l.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        kib * 1024
+    }
+
+    /// How many file descriptors it has open.
+    pub(crate) fn descriptors(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .unwrap()
+            .count()
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
