@@ -16,3 +16,4 @@ pub mod limits;
 pub mod memory;
 pub mod policy;
 pub mod server;
+pub mod text;

@@ -501,3 +501,66 @@ async fn calls_that_would_pass_the_memory_budget_are_refused_and_the_others_serv
     assert_eq!(labelled(&body, "sla_memory_reserved_bytes", &[]), 0.0);
     assert_eq!(labelled(&body, "sla_memory_budget_bytes", &[]), 6_291_456.0);
 }
+
+#[tokio::test]
+async fn numbers_and_dates_are_read_strictly() {
+    let server = common::server::TestServer::start();
+    let mut client = server.client().await;
+    let refused = |spec: pb::EvaluationSpec| {
+        let mut client = client.clone();
+        async move {
+            client
+                .evaluate(tokio_stream::iter([spec_message(spec)]))
+                .await
+                .unwrap_err()
+        }
+    };
+    let fee = |paid: &str| pb::EvaluationSpec {
+        currency: "CNY".into(),
+        fees: vec![pb::MonthlyFee {
+            month_start: "2024-04-01".into(),
+            paid: paid.into(),
+            deductions: String::new(),
+        }],
+        ..bare_spec("tencent-im", "2024-04-01", "2024-04-30")
+    };
+    for paid in ["1_000", "1_0.0_5", "+5", "1e3", " 5", "5."] {
+        let status = refused(fee(paid)).await;
+        assert_eq!(status.code(), Code::InvalidArgument, "{paid}");
+        assert!(
+            status.message().contains("not a plain decimal"),
+            "{paid}: {}",
+            status.message()
+        );
+    }
+    for (start, end) in [("-999-01-01", "-999-01-31"), ("0000-01-01", "0000-01-31")] {
+        let status = refused(bare_spec("tencent-im", start, end)).await;
+        assert_eq!(status.code(), Code::InvalidArgument, "{start}");
+        assert!(
+            status.message().contains("year from 0001 to 9999"),
+            "{}",
+            status.message()
+        );
+    }
+    let status = refused(pb::EvaluationSpec {
+        as_of: Some(prost_types::Timestamp {
+            seconds: 253_402_300_800,
+            nanos: 0,
+        }),
+        ..bare_spec("tencent-im", "2024-04-01", "2024-04-30")
+    })
+    .await;
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(
+        status.message().contains("spec.as_of"),
+        "{}",
+        status.message()
+    );
+    // The same rules hold a step away from the limit.
+    assert!(
+        client
+            .evaluate(tokio_stream::iter([spec_message(fee("1000.5"))]))
+            .await
+            .is_ok()
+    );
+}

@@ -17,6 +17,7 @@ use crate::calendar::BusinessCalendar;
 use crate::classify::{AccountKind, Facts, Notice, Outage, OutageWindow};
 use crate::engine::{EvaluationSpec, MonthlyFee};
 use crate::policy::{Cause, Policy, PolicySet};
+use crate::text;
 
 /// Looks a policy up by id.
 pub(super) fn policy(policies: &PolicySet, field: &str, id: &str) -> Result<Arc<Policy>, ApiError> {
@@ -132,7 +133,7 @@ pub(super) fn calendar(
     })
 }
 
-/// A date "YYYY-MM-DD", strictly: no other widths or separators.
+/// A date "YYYY-MM-DD" with a year from 0001 to 9999 (see [`text::date`]).
 pub(super) fn date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
     if text.is_empty() {
         return Err(ApiError::invalid(
@@ -140,13 +141,13 @@ pub(super) fn date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
             format!("{field} is required (YYYY-MM-DD)"),
         ));
     }
-    let parsed = (text.len() == 10)
-        .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
-        .flatten();
-    parsed.ok_or_else(|| {
+    text::date(text).ok_or_else(|| {
         ApiError::invalid(
             field,
-            format!("{field} '{text}' is not a date of the form YYYY-MM-DD"),
+            format!(
+                "{field} '{text}' is not a date of the form YYYY-MM-DD with a year from 0001 to \
+                 9999"
+            ),
         )
     })
 }
@@ -181,16 +182,16 @@ fn required_decimal(field: &str, text: &str) -> Result<Decimal, ApiError> {
         .ok_or_else(|| ApiError::invalid(field, format!("{field} is required (a decimal string)")))
 }
 
-/// A decimal string; empty means absent. Exponents, thousands separators and anything a `Decimal`
-/// could only approximate are refused.
+/// A decimal string; empty means absent. Only plain decimals are read (see [`text::decimal`]):
+/// exponents, separators, underscores and anything a `Decimal` could only approximate are refused.
 fn optional_decimal(field: &str, text: &str) -> Result<Option<Decimal>, ApiError> {
     if text.is_empty() {
         return Ok(None);
     }
-    Decimal::from_str_exact(text).map(Some).map_err(|_| {
+    text::decimal(text).map(Some).ok_or_else(|| {
         ApiError::invalid(
             field,
-            format!("{field} '{text}' is not a decimal number (e.g. 1234.56)"),
+            format!("{field} '{text}' is not a plain decimal number (e.g. 1234.56)"),
         )
     })
 }
@@ -205,9 +206,11 @@ pub(super) fn instant(
     let Some(timestamp) = timestamp else {
         return Err(ApiError::invalid(field, format!("{field} is required")));
     };
+    // From 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z, as google.protobuf.Timestamp defines it.
+    const SECONDS: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
     u32::try_from(timestamp.nanos)
         .ok()
-        .filter(|&nanos| nanos < 1_000_000_000)
+        .filter(|&nanos| nanos < 1_000_000_000 && SECONDS.contains(&timestamp.seconds))
         .and_then(|nanos| DateTime::from_timestamp(timestamp.seconds, nanos))
         .ok_or_else(|| {
             ApiError::invalid(

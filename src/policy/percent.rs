@@ -62,8 +62,8 @@ impl FromStr for Percent {
     type Err = PercentError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let value = Decimal::from_str_exact(text.trim())
-            .map_err(|_| PercentError::NotANumber(text.to_string()))?;
+        let value =
+            crate::text::decimal(text).ok_or_else(|| PercentError::NotANumber(text.to_string()))?;
         Percent::from_decimal(value)
     }
 }

@@ -87,8 +87,8 @@ fn condition(file: &ConditionFile) -> Result<Condition, String> {
             scope,
         } => {
             let amount = |text: &str, field: &str| -> Result<Decimal, String> {
-                match Decimal::from_str_exact(text) {
-                    Ok(value) if !value.is_sign_negative() => Ok(value),
+                match crate::text::decimal(text) {
+                    Some(value) if !value.is_sign_negative() => Ok(value),
                     _ => Err(format!("{field} '{text}' must be a non-negative decimal")),
                 }
             };

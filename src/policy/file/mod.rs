@@ -11,7 +11,6 @@ mod tables;
 use std::ops::Range;
 use std::str::FromStr;
 
-use chrono::NaiveDate;
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
@@ -70,14 +69,12 @@ pub(super) fn parse_policy(path: &str, text: &str) -> Result<Policy, PolicyFileE
     }
     let last_updated = match &file.source.last_updated {
         None => None,
-        Some(date) => Some(
-            NaiveDate::parse_from_str(date.get_ref(), "%Y-%m-%d").map_err(|_| {
-                at(
-                    date.span(),
-                    format!("last_updated '{}' is not a YYYY-MM-DD date", date.get_ref()),
-                )
-            })?,
-        ),
+        Some(date) => Some(crate::text::date(date.get_ref()).ok_or_else(|| {
+            at(
+                date.span(),
+                format!("last_updated '{}' is not a YYYY-MM-DD date", date.get_ref()),
+            )
+        })?),
     };
     let method = method(&file.method, &at)?;
     let tiers = tiers(&file.compensation.tiers, standard, &at)?;
