@@ -528,7 +528,7 @@ async fn numbers_and_dates_are_read_strictly() {
         let status = refused(fee(paid)).await;
         assert_eq!(status.code(), Code::InvalidArgument, "{paid}");
         assert!(
-            status.message().contains("not a plain decimal"),
+            status.message().contains("written plainly"),
             "{paid}: {}",
             status.message()
         );

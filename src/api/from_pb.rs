@@ -191,7 +191,7 @@ fn optional_decimal(field: &str, text: &str) -> Result<Option<Decimal>, ApiError
     text::decimal(text).map(Some).ok_or_else(|| {
         ApiError::invalid(
             field,
-            format!("{field} '{text}' is not a plain decimal number (e.g. 1234.56)"),
+            format!("{field} '{text}' is not a decimal number written plainly (digits and one point, e.g. 1234.56)"),
         )
     })
 }
