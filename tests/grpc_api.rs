@@ -928,3 +928,38 @@ async fn reflection_v1_lists_the_public_services() {
     names.sort();
     assert_eq!(names, ["grpc.health.v1.Health", "sla.v1.SlaEvaluator"]);
 }
+
+#[tokio::test]
+async fn compressed_requests_are_taken_and_answers_compressed_when_asked() {
+    use tonic::codec::CompressionEncoding;
+    let server = TestServer::start();
+    let plain = evaluate(
+        &server,
+        vec![
+            spec("tencent-ccc-intl", "2019-03-01", "2019-03-31"),
+            rows(thirty_bad_minutes()),
+        ],
+    )
+    .await
+    .unwrap();
+    for encoding in [CompressionEncoding::Gzip, CompressionEncoding::Zstd] {
+        let mut client = pb::sla_evaluator_client::SlaEvaluatorClient::new(server.channel().await)
+            .send_compressed(encoding)
+            .accept_compressed(encoding);
+        let compressed = client
+            .evaluate(tokio_stream::iter(vec![
+                spec("tencent-ccc-intl", "2019-03-01", "2019-03-31"),
+                rows(thirty_bad_minutes()),
+            ]))
+            .await
+            .unwrap();
+        assert_eq!(
+            compressed.metadata().get("grpc-encoding").unwrap(),
+            match encoding {
+                CompressionEncoding::Gzip => "gzip",
+                _ => "zstd",
+            }
+        );
+        assert_eq!(compressed.into_inner().months, plain.months, "{encoding:?}");
+    }
+}

@@ -14,6 +14,7 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::sync::watch;
+use tonic::codec::CompressionEncoding;
 use tonic::server::NamedService;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
@@ -107,7 +108,12 @@ pub async fn serve(
     let tls = tls.as_ref().map(tls_acceptor).transpose()?;
     // Every listener's connections share one pool, so the process's descriptors are bounded.
     let slots = Arc::new(Semaphore::new(connections.max_connections));
-    let edge = EdgeLayer::new(calls, Arc::clone(&budget), Arc::clone(&metrics));
+    let edge = EdgeLayer::new(
+        calls,
+        max_message_bytes,
+        Arc::clone(&budget),
+        Arc::clone(&metrics),
+    );
     let (health, health_service) = tonic_health::server::health_reporter();
     // Policies are loaded before `serve` is called, so the service is ready from the first call.
     health.set_serving::<SlaEvaluatorServer<SlaService>>().await;
@@ -147,7 +153,13 @@ pub async fn serve(
         Arc::clone(&budget),
         Arc::clone(&metrics),
     ))
-    .max_decoding_message_size(max_message_bytes);
+    .max_decoding_message_size(max_message_bytes)
+    // gzip and zstd requests are taken (grpcio's `compression=Gzip`, grpc-go's `UseCompressor`),
+    // and answers are compressed the same way when the client asks.
+    .accept_compressed(CompressionEncoding::Gzip)
+    .accept_compressed(CompressionEncoding::Zstd)
+    .send_compressed(CompressionEncoding::Gzip)
+    .send_compressed(CompressionEncoding::Zstd);
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
     let stop_accepting = async move {
         shutdown.await;

@@ -66,6 +66,9 @@ def main(address, proto_dir):
             evaluation = stub.Evaluate(stream())
             month = evaluation.months[0]
             assert month.availability_percent == "99.9327", month
+            # The same upload gzip-compressed, as grpcio sends it when asked to.
+            compressed = stub.Evaluate(stream(), compression=grpc.Compression.Gzip)
+            assert compressed.months == evaluation.months, compressed
             assert month.status == pb.MONTH_STATUS_MET, month
 
             verdicts = stub.ClassifyOutages(pb.ClassifyOutagesRequest(

@@ -32,6 +32,8 @@ pub(super) struct RequestBody {
     pub(super) reservation: Reservation,
     /// Decoded bytes a wire byte may become, at most, for this RPC's messages.
     pub(super) amplification: u64,
+    /// The largest message, after decompression, the gRPC library accepts.
+    pub(super) max_message_bytes: u64,
     pub(super) last_length: u64,
     pub(super) refused: bool,
 }
@@ -52,12 +54,19 @@ impl http_body::Body for RequestBody {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     let body = &mut *self;
-                    let counted = body.frames.feed(data, |length| {
+                    let counted = body.frames.feed(data, |prefix| {
                         body.metrics.received(body.rpc);
+                        // A compressed message may decompress to as much as the gRPC library
+                        // accepts, and is held compressed and decompressed at once.
+                        let length = if prefix.compressed {
+                            u64::from(prefix.length) + body.max_message_bytes
+                        } else {
+                            u64::from(prefix.length)
+                        };
                         // Tonic may hold the previous message's bytes still undecoded when the
                         // next one's prefix arrives, so both stay reserved.
-                        let bytes = (body.last_length + u64::from(length)) * body.amplification;
-                        body.last_length = u64::from(length);
+                        let bytes = (body.last_length + length) * body.amplification;
+                        body.last_length = length;
                         body.reservation.set(bytes)
                     });
                     if let Err(exhausted) = counted {

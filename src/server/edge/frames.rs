@@ -4,6 +4,15 @@
 //! length) and then its bytes. Knowing where each message starts lets the edge of the server count
 //! messages and reserve memory for one before the gRPC library buffers and decodes it.
 
+/// What a message's prefix says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Prefix {
+    /// The message is compressed (gzip or zstd, as the call's `grpc-encoding` says).
+    pub(super) compressed: bool,
+    /// Its length on the wire.
+    pub(super) length: u32,
+}
+
 /// The state of a stream of length-prefixed messages.
 #[derive(Debug, Default)]
 pub(super) struct Frames {
@@ -14,12 +23,12 @@ pub(super) struct Frames {
 }
 
 impl Frames {
-    /// Reads `bytes` and calls `on_message` with the length of every message whose prefix they
-    /// complete, in order. Stops early, returning the error, when `on_message` refuses one.
+    /// Reads `bytes` and calls `on_message` with every message whose prefix they complete, in
+    /// order. Stops early, returning the error, when `on_message` refuses one.
     pub(super) fn feed<E>(
         &mut self,
         mut bytes: &[u8],
-        mut on_message: impl FnMut(u32) -> Result<(), E>,
+        mut on_message: impl FnMut(Prefix) -> Result<(), E>,
     ) -> Result<(), E> {
         while !bytes.is_empty() {
             if self.remaining > 0 {
@@ -41,7 +50,10 @@ impl Frames {
                     self.header[4],
                 ]);
                 self.remaining = u64::from(length);
-                on_message(length)?;
+                on_message(Prefix {
+                    compressed: self.header[0] == 1,
+                    length,
+                })?;
             }
         }
         Ok(())
@@ -67,8 +79,8 @@ mod tests {
             let mut lengths = Vec::new();
             for chunk in stream.chunks(piece) {
                 frames
-                    .feed(chunk, |length| {
-                        lengths.push(length);
+                    .feed(chunk, |prefix| {
+                        lengths.push(prefix.length);
                         Ok::<(), ()>(())
                     })
                     .unwrap();

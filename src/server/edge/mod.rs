@@ -55,6 +55,7 @@ struct Edge {
     metrics: Arc<Metrics>,
     slots: Arc<Semaphore>,
     limits: CallLimits,
+    max_message_bytes: u64,
     budget: Arc<MemoryBudget>,
 }
 
@@ -68,6 +69,7 @@ impl EdgeLayer {
     /// A layer for a server with these limits, budget and metrics.
     pub(crate) fn new(
         limits: CallLimits,
+        max_message_bytes: usize,
         budget: Arc<MemoryBudget>,
         metrics: Arc<Metrics>,
     ) -> Self {
@@ -76,6 +78,7 @@ impl EdgeLayer {
                 metrics,
                 slots: Arc::new(Semaphore::new(limits.max_concurrent)),
                 limits,
+                max_message_bytes: max_message_bytes as u64,
                 budget,
             }),
         }
@@ -244,6 +247,7 @@ fn watch(request: http::Request<Body>, rpc: Rpc, edge: &Edge) -> http::Request<B
         gone,
         reservation: edge.budget.reservation(),
         amplification,
+        max_message_bytes: edge.max_message_bytes,
         last_length: 0,
         refused: false,
     };
