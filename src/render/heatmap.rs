@@ -29,7 +29,7 @@ pub(super) const PATTERNS: &str = r##"<svg class="patterns" width="0" height="0"
 <pattern id="pat-excluded" width="5" height="5" patternUnits="userSpaceOnUse"><rect width="5" height="5" fill="#3949ab"/><circle cx="2.5" cy="2.5" r="1.2" fill="#ffffff"/></pattern>
 <pattern id="pat-no-data" width="6" height="6" patternUnits="userSpaceOnUse"><rect width="6" height="6" fill="#ffffff"/><path d="M0 0L6 6M6 0L0 6" stroke="#424242" stroke-width="1"/></pattern>
 <pattern id="pat-not-listed" width="4" height="4" patternUnits="userSpaceOnUse"><rect width="4" height="4" fill="#ffd54f"/><rect y="2" width="4" height="1.2" fill="#4e342e"/></pattern>
-<pattern id="pat-after-as-of" width="4" height="4" patternUnits="userSpaceOnUse"><rect width="4" height="4" fill="#eeeeee"/><rect x="1.5" width="1" height="4" fill="#9e9e9e"/></pattern>
+<pattern id="pat-after-as-of" width="4" height="4" patternUnits="userSpaceOnUse"><rect width="4" height="4" fill="#eeeeee"/><rect x="1.5" width="1" height="4" fill="#757575"/></pattern>
 </defs>
 </svg>"##;
 
