@@ -11,13 +11,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use common::browser;
+use common::claim_page::{self, Page};
 use common::requests::{bare_spec, buckets, evaluate, instant, spec_message};
 use common::server::TestServer;
-use scraper::{ElementRef, Html, Selector};
 use sla_evaluator::api::pb::{self, evaluate_request::Item};
 use sla_evaluator::policy::{Policy, PolicySet};
 use sla_evaluator::render;
@@ -72,138 +71,13 @@ fn stream(
     messages
 }
 
-/// A page as the browser built it.
-struct Page {
-    dom: Html,
-}
-
-impl Page {
-    /// Renders `response`, writes it under `target/tmp/claim-report/`, screenshots it and reads
-    /// its DOM back through the browser.
-    fn open(name: &str, response: &pb::EvaluateResponse) -> Page {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("claim-report");
-        std::fs::create_dir_all(&dir).unwrap();
-        let page = dir.join(format!("{name}.html"));
-        let trtc = policy();
-        std::fs::write(
-            &page,
-            render::html(response, Some(&trtc), Some("acme-prod-01")),
-        )
-        .unwrap();
-
-        let png = dir.join(format!("{name}.png"));
-        let _ = std::fs::remove_file(&png);
-        browser::screenshot(&page, &png, 1000, 2050);
-        let bytes = std::fs::read(&png).unwrap();
-        assert_eq!(browser::png_size(&bytes), (1000, 2050));
-        // A blank page compresses to a few kilobytes; text, tables and a heatmap do not.
-        assert!(bytes.len() > 40_000, "{name}.png is {} bytes", bytes.len());
-
-        let dom = Html::parse_document(&browser::dump_dom(&page));
-        let page = Page { dom };
-        page.assert_self_contained();
-        page.assert_heatmaps_are_described();
-        page
-    }
-
-    fn all(&self, selector: &str) -> Vec<ElementRef<'_>> {
-        self.dom
-            .select(&Selector::parse(selector).unwrap())
-            .collect()
-    }
-
-    fn text(&self, selector: &str) -> String {
-        let found = self.all(selector);
-        assert_eq!(found.len(), 1, "one element matches {selector}");
-        words(found[0])
-    }
-
-    /// The text of each cell of the rows `selector` matches.
-    fn rows(&self, selector: &str) -> Vec<Vec<String>> {
-        self.all(selector).into_iter().map(row_cells).collect()
-    }
-
-    /// The heatmap's cells by state, as the browser holds them.
-    fn cells(&self) -> BTreeMap<String, usize> {
-        let mut counts = BTreeMap::new();
-        for cell in self.all("svg.heatmap rect.cell") {
-            let classes: Vec<&str> = cell.value().classes().filter(|c| *c != "cell").collect();
-            assert_eq!(classes.len(), 1, "a cell has one state: {classes:?}");
-            *counts.entry(classes[0].to_string()).or_insert(0) += 1;
-        }
-        counts
-    }
-
-    /// The legend's count for a state, which must agree with the cells.
-    fn legend(&self, state: &str) -> String {
-        self.text(&format!("ul.legend li[data-state=\"{state}\"] .count"))
-    }
-
-    /// The rows of an interval table: each row's `datetime`s, then its other cells' text.
-    fn intervals(&self, kind: &str) -> Vec<Vec<String>> {
-        self.all(&format!("table.intervals.{kind} tbody tr"))
-            .into_iter()
-            .map(|row| {
-                row.select(&Selector::parse("td").unwrap())
-                    .map(|td| {
-                        let time = td.select(&Selector::parse("time").unwrap()).next();
-                        time.map_or_else(
-                            || words(td),
-                            |t| t.value().attr("datetime").unwrap().to_string(),
-                        )
-                    })
-                    .collect()
-            })
-            .collect()
-    }
-
-    /// Nothing on the page could fetch anything, and the browser was told to refuse if it tried.
-    fn assert_self_contained(&self) {
-        for fetching in [
-            "script", "link", "img", "iframe", "object", "embed", "image", "use",
-        ] {
-            assert!(self.all(fetching).is_empty(), "the page has a <{fetching}>");
-        }
-        let referring: Vec<_> = self.all("[src], [href]");
-        assert!(referring.is_empty(), "the page refers out: {referring:?}");
-        let policy = self.all("meta[http-equiv=\"Content-Security-Policy\"]");
-        assert!(
-            policy[0]
-                .value()
-                .attr("content")
-                .unwrap()
-                .starts_with("default-src 'none'")
-        );
-    }
-
-    /// Each heatmap is one image named by its title and described by its desc.
-    fn assert_heatmaps_are_described(&self) {
-        for svg in self.all("svg.heatmap") {
-            assert_eq!(svg.value().attr("role"), Some("img"));
-            let labels = svg.value().attr("aria-labelledby").unwrap();
-            for id in labels.split_whitespace() {
-                let named = self.text(&format!("svg.heatmap #{id}"));
-                assert!(!named.is_empty(), "#{id} is empty");
-            }
-        }
-    }
-}
-
-/// The text of a table row's cells.
-fn row_cells(row: ElementRef<'_>) -> Vec<String> {
-    row.select(&Selector::parse("th, td").unwrap())
-        .map(words)
-        .collect()
-}
-
-/// An element's text with whitespace collapsed.
-fn words(element: ElementRef<'_>) -> String {
-    element
-        .text()
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+/// Renders `response` with TRTC's policy at hand and opens it in the browser.
+fn open(name: &str, response: &pb::EvaluateResponse) -> Page {
+    let trtc = policy();
+    Page::open(
+        name,
+        &render::html(response, Some(&trtc), Some("acme-prod-01")),
+    )
 }
 
 fn expected(counts: &[(&str, usize)]) -> BTreeMap<String, usize> {
@@ -247,7 +121,7 @@ async fn the_worked_example_of_document_003_is_one_unavailable_hour() {
     let response = evaluate(&server, stream(spec, counts, vec![]))
         .await
         .unwrap();
-    let page = Page::open("worked-example", &response);
+    let page = open("worked-example", &response);
 
     assert_eq!(page.text("h1"), "Tencent Real-Time Communication (TRTC)");
     assert_eq!(page.text("dd.subscription"), "acme-prod-01");
@@ -309,7 +183,7 @@ async fn the_worked_example_of_document_003_is_one_unavailable_hour() {
     );
 
     // Printed, through the print style sheet.
-    let pdf = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("claim-report/worked-example.pdf");
+    let pdf = claim_page::dir().join("worked-example.pdf");
     let _ = std::fs::remove_file(&pdf);
     let page_file = pdf.with_extension("html");
     browser::print_to_pdf(&page_file, &pdf);
@@ -343,7 +217,7 @@ async fn an_excluded_maintenance_window_is_drawn_and_listed_apart() {
     let response = evaluate(&server, stream(spec, counts, vec![window]))
         .await
         .unwrap();
-    let page = Page::open("maintenance", &response);
+    let page = open("maintenance", &response);
 
     assert_eq!(page.text("h2 .badge"), "Standard missed");
     // 90 of 44,640 minutes: 99.7983%, tier 1 (99.5 to 99.9): 10% of 500.00.
@@ -421,7 +295,7 @@ async fn a_month_with_gaps_shows_both_bounds_and_the_hours_without_data() {
     let response = evaluate(&server, stream(spec, counts, vec![]))
         .await
         .unwrap();
-    let page = Page::open("gaps", &response);
+    let page = open("gaps", &response);
 
     assert!(page.text("h2 .badge").starts_with("Incomplete data"));
     assert!(page.text("dd.availability").starts_with("99.9327%"));
@@ -477,7 +351,7 @@ async fn shortened_lists_and_hours_after_as_of_are_marked_not_guessed() {
     let response = evaluate(&server, stream(spec, counts, vec![fault]))
         .await
         .unwrap();
-    let page = Page::open("shortened", &response);
+    let page = open("shortened", &response);
     assert_eq!(
         page.rows("table.verdicts tbody tr")[0][..2],
         [id, "Counted"]

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod browser;
+pub(crate) mod claim_page;
 pub(crate) mod engine;
 pub(crate) mod h2raw;
 pub(crate) mod requests;
