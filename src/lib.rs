@@ -4,7 +4,8 @@
 //! The SLA domain is pure Rust with no transport types: [`policy`] (what a contract promises),
 //! [`engine`] (evaluating measurements against it), [`classify`] (which exclusion clause an outage
 //! falls under) and [`calendar`] (business days). [`api`] is the gRPC layer around it, and
-//! [`server`] serves it with health and reflection.
+//! [`server`] serves it with health and reflection. [`render`] turns a response into a claim
+//! report people read: one self-contained HTML page.
 
 pub mod api;
 pub mod calendar;
@@ -15,5 +16,6 @@ pub mod engine;
 pub mod limits;
 pub mod memory;
 pub mod policy;
+pub mod render;
 pub mod server;
 pub mod text;

@@ -1,6 +1,8 @@
 //! Shared test helpers.
 #![allow(dead_code)]
 
+pub(crate) mod browser;
+pub(crate) mod claim_page;
 pub(crate) mod engine;
 pub(crate) mod h2raw;
 pub(crate) mod process;
