@@ -12,6 +12,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod input;
 pub mod limits;
 pub mod policy;
 pub mod server;
