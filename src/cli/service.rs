@@ -18,14 +18,15 @@ use crate::server::metrics::Metrics;
 #[derive(Debug, Clone, Args)]
 pub struct Where {
     /// Ask the server at HOST:PORT instead of answering in this process: the same output.
-    #[arg(long, value_name = "HOST:PORT")]
+    #[arg(long, value_name = "HOST:PORT", global = true)]
     pub target: Option<String>,
     /// Extra policy files (*.toml) next to the built-in ones, as the server's --policy-dir.
     #[arg(
         long,
         env = "SLA_POLICY_DIR",
         value_name = "DIR",
-        conflicts_with = "target"
+        conflicts_with = "target",
+        global = true
     )]
     pub policy_dir: Option<std::path::PathBuf>,
 }

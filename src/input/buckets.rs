@@ -10,9 +10,10 @@ use chrono::DateTime;
 use super::ordered::{self, Flow};
 use super::{Chunk, Chunker, InputError, Place, RowError, csv, jsonl, parquet};
 
-/// Bytes per block of a text file: large enough that per-block costs vanish, small enough that
-/// the blocks in flight (two per thread) stay a few tens of megabytes.
-const BLOCK_BYTES: usize = 8 << 20;
+/// Bytes per block of a text file: large enough that per-block costs vanish (about 100,000
+/// rows), small enough that the blocks in flight (one per thread, one queued, one being read),
+/// each with its parsed rows, stay a few tens of megabytes.
+const BLOCK_BYTES: usize = 1 << 20;
 
 /// The formats buckets may come in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

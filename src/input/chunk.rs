@@ -129,6 +129,11 @@ impl Chunker {
         slot
     }
 
+    /// The chunks completed so far; the rows of chunks still open stay.
+    pub fn take_completed(&mut self) -> Vec<Chunk> {
+        std::mem::take(&mut self.done)
+    }
+
     /// The block's chunks: those completed as rows arrived, then the rest in order of each
     /// subscription's first row.
     pub fn finish(mut self) -> Vec<Chunk> {

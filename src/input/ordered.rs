@@ -4,8 +4,8 @@
 //! are parsed in parallel; but each result is applied strictly in the order of its block, by the
 //! thread that parsed it once its turn comes. Applying in order keeps the messages of every
 //! subscription, and so every response and the first error reported, the same on any number of
-//! cores. At most `threads` items are in flight, plus one waiting in the queue per thread, which
-//! bounds memory whatever the input's size.
+//! cores. At most `threads` items are in flight, plus one waiting in the queue, which bounds
+//! memory whatever the input's size.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::sync_channel;
@@ -39,7 +39,7 @@ pub fn run<T, R, A>(
         changed: Condvar::new(),
     };
     let stopped = AtomicBool::new(false);
-    let (send, receive) = sync_channel::<(u64, T)>(threads);
+    let (send, receive) = sync_channel::<(u64, T)>(1);
     let receive = Mutex::new(receive);
     std::thread::scope(|scope| {
         for _ in 0..threads {

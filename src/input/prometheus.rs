@@ -97,22 +97,40 @@ impl Source {
             .map(|start| (start, (start + span).min(to)));
         let mut report = Report::default();
         let mut failure = None;
+        // One chunker across requests: a request's steps end where Prometheus's limit says, not
+        // where a message should, so chunks fill up as a file's would.
+        let mut chunker = Chunker::default();
+        let origin = Origin::Steps {
+            first: from,
+            step: self.step_seconds,
+        };
         let work = |(start, end): (i64, i64)| (start, end, self.fetch(&agent, start, end));
-        ordered::run(
-            ranges,
-            CONCURRENT_REQUESTS,
-            work,
-            |(start, end, answer)| match answer
-                .and_then(|answer| self.block(start, end, answer, &mut report))
-            {
-                Ok(block) => apply(block),
+        ordered::run(ranges, CONCURRENT_REQUESTS, work, |(start, end, answer)| {
+            let rows = answer
+                .and_then(|answer| self.rows(from, start, end, answer, &mut report, &mut chunker));
+            match rows {
+                Ok(steps) => apply(Block {
+                    chunks: chunker.take_completed(),
+                    origin,
+                    error: None,
+                    progress: steps,
+                }),
                 Err(error) => {
                     failure = Some(error);
                     Flow::Stop
                 }
-            },
-        );
-        failure.map_or(Ok(report), Err)
+            }
+        });
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        apply(Block {
+            chunks: chunker.finish(),
+            origin,
+            error: None,
+            progress: 0,
+        });
+        Ok(report)
     }
 
     /// Both queries over the buckets starting in `[start, end)`.
@@ -139,8 +157,8 @@ impl Source {
         let refused = |message: String| InputError {
             source_name: self.url.clone(),
             place: Place::Whole,
-            column: Some(flag.to_string()),
-            message,
+            column: None,
+            message: format!("the {flag} query: {message}"),
         };
         // The sample at the end of a step counts the step.
         let (first, last) = (start + self.step_seconds, end);
@@ -151,7 +169,7 @@ impl Source {
             ("step", &self.step_seconds.to_string()),
         ]);
         let mut response = response.map_err(|error| refused(unreachable(&url, &error)))?;
-        let status = response.status();
+        let status = response.status().as_u16();
         let body = response
             .body_mut()
             .read_to_string()
@@ -174,7 +192,7 @@ impl Source {
             .ok_or_else(|| refused("Prometheus's answer has no data".into()))?;
         if data.result_type != "matrix" {
             return Err(refused(format!(
-                "the query gives a {}, not a series over time",
+                "it gives a {}, not a series over time",
                 data.result_type
             )));
         }
@@ -186,7 +204,7 @@ impl Source {
                 .map(|s| format!("{:?}", s.metric))
                 .collect();
             return Err(refused(format!(
-                "the query gives {} series ({}...); it must give one: aggregate it, e.g. sum(...)",
+                "it gives {} series ({}...); it must give one: aggregate it, e.g. sum(...)",
                 data.result.len(),
                 labels.join(", ")
             )));
@@ -201,20 +219,22 @@ impl Source {
         Ok((values, answer.warnings.unwrap_or_default()))
     }
 
-    /// The buckets of one answer, in step order.
-    fn block(
+    /// Adds the buckets of one answer to `chunker`, in step order, placed by their step's index
+    /// from `from`; returns the steps covered.
+    fn rows(
         &self,
+        from: i64,
         start: i64,
         end: i64,
         answer: Answer,
         report: &mut Report,
-    ) -> Result<Block, InputError> {
+        chunker: &mut Chunker,
+    ) -> Result<u64, InputError> {
         report.warnings.extend(answer.warnings);
-        let mut chunker = Chunker::default();
         let mut bucket = start;
-        let mut index = 0u32;
+        let mut steps = 0;
         while bucket < end {
-            report.steps += 1;
+            steps += 1;
             let at = bucket + self.step_seconds;
             let total = answer
                 .total
@@ -238,6 +258,8 @@ impl Source {
                         total,
                         failed: failed.min(total),
                     };
+                    let index =
+                        u32::try_from((bucket - from) / self.step_seconds).unwrap_or(u32::MAX);
                     chunker.push(row, index);
                     report.buckets += 1;
                 }
@@ -245,17 +267,9 @@ impl Source {
                 _ => {}
             }
             bucket += self.step_seconds;
-            index += 1;
         }
-        Ok(Block {
-            chunks: chunker.finish(),
-            origin: Origin::Steps {
-                first: start,
-                step: self.step_seconds,
-            },
-            error: None,
-            progress: u64::try_from((end - start) / self.step_seconds).unwrap_or(0),
-        })
+        report.steps += steps;
+        Ok(steps)
     }
 
     /// A value as a whole count; `None` for NaN (a gap).
@@ -269,8 +283,8 @@ impl Source {
         let refused = |message: String| InputError {
             source_name: self.url.clone(),
             place: DateTime::from_timestamp(bucket, 0).map_or(Place::Whole, Place::Step),
-            column: Some(flag.to_string()),
-            message,
+            column: None,
+            message: format!("the {flag} query: {message}"),
         };
         if value == "NaN" {
             report.not_a_number += 1;

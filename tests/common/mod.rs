@@ -1,8 +1,10 @@
 //! Shared test helpers.
 #![allow(dead_code)]
 
+pub(crate) mod cli;
 pub(crate) mod engine;
 pub(crate) mod h2raw;
+pub(crate) mod prometheus;
 pub(crate) mod requests;
 pub(crate) mod scrape;
 pub(crate) mod server;

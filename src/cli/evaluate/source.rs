@@ -24,10 +24,20 @@ pub struct PrometheusArgs {
     #[arg(long, value_name = "URL", requires_all = ["total", "failed"], conflicts_with = "buckets")]
     pub prometheus: Option<String>,
     /// PromQL giving each step's attempts as one series, e.g. sum(increase(requests_total[1m])).
-    #[arg(long, value_name = "PROMQL", requires = "prometheus")]
+    #[arg(
+        long,
+        value_name = "PROMQL",
+        requires = "prometheus",
+        allow_hyphen_values = true
+    )]
     pub total: Option<String>,
     /// PromQL giving each step's failures as one series.
-    #[arg(long, value_name = "PROMQL", requires = "prometheus")]
+    #[arg(
+        long,
+        value_name = "PROMQL",
+        requires = "prometheus",
+        allow_hyphen_values = true
+    )]
     pub failed: Option<String>,
     /// The step: each sample counts the step that ends at it (whole minutes).
     #[arg(long, value_name = "DURATION", default_value = "1m", value_parser = humantime::parse_duration)]
