@@ -13,6 +13,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod input;
 pub mod limits;
 pub mod memory;
 pub mod policy;

@@ -227,3 +227,74 @@ fn the_readme_documents_every_flag_with_its_default() {
         }
     }
 }
+
+/// The README's ```sh blocks that run `sla-evaluator evaluate`.
+fn evaluate_blocks(readme: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in readme.lines() {
+        match (&mut current, line) {
+            (None, "```sh") => current = Some(String::new()),
+            (Some(block), "```") => {
+                if block.contains("sla-evaluator evaluate ") {
+                    blocks.push(block.clone());
+                }
+                current = None;
+            }
+            (Some(block), line) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    blocks
+}
+
+#[test]
+fn the_readme_file_example_runs_as_described() {
+    let blocks = evaluate_blocks(&readme());
+    assert_eq!(blocks.len(), 1, "the README's evaluate blocks: {blocks:#?}");
+    let dir = tempfile::tempdir().unwrap();
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_sla-evaluator"));
+    let path = format!(
+        "{}:{}",
+        binary.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut bash = std::process::Command::new("bash");
+    bash.arg("-c")
+        .arg(format!("set -euo pipefail\n{}", blocks[0]))
+        .env("PATH", &path)
+        .current_dir(dir.path());
+    let table = succeed(bash, "");
+    // What the prose after the block says.
+    let acme = table.split("subscription globex").next().unwrap();
+    let globex = table.split("subscription globex").nth(1).unwrap();
+    let month = |text: &str| -> Vec<String> {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("2026-03-02 … 2026-03-08"))
+            .unwrap();
+        line.split("  ")
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(String::from)
+            .collect()
+    };
+    let acme = month(acme);
+    assert_eq!(
+        acme[1..6],
+        ["NOT_MET", "99.3968%", "15120 events", "0 events", "1"]
+    );
+    assert_eq!(acme[6], "850.00 CNY");
+    let globex = month(globex);
+    assert_eq!(globex[1..3], ["MET", "99.9934%"]);
+    let readme = readme();
+    for claim in [
+        "acme's week is `NOT_MET` at `99.3968%` (15120 failed events), tier 1, `850.00 CNY`",
+        "globex's is `MET` at `99.9934%`",
+    ] {
+        assert!(readme.contains(claim), "the README no longer says: {claim}");
+    }
+}

@@ -1,17 +1,25 @@
 //! The `sla-evaluator` command line: one binary, subcommands. Without one it serves, so
 //! `cargo run --release` starts the server; `serve` is the same. The other subcommands use the same
-//! engine without a server.
+//! engine without a server, or ask one (`--target`) and print the same thing.
 //!
 //! Exit status: 0 when the command did its work, 1 when an input was refused (the reason on
 //! stderr), 2 for a usage error (clap's own).
 
+pub mod classify;
+pub mod evaluate;
+pub mod output;
+pub mod policies;
 pub mod serve;
+mod service;
 
+use std::fmt::Display;
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
+use crate::policy::PolicySet;
 
 /// Evaluates measured availability against SLA policies: a gRPC service, and the same engine on
 /// the command line.
@@ -35,7 +43,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve sla.v1.SlaEvaluator over gRPC, with health, reflection and metrics (the default).
-    Serve(Config),
+    Serve(Box<Config>),
+    /// Evaluate buckets from files or Prometheus against a policy, without a server (or on one,
+    /// with --target).
+    Evaluate(Box<evaluate::EvaluateArgs>),
+    /// Classify outages against a policy's exclusion clauses.
+    Classify(classify::ClassifyArgs),
+    /// List the policies, or show one.
+    Policies(policies::PoliciesArgs),
 }
 
 impl Cli {
@@ -43,10 +58,28 @@ impl Cli {
     pub async fn run(self) -> ExitCode {
         match self.command {
             None => serve::run(self.serve).await,
-            Some(Command::Serve(config)) => serve::run(config).await,
+            Some(Command::Serve(config)) => serve::run(*config).await,
+            Some(Command::Evaluate(args)) => evaluate::run(*args).await,
+            Some(Command::Classify(args)) => classify::run(args).await,
+            Some(Command::Policies(args)) => policies::run(args).await,
         }
     }
 }
 
 /// Exit status for an input the command refused.
 pub const REFUSED: u8 = 1;
+
+/// Says why on stderr and returns the status of a refused input.
+pub(crate) fn fail(error: &dyn Display) -> ExitCode {
+    eprintln!("sla-evaluator: {error}");
+    ExitCode::from(REFUSED)
+}
+
+/// The built-in policies and a directory's, as the server loads them.
+pub(crate) fn load_policies(dir: Option<&Path>) -> Result<PolicySet, ExitCode> {
+    let set = PolicySet::built_in().map_err(|error| fail(&error))?;
+    match dir {
+        Some(dir) => set.with_directory(dir).map_err(|error| fail(&error)),
+        None => Ok(set),
+    }
+}

@@ -1,0 +1,128 @@
+//! `sla-evaluator policies list | show ID`: the loaded policies, as ListPolicies and GetPolicy
+//! answer them.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use super::fail;
+use super::output::{self, Format, Table, short};
+use super::service::{Service, Where};
+use crate::api::pb;
+
+/// `policies`' flags.
+#[derive(Debug, Args)]
+pub struct PoliciesArgs {
+    /// What to show.
+    #[command(subcommand)]
+    pub command: PoliciesCommand,
+    /// Where to ask.
+    #[command(flatten)]
+    pub place: Where,
+    /// Output format: table on a terminal, json otherwise.
+    #[arg(long, value_enum, global = true)]
+    pub format: Option<Format>,
+}
+
+/// `policies`' subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PoliciesCommand {
+    /// Every loaded policy: built-in ones first, then the policy directory's.
+    List,
+    /// One policy with its tiers and clauses.
+    Show {
+        /// The policy's id, e.g. tencent-trtc.
+        id: String,
+    },
+}
+
+/// Runs `policies`.
+pub async fn run(args: PoliciesArgs) -> ExitCode {
+    let mut service = match Service::new(&args.place).await {
+        Ok(service) => service,
+        Err(message) => return fail(&message),
+    };
+    let format = Format::chosen(args.format);
+    let printed = match &args.command {
+        PoliciesCommand::List => service.list_policies().await.map(|list| {
+            output::message(format, &list, "ListPoliciesResponse", || {
+                list_table(&list.policies)
+            })
+        }),
+        PoliciesCommand::Show { id } => service
+            .get_policy(id)
+            .await
+            .map(|policy| output::message(format, &policy, "Policy", || policy_table(&policy))),
+    };
+    match printed {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => fail(&message),
+    }
+}
+
+fn method(policy: &pb::Policy) -> String {
+    match policy.method.as_ref().and_then(|m| m.kind.as_ref()) {
+        Some(pb::method::Kind::Timeslices(t)) => {
+            let rule = short(t.bad_slice().as_str_name(), "BAD_SLICE_RULE_").to_lowercase();
+            let bound = if t.success_rate_below_percent.is_empty() {
+                String::new()
+            } else {
+                format!(" {}%", t.success_rate_below_percent)
+            };
+            format!("timeslices {} min, bad: {rule}{bound}", t.slice_minutes)
+        }
+        Some(pb::method::Kind::Occurrences(o)) => {
+            format!("occurrences, min coverage {}%", o.min_coverage_percent)
+        }
+        None => String::new(),
+    }
+}
+
+fn list_table(policies: &[pb::Policy]) -> Table {
+    let mut table = Table::new(&["id", "name", "month", "method", "standard", "zone"]);
+    for policy in policies {
+        table.push(vec![
+            policy.id.clone(),
+            policy.name.clone(),
+            short(policy.service_month().as_str_name(), "SERVICE_MONTH_KIND_").to_lowercase(),
+            method(policy),
+            format!("{}%", policy.standard_percent),
+            policy.default_time_zone.clone(),
+        ]);
+    }
+    table
+}
+
+/// One policy: its fields, its tiers and its clauses, as rows of (what, value).
+fn policy_table(policy: &pb::Policy) -> Table {
+    let mut table = Table::new(&["field", "value"]);
+    let mut row = |field: &str, value: String| table.push(vec![field.to_string(), value]);
+    row("id", policy.id.clone());
+    row("name", policy.name.clone());
+    row("method", method(policy));
+    row("standard", format!("{}%", policy.standard_percent));
+    row("zone", policy.default_time_zone.clone());
+    row(
+        "form",
+        short(
+            policy.compensation_form().as_str_name(),
+            "COMPENSATION_FORM_",
+        )
+        .to_lowercase(),
+    );
+    row("revision", policy.revision.clone());
+    for (index, tier) in policy.tiers.iter().enumerate() {
+        let band = format!(
+            "[{}%, {}%) → {}%",
+            tier.at_least_percent, tier.below_percent, tier.fee_percent
+        );
+        row(&format!("tier {}", index + 1), band);
+    }
+    for clause in &policy.clauses {
+        row(&format!("clause {}", clause.id), clause.title.clone());
+    }
+    table
+}

@@ -1,0 +1,130 @@
+//! The unary calls of `sla.v1.SlaEvaluator`, answered by the service's own handlers in this
+//! process or by a server (`--target`): one code path for the answer either way.
+
+use std::sync::Arc;
+
+use clap::Args;
+use tonic::Request;
+use tonic::transport::Channel;
+
+use crate::api::SlaService;
+use crate::api::pb;
+use crate::api::pb::sla_evaluator_client::SlaEvaluatorClient;
+use crate::api::pb::sla_evaluator_server::SlaEvaluator;
+use crate::limits::{CallLimits, Limits};
+use crate::memory::MemoryBudget;
+use crate::server::metrics::Metrics;
+
+/// Where a unary call is answered.
+#[derive(Debug, Clone, Args)]
+pub struct Where {
+    /// Ask the server at HOST:PORT instead of answering in this process: the same output.
+    #[arg(long, value_name = "HOST:PORT", global = true)]
+    pub target: Option<String>,
+    /// Extra policy files (*.toml) next to the built-in ones, as the server's --policy-dir.
+    #[arg(
+        long,
+        env = "SLA_POLICY_DIR",
+        value_name = "DIR",
+        conflicts_with = "target",
+        global = true
+    )]
+    pub policy_dir: Option<std::path::PathBuf>,
+}
+
+/// A service to call.
+pub(crate) enum Service {
+    /// The handlers, in process.
+    Local(SlaService),
+    /// A server.
+    Remote(SlaEvaluatorClient<Channel>, String),
+}
+
+impl Service {
+    /// The service `place` names; a message on failure.
+    pub(crate) async fn new(place: &Where) -> Result<Service, String> {
+        match &place.target {
+            None => {
+                let policies = super::load_policies(place.policy_dir.as_deref())
+                    .map_err(|_| "cannot load the policies".to_string())?;
+                Ok(Service::Local(SlaService::new(
+                    Arc::new(policies),
+                    Limits::default(),
+                    CallLimits::default(),
+                    MemoryBudget::unlimited(),
+                    Arc::new(Metrics::default()),
+                )))
+            }
+            Some(target) => {
+                let url = if target.contains("://") {
+                    target.clone()
+                } else {
+                    format!("http://{target}")
+                };
+                let channel = Channel::from_shared(url.clone())
+                    .map_err(|error| format!("--target {target} is not an address: {error}"))?
+                    .connect()
+                    .await
+                    .map_err(|error| format!("cannot reach the server at {url}: {error}"))?;
+                Ok(Service::Remote(
+                    SlaEvaluatorClient::new(channel),
+                    target.clone(),
+                ))
+            }
+        }
+    }
+
+    fn refused(&self, status: tonic::Status) -> String {
+        match self {
+            Service::Local(_) => status.message().to_string(),
+            Service::Remote(_, target) => {
+                format!(
+                    "the server at {target} answered {:?}: {}",
+                    status.code(),
+                    status.message()
+                )
+            }
+        }
+    }
+
+    /// ListPolicies.
+    pub(crate) async fn list_policies(&mut self) -> Result<pb::ListPoliciesResponse, String> {
+        let request = Request::new(pb::ListPoliciesRequest {});
+        let answer = match self {
+            Service::Local(service) => service.list_policies(request).await,
+            Service::Remote(client, _) => client.list_policies(request).await,
+        };
+        answer
+            .map(tonic::Response::into_inner)
+            .map_err(|status| self.refused(status))
+    }
+
+    /// GetPolicy.
+    pub(crate) async fn get_policy(&mut self, id: &str) -> Result<pb::Policy, String> {
+        let request = Request::new(pb::GetPolicyRequest {
+            policy_id: id.to_string(),
+        });
+        let answer = match self {
+            Service::Local(service) => service.get_policy(request).await,
+            Service::Remote(client, _) => client.get_policy(request).await,
+        };
+        answer
+            .map(tonic::Response::into_inner)
+            .map_err(|status| self.refused(status))
+    }
+
+    /// ClassifyOutages.
+    pub(crate) async fn classify(
+        &mut self,
+        request: pb::ClassifyOutagesRequest,
+    ) -> Result<pb::ClassifyOutagesResponse, String> {
+        let request = Request::new(request);
+        let answer = match self {
+            Service::Local(service) => service.classify_outages(request).await,
+            Service::Remote(client, _) => client.classify_outages(request).await,
+        };
+        answer
+            .map(tonic::Response::into_inner)
+            .map_err(|status| self.refused(status))
+    }
+}
