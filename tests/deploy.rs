@@ -293,3 +293,36 @@ fn ci_builds_what_the_dockerfile_builds() {
         ".ci/run runs {command}"
     );
 }
+
+/// The image says what it is: the OCI annotations on the image that runs, with the crate's
+/// version and licence.
+#[test]
+fn the_image_carries_oci_labels() {
+    let dockerfile = read("Dockerfile");
+    let runtime = dockerfile
+        .rsplit_once("\nFROM ")
+        .expect("a runtime stage")
+        .1;
+    for key in [
+        "title",
+        "description",
+        "version",
+        "revision",
+        "created",
+        "source",
+        "licenses",
+        "base.name",
+    ] {
+        assert!(
+            runtime.contains(&format!("org.opencontainers.image.{key}=")),
+            "the runtime stage lacks org.opencontainers.image.{key}"
+        );
+    }
+    assert!(runtime.contains(&format!("ARG VERSION={}\n", env!("CARGO_PKG_VERSION"))));
+    assert!(runtime.contains(&format!(
+        "org.opencontainers.image.licenses=\"{}\"",
+        env!("CARGO_PKG_LICENSE")
+    )));
+    let base = runtime.lines().next().unwrap().trim();
+    assert!(runtime.contains(&format!("org.opencontainers.image.base.name=\"{base}\"")));
+}
