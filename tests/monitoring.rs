@@ -10,13 +10,16 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
+use common::scrape::scrape;
+use common::server::{Setup, TestServer};
 use common::tools::{succeed, system_tool};
 use serde_json::Value;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// The metric families the server exports (issue 13's names: grpc-ecosystem's RPC metrics, the
-/// `sla_*` domain metrics and the standard process metrics), and Prometheus' own `up`.
+/// The metric families the server exports (grpc-ecosystem's RPC metrics, the `sla_*` domain
+/// metrics and the standard process metrics), and Prometheus' own `up`; the last test checks them
+/// against a real server's /metrics.
 const METRICS: [&str; 22] = [
     "grpc_server_started_total",
     "grpc_server_handled_total",
@@ -93,6 +96,48 @@ fn alerts() -> Vec<(String, String)> {
     alerts
 }
 
+/// The dashboard's queries: every panel target, and the selectors of its variables.
+fn dashboard_queries() -> Vec<String> {
+    let dashboard: Value =
+        serde_json::from_str(&read("deploy/grafana/sla-evaluator.json")).unwrap();
+    let mut queries: Vec<String> = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            queries.push(target["expr"].as_str().unwrap().to_string());
+        }
+    }
+    for variable in dashboard["templating"]["list"].as_array().unwrap() {
+        if let Some(query) = variable["query"]["query"].as_str() {
+            let selector = query
+                .strip_prefix("label_values(")
+                .and_then(|q| q.rsplit_once(','))
+                .unwrap()
+                .0;
+            queries.push(selector.to_string());
+        }
+    }
+    queries
+}
+
+/// The `label="value"` matchers of an expression, but for the target labels Prometheus adds.
+fn matchers(expr: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("=\"") {
+        let label_start = rest[..at]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(0, |i| i + 1);
+        let label = &rest[label_start..at];
+        let value_end = rest[at + 2..].find('"').unwrap() + at + 2;
+        let value = &rest[at + 2..value_end];
+        if !["job", "namespace", "instance"].contains(&label) && !rest[..at].ends_with(['!', '~']) {
+            found.insert(format!("{label}=\"{value}\""));
+        }
+        rest = &rest[value_end..];
+    }
+    found
+}
+
 #[test]
 fn promtool_checks_the_alert_rules() {
     let mut check = promtool();
@@ -139,7 +184,6 @@ fn the_dashboard_queries_parse_and_cover_every_metric() {
     let dashboard: Value =
         serde_json::from_str(&read("deploy/grafana/sla-evaluator.json")).unwrap();
     assert_eq!(dashboard["uid"], "sla-evaluator");
-    let mut queries: Vec<String> = Vec::new();
     let mut ids = BTreeSet::new();
     for panel in dashboard["panels"].as_array().unwrap() {
         assert!(
@@ -151,26 +195,12 @@ fn the_dashboard_queries_parse_and_cover_every_metric() {
             grid["x"].as_u64().unwrap() + grid["w"].as_u64().unwrap() <= 24,
             "{panel}"
         );
-        if panel["type"] == "row" {
-            continue;
-        }
-        assert_eq!(panel["datasource"]["uid"], "${datasource}", "{panel}");
-        let targets = panel["targets"].as_array().unwrap();
-        assert!(!targets.is_empty(), "{}", panel["title"]);
-        for target in targets {
-            queries.push(target["expr"].as_str().unwrap().to_string());
+        if panel["type"] != "row" {
+            assert_eq!(panel["datasource"]["uid"], "${datasource}", "{panel}");
+            assert!(!panel["targets"].as_array().unwrap().is_empty(), "{panel}");
         }
     }
-    for variable in dashboard["templating"]["list"].as_array().unwrap() {
-        if let Some(query) = variable["query"]["query"].as_str() {
-            let selector = query
-                .strip_prefix("label_values(")
-                .and_then(|q| q.rsplit_once(','))
-                .unwrap()
-                .0;
-            queries.push(selector.to_string());
-        }
-    }
+    let queries = dashboard_queries();
     let mut used = BTreeSet::new();
     let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
     for (index, query) in queries.iter().enumerate() {
@@ -208,4 +238,35 @@ fn the_dashboard_queries_parse_and_cover_every_metric() {
         out.contains(&format!("SUCCESS: {} rules found", queries.len())),
         "{out}"
     );
+}
+
+/// The alerts and the dashboard read what a real server exports: every metric they name is on its
+/// /metrics (every series exists from the start), with every label value they select on.
+#[test]
+fn the_metrics_they_read_are_the_ones_the_server_exports() {
+    let server = TestServer::build(Setup {
+        metrics_listener: true,
+        ..Setup::default()
+    });
+    let (_, _, body) = scrape(server.metrics_addr.unwrap());
+    let exported: BTreeSet<&str> = body
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.is_empty())
+        .map(|line| line.split(['{', ' ']).next().unwrap())
+        .collect();
+    for name in METRICS {
+        if name != "up" && name != "grpc_server_handling_seconds" {
+            assert!(exported.contains(name), "the server exports no {name}");
+        }
+    }
+    let mut exprs: Vec<String> = alerts().into_iter().map(|(_, expr)| expr).collect();
+    exprs.extend(dashboard_queries());
+    for expr in exprs {
+        for matcher in matchers(&expr) {
+            assert!(
+                body.contains(&matcher),
+                "no exported series has {matcher} (from {expr})"
+            );
+        }
+    }
 }
