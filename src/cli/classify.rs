@@ -61,7 +61,7 @@ pub async fn run(args: ClassifyArgs) -> ExitCode {
     };
     match service.classify(request).await {
         Ok(response) => {
-            let format = Format::chosen(args.format);
+            let format = Format::chosen_for_messages(args.format);
             print!(
                 "{}",
                 output::message(format, &response, "ClassifyOutagesResponse", || table(

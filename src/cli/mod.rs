@@ -9,6 +9,7 @@ pub mod classify;
 pub mod evaluate;
 pub mod output;
 pub mod policies;
+pub mod render;
 pub mod serve;
 mod service;
 
@@ -51,6 +52,8 @@ pub enum Command {
     Classify(classify::ClassifyArgs),
     /// List the policies, or show one.
     Policies(policies::PoliciesArgs),
+    /// Draw the HTML claim report of a response saved as JSON.
+    Render(render::RenderArgs),
 }
 
 impl Cli {
@@ -62,6 +65,7 @@ impl Cli {
             Some(Command::Evaluate(args)) => evaluate::run(*args).await,
             Some(Command::Classify(args)) => classify::run(args).await,
             Some(Command::Policies(args)) => policies::run(args).await,
+            Some(Command::Render(args)) => render::run(args).await,
         }
     }
 }

@@ -42,7 +42,7 @@ pub async fn run(args: PoliciesArgs) -> ExitCode {
         Ok(service) => service,
         Err(message) => return fail(&message),
     };
-    let format = Format::chosen(args.format);
+    let format = Format::chosen_for_messages(args.format);
     let printed = match &args.command {
         PoliciesCommand::List => service.list_policies().await.map(|list| {
             output::message(format, &list, "ListPoliciesResponse", || {

@@ -104,7 +104,7 @@ pub async fn run(args: EvaluateArgs) -> ExitCode {
     let outcome = match &args.target {
         None => {
             let local = Local {
-                policies,
+                policies: Arc::clone(&policies),
                 limits: Limits::default(),
                 threads,
             };
@@ -121,10 +121,13 @@ pub async fn run(args: EvaluateArgs) -> ExitCode {
         }
     };
     match outcome {
-        Ok(Ok(results)) => {
-            print!("{}", output::evaluations(format, &results));
-            ExitCode::SUCCESS
-        }
+        Ok(Ok(results)) => match output::evaluations(format, &results, &policies) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => fail(&message),
+        },
         Ok(Err(error)) => fail(&error),
         Err(panic) => {
             eprintln!("sla-evaluator: the evaluation stopped unexpectedly: {panic}");

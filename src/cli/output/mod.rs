@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::api::pb;
 use crate::input::protojson::{self, Json};
+use crate::policy::PolicySet;
 
 pub use table::Table;
 
@@ -26,7 +27,8 @@ pub enum Format {
     Jsonl,
     /// CSV, one row per item (per service month for evaluations).
     Csv,
-    // An `html` report is to come (src/render); it will take its place here.
+    /// The HTML claim report of one evaluation (`evaluate` only): one self-contained page.
+    Html,
 }
 
 impl Format {
@@ -38,6 +40,19 @@ impl Format {
             Format::Json
         })
     }
+
+    /// The format for a command that prints plain messages (policies, verdicts), which have no
+    /// claim report: `html` is a usage error there, said the way clap says its own.
+    pub fn chosen_for_messages(asked: Option<Format>) -> Format {
+        if asked == Some(Format::Html) {
+            clap::Error::raw(
+                clap::error::ErrorKind::InvalidValue,
+                "--format html draws claim reports: it is for `evaluate` and `render`\n",
+            )
+            .exit()
+        }
+        Format::chosen(asked)
+    }
 }
 
 /// A subscription's evaluation in a multi-subscription document.
@@ -48,7 +63,12 @@ struct Keyed<'a> {
 }
 
 /// Evaluations as `format`: `key` is `None` for a run without subscriptions (one evaluation).
-pub fn evaluations(format: Format, results: &[(Option<String>, pb::EvaluateResponse)]) -> String {
+/// Refused only for a claim report of several evaluations, which is one page each.
+pub fn evaluations(
+    format: Format,
+    results: &[(Option<String>, pb::EvaluateResponse)],
+    policies: &PolicySet,
+) -> Result<String, String> {
     let single = matches!(results, [(None, _)]);
     fn keyed<'a>(key: &'a Option<String>, response: &pb::EvaluateResponse) -> Keyed<'a> {
         Keyed {
@@ -56,7 +76,18 @@ pub fn evaluations(format: Format, results: &[(Option<String>, pb::EvaluateRespo
             evaluation: Json(protojson::dynamic(response, "EvaluateResponse")),
         }
     }
-    match format {
+    Ok(match format {
+        Format::Html => match results {
+            [(key, response)] => super::render::page(response, policies, key.as_deref()),
+            _ => {
+                return Err(format!(
+                    "--format html draws one evaluation's claim report, and this run gave {} \
+                     (one per subscription): save them with --format json and draw each with \
+                     `sla-evaluator render --subscription NAME`",
+                    results.len()
+                ));
+            }
+        },
         Format::Json if single => format!(
             "{}\n",
             protojson::to_json(&results[0].1, "EvaluateResponse", true)
@@ -82,7 +113,7 @@ pub fn evaluations(format: Format, results: &[(Option<String>, pb::EvaluateRespo
             .map(|(key, response)| table::evaluation(key.as_deref(), response))
             .collect::<Vec<_>>()
             .join("\n"),
-    }
+    })
 }
 
 /// A message of `sla.v1` in any format: JSON as grpcurl shows it; CSV and tables by `rows`.
@@ -96,7 +127,8 @@ pub fn message<M: prost::Message>(
         Format::Json => format!("{}\n", protojson::to_json(message, name, true)),
         Format::Jsonl => format!("{}\n", protojson::to_json(message, name, false)),
         Format::Csv => table().to_csv(),
-        Format::Table => table().to_string(),
+        // Refused before the command runs (`chosen_for_messages`).
+        Format::Table | Format::Html => table().to_string(),
     }
 }
 
