@@ -19,4 +19,5 @@ pub mod memory;
 pub mod policy;
 pub mod render;
 pub mod server;
+pub mod telemetry;
 pub mod text;

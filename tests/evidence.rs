@@ -5,7 +5,9 @@
 
 mod common;
 
-use common::requests::{APRIL_2024, bare_spec, buckets, evaluate, instant, spec_message};
+use common::requests::{
+    APRIL_2024, bare_spec, buckets, error_info, evaluate, instant, spec_message,
+};
 use common::server::TestServer;
 use prost::Message;
 use sla_evaluator::api::pb::{self, evaluate_request::Item};
@@ -501,6 +503,11 @@ async fn a_truncated_upload_is_refused() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::FailedPrecondition);
+    let (reason, metadata) = error_info(&refused);
+    assert_eq!(
+        (reason.as_str(), metadata["expected_buckets"].as_str()),
+        ("BUCKET_COUNT_MISMATCH", "100")
+    );
     assert!(
         refused
             .message()

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::requests::error_info;
 use common::server::TestServer;
 use prost_types::Timestamp;
 use sla_evaluator::api::pb::{self, evaluate_request::Item};
@@ -142,6 +143,11 @@ fn assert_invalid_field(status: &tonic::Status, field: &str, words: &str) {
         status.message()
     );
     assert_eq!(bad_request_field(status), field, "{}", status.message());
+    let (reason, metadata) = error_info(status);
+    assert_eq!(
+        (reason.as_str(), &metadata["field"]),
+        ("INVALID_FIELD", &field.to_string())
+    );
     assert!(
         status.message().contains(words),
         "{field}: '{}' should contain '{words}'",
@@ -507,6 +513,7 @@ async fn a_stream_must_start_with_spec() {
         status.message()
     );
     assert!(status.get_error_details().precondition_failure().is_some());
+    assert_eq!(error_info(&status).0, "SPEC_NOT_FIRST");
     let empty = evaluate(&server, vec![]).await.unwrap_err();
     assert_eq!(empty.code(), Code::FailedPrecondition);
     let again = evaluate(
@@ -534,6 +541,11 @@ async fn an_unknown_policy_is_not_found() {
     .await
     .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
+    let (reason, metadata) = error_info(&status);
+    assert_eq!(
+        (reason.as_str(), metadata["policy_id"].as_str()),
+        ("POLICY_NOT_FOUND", "tencent-mail")
+    );
     let mut client = server.client().await;
     let status = client
         .classify_outages(pb::ClassifyOutagesRequest {

@@ -8,7 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::h2raw::{self, RawH2};
-use common::requests::{april_minutes, april_outage, im_spec};
+use common::requests::{april_minutes, april_outage, error_info, im_spec};
 use common::scrape::wait_for_open_streams;
 use common::server::{Setup, TestServer};
 use sla_evaluator::api::pb;
@@ -84,6 +84,11 @@ async fn a_message_over_the_size_limit_is_resource_exhausted() {
             .violations[0]
             .subject,
         "message size in bytes"
+    );
+    let (reason, metadata) = error_info(&status);
+    assert_eq!(
+        (reason.as_str(), metadata["limit"].as_str()),
+        ("LIMIT_EXCEEDED", "message size in bytes")
     );
     // A unary call over the limit too.
     let outage = april_outage(&"x".repeat(100));
@@ -220,6 +225,11 @@ async fn calls_past_the_concurrency_limit_are_shed_at_once() {
         status.message()
     );
     assert!(status.get_error_details().quota_failure().is_some());
+    let (reason, metadata) = error_info(&status);
+    assert_eq!(
+        (reason.as_str(), metadata["max_concurrent_calls"].as_str()),
+        ("OVERLOADED", "2")
+    );
     let status = client
         .classify_outages(pb::ClassifyOutagesRequest {
             policy_id: "tencent-im".into(),
@@ -315,6 +325,11 @@ async fn a_slow_drip_upload_runs_into_the_call_timeout() {
         status.message().contains("limit of 800ms"),
         "{}",
         status.message()
+    );
+    let (reason, metadata) = error_info(&status);
+    assert_eq!(
+        (reason.as_str(), metadata["call_timeout"].as_str()),
+        ("CALL_TIMEOUT", "800ms")
     );
     drop(tx);
     well_behaved_client_is_served(&server).await;

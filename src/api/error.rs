@@ -52,6 +52,15 @@ pub enum ApiError {
         /// The limit.
         limit: std::time::Duration,
     },
+    /// The call ran past the deadline its client set (`grpc-timeout`), shorter than the server's.
+    #[error(
+        "the call ran past the deadline its client set (grpc-timeout {})",
+        humantime::format_duration(*timeout)
+    )]
+    ClientDeadline {
+        /// The client's timeout.
+        timeout: std::time::Duration,
+    },
     /// The call would have passed the server's memory budget.
     #[error("{0}")]
     MemoryExhausted(Exhausted),
@@ -237,63 +246,139 @@ impl From<Status> for ApiError {
 /// for RESOURCE_EXHAUSTED ("message larger than server's receive limit"), which is what clients
 /// retry and alert on. This is the one place that recognises such a refusal, whether it reaches a
 /// handler through its stream or is answered by tonic before any handler runs.
-pub fn is_message_too_large(code: Code, message: &str) -> bool {
+pub(crate) fn is_message_too_large(code: Code, message: &str) -> bool {
     code == Code::OutOfRange && message.contains("message length too large")
+}
+
+/// The `google.rpc.ErrorInfo` domain of every error the service raises.
+pub const ERROR_DOMAIN: &str = "sla-evaluator";
+
+impl ApiError {
+    /// The error's `google.rpc.ErrorInfo` reason: a stable UPPER_SNAKE_CASE name a client can
+    /// branch on without parsing the message, which may be reworded.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApiError::InvalidField { .. } => "INVALID_FIELD",
+            ApiError::PolicyNotFound(_) => "POLICY_NOT_FOUND",
+            ApiError::SpecNotFirst(_) => "SPEC_NOT_FIRST",
+            ApiError::LimitExceeded { .. } => "LIMIT_EXCEEDED",
+            ApiError::Overloaded { .. } => "OVERLOADED",
+            ApiError::TimedOut { .. } => "CALL_TIMEOUT",
+            ApiError::ClientDeadline { .. } => "CLIENT_DEADLINE",
+            ApiError::MemoryExhausted(_) => "MEMORY_BUDGET",
+            ApiError::BucketCountMismatch { .. } => "BUCKET_COUNT_MISMATCH",
+            ApiError::ClientGone => "CLIENT_GONE",
+            ApiError::Stream(_) => "REQUEST_STREAM",
+        }
+    }
 }
 
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Status {
         let message = error.to_string();
-        match error {
-            ApiError::InvalidField { field, .. } => Status::with_error_details(
-                Code::InvalidArgument,
-                message.clone(),
-                ErrorDetails::with_bad_request_violation(field, message),
-            ),
-            ApiError::PolicyNotFound(id) => Status::with_error_details(
-                Code::NotFound,
-                message.clone(),
-                ErrorDetails::with_resource_info("sla.v1.Policy", id, "", message),
-            ),
-            ApiError::SpecNotFirst(_) => Status::with_error_details(
-                Code::FailedPrecondition,
-                message.clone(),
-                ErrorDetails::with_precondition_failure_violation(
+        let reason = error.reason();
+        let mut details = ErrorDetails::new();
+        let mut metadata: Vec<(&str, String)> = Vec::new();
+        let code = match error {
+            ApiError::InvalidField { field, .. } => {
+                metadata.push(("field", field.clone()));
+                details.add_bad_request_violation(field, message.clone());
+                Code::InvalidArgument
+            }
+            ApiError::PolicyNotFound(id) => {
+                metadata.push(("policy_id", id.clone()));
+                details.set_resource_info("sla.v1.Policy", id, "", message.clone());
+                Code::NotFound
+            }
+            ApiError::SpecNotFirst(_) => {
+                details.add_precondition_failure_violation(
                     "STREAM_ORDER",
                     "EvaluateRequest.spec",
-                    message,
-                ),
-            ),
-            ApiError::LimitExceeded { subject, .. } => Status::with_error_details(
-                Code::ResourceExhausted,
-                message.clone(),
-                ErrorDetails::with_quota_failure_violation(subject, message),
-            ),
-            ApiError::Overloaded { .. } => Status::with_error_details(
-                Code::ResourceExhausted,
-                message.clone(),
-                ErrorDetails::with_quota_failure_violation("concurrent calls", message),
-            ),
-            ApiError::TimedOut { .. } => Status::deadline_exceeded(message),
-            ApiError::MemoryExhausted(_) => {
-                let mut details =
-                    ErrorDetails::with_quota_failure_violation("memory budget", message.clone());
+                    message.clone(),
+                );
+                Code::FailedPrecondition
+            }
+            ApiError::LimitExceeded { subject, .. } => {
+                metadata.push(("limit", subject.clone()));
+                details.add_quota_failure_violation(subject, message.clone());
+                Code::ResourceExhausted
+            }
+            ApiError::Overloaded { max } => {
+                metadata.push(("max_concurrent_calls", max.to_string()));
+                details.add_quota_failure_violation("concurrent calls", message.clone());
+                Code::ResourceExhausted
+            }
+            ApiError::TimedOut { limit } => {
+                metadata.push((
+                    "call_timeout",
+                    humantime::format_duration(limit).to_string(),
+                ));
+                Code::DeadlineExceeded
+            }
+            ApiError::ClientDeadline { timeout } => {
+                metadata.push((
+                    "grpc_timeout",
+                    humantime::format_duration(timeout).to_string(),
+                ));
+                Code::DeadlineExceeded
+            }
+            ApiError::MemoryExhausted(exhausted) => {
+                metadata.push(("asked_bytes", exhausted.asked.to_string()));
+                metadata.push(("budget_bytes", exhausted.total.to_string()));
+                metadata.push(("reserved_bytes", exhausted.reserved.to_string()));
+                details.add_quota_failure_violation("memory budget", message.clone());
                 // Calls in progress give their memory back as they end, usually within a
                 // second or two.
                 details.set_retry_info(Some(std::time::Duration::from_secs(1)));
-                Status::with_error_details(Code::ResourceExhausted, message, details)
+                Code::ResourceExhausted
             }
-            ApiError::BucketCountMismatch { .. } => Status::with_error_details(
-                Code::FailedPrecondition,
-                message.clone(),
-                ErrorDetails::with_precondition_failure_violation(
+            ApiError::BucketCountMismatch { expected, received } => {
+                metadata.push(("expected_buckets", expected.to_string()));
+                metadata.push(("received_buckets", received.to_string()));
+                details.add_precondition_failure_violation(
                     "BUCKET_COUNT",
                     "EvaluateRequest.spec.expected_buckets",
-                    message,
-                ),
-            ),
-            ApiError::ClientGone => Status::cancelled(message),
-            ApiError::Stream(status) => status,
-        }
+                    message.clone(),
+                );
+                Code::FailedPrecondition
+            }
+            ApiError::ClientGone => Code::Cancelled,
+            // The transport's own refusal (an undecodable message): its code and words, with
+            // the reason added when it carries no details of its own.
+            ApiError::Stream(status) if !status.details().is_empty() => return status,
+            ApiError::Stream(status) => {
+                metadata.push(("grpc_code", format!("{:?}", status.code())));
+                details.set_error_info(reason, ERROR_DOMAIN, owned(metadata));
+                return Status::with_error_details(
+                    status.code(),
+                    status.message().to_string(),
+                    details,
+                );
+            }
+        };
+        details.set_error_info(reason, ERROR_DOMAIN, owned(metadata));
+        Status::with_error_details(code, message, details)
     }
+}
+
+fn owned(metadata: Vec<(&str, String)>) -> std::collections::HashMap<String, String> {
+    metadata
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value))
+        .collect()
+}
+
+/// Logs a refused call once, at the layer that refused it. The status's text goes in `detail`:
+/// `message` is the event's own field, and a second one made JSON logs carry the key twice.
+pub fn log_refusal(status: &Status) {
+    let reason = status
+        .get_details_error_info()
+        .map(|info| info.reason)
+        .unwrap_or_default();
+    tracing::info!(
+        code = ?status.code(),
+        reason = %reason,
+        detail = status.message(),
+        "call refused"
+    );
 }

@@ -10,7 +10,7 @@ mod session;
 mod to_pb;
 mod upload;
 
-pub use error::{ApiError, is_message_too_large};
+pub use error::{ApiError, ERROR_DOMAIN, log_refusal};
 pub use ingest::Taken;
 pub use service::SlaService;
 pub use session::Session;

@@ -8,7 +8,7 @@ use chrono::Utc;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{Span, field};
 
-use super::error::ApiError;
+use super::error::{ApiError, log_refusal};
 use super::from_pb;
 use super::pb;
 use super::session::Session;
@@ -135,7 +135,7 @@ impl SlaService {
 fn respond<T>(result: Result<T, ApiError>) -> Result<Response<T>, Status> {
     result.map(Response::new).map_err(|error| {
         let status = Status::from(error);
-        tracing::info!(code = ?status.code(), message = status.message(), "call refused");
+        log_refusal(&status);
         status
     })
 }

@@ -1,17 +1,16 @@
 //! `sla-evaluator serve`: sets up logging, loads the policies, binds the listeners and serves until
 //! SIGTERM or Ctrl-C.
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
-use tracing_subscriber::EnvFilter;
 
-use crate::config::{Config, LogFormat};
+use crate::config::Config;
 use crate::server::{Listeners, serve};
+use crate::telemetry::{self, TelemetryError};
 
 /// Serves until a signal asks it to stop.
 pub async fn run(config: Config) -> ExitCode {
@@ -23,25 +22,24 @@ pub async fn run(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let filter = match EnvFilter::try_new(&config.log) {
-        Ok(filter) => filter,
-        Err(error) => {
-            eprintln!(
-                "sla-evaluator: --log '{}' is not a log filter: {error}",
-                config.log
-            );
+    let telemetry = match telemetry::init(&config.log, config.log_format) {
+        Ok(telemetry) => telemetry,
+        Err(error @ TelemetryError::Filter { .. }) => {
+            eprintln!("sla-evaluator: {error}");
             return ExitCode::from(2);
         }
+        Err(error) => {
+            eprintln!("sla-evaluator: {error}");
+            return ExitCode::FAILURE;
+        }
     };
-    // Colours only for a person at a terminal, never into files or log collectors.
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal());
-    match config.log_format {
-        LogFormat::Human => logs.init(),
-        LogFormat::Json => logs.json().init(),
-    }
+    let code = serve_with(config, signals).await;
+    telemetry.shutdown().await;
+    code
+}
 
+/// Loads, binds and serves, once logging is set up.
+async fn serve_with(config: Config, signals: Signals) -> ExitCode {
     let policies = match config.policies() {
         Ok(policies) => Arc::new(policies),
         Err(error) => {

@@ -5,18 +5,28 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// A running `sla-evaluator`, killed when dropped.
 pub(crate) struct Binary {
     pub(crate) child: Child,
     pub(crate) addr: SocketAddr,
     pub(crate) metrics: SocketAddr,
+    /// Every line it has logged (JSON), as it logged them.
+    pub(crate) logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Binary {
     /// Starts the binary on ephemeral ports with `extra` flags, and reads the addresses it logged.
     pub(crate) fn start(extra: &[&str]) -> Binary {
+        Binary::start_with_env(extra, &[])
+    }
+
+    /// As [`Binary::start`], with environment variables set.
+    pub(crate) fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Binary {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sla-evaluator"))
+            .envs(env.iter().copied())
             .args([
                 "--listen",
                 "127.0.0.1:0",
@@ -43,11 +53,30 @@ impl Binary {
             }
         };
         // Keep draining the logs so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
         Binary {
             child,
             addr,
             metrics,
+            logs,
+        }
+    }
+
+    /// The first line logged that `wanted` accepts, waiting up to ten seconds for it.
+    pub(crate) fn log_line(&self, wanted: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(line) = self.logs.lock().unwrap().iter().find(|l| wanted(l)) {
+                return line.clone();
+            }
+            assert!(Instant::now() < deadline, "no such line was logged");
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

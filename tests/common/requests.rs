@@ -125,3 +125,16 @@ pub(crate) async fn evaluate(
         .await
         .map(|r| r.into_inner())
 }
+
+/// The `google.rpc.ErrorInfo` of a refusal: its reason and metadata, after checking that it is
+/// the service's own (domain `sla-evaluator`).
+pub(crate) fn error_info(
+    status: &tonic::Status,
+) -> (String, std::collections::HashMap<String, String>) {
+    use tonic_types::StatusExt;
+    let info = status
+        .get_details_error_info()
+        .unwrap_or_else(|| panic!("no ErrorInfo on {:?}: {}", status.code(), status.message()));
+    assert_eq!(info.domain, "sla-evaluator");
+    (info.reason, info.metadata)
+}

@@ -18,7 +18,7 @@ use tonic::codegen::http::HeaderMap;
 use super::super::connections::CallOnConnection;
 use super::super::metrics::{CallRecord, Metrics, Rpc};
 use super::frames::Frames;
-use crate::api::{ApiError, ClientGone};
+use crate::api::{ApiError, ClientGone, log_refusal};
 use crate::memory::Reservation;
 
 /// A call's request body.
@@ -72,11 +72,7 @@ impl http_body::Body for RequestBody {
                     if let Err(exhausted) = counted {
                         self.refused = true;
                         let status = Status::from(ApiError::MemoryExhausted(exhausted));
-                        tracing::info!(
-                            code = ?status.code(),
-                            message = status.message(),
-                            "call refused"
-                        );
+                        log_refusal(&status);
                         return Poll::Ready(Some(Err(status)));
                     }
                 }
@@ -104,8 +100,11 @@ pub(super) struct ResponseBody {
     pub(super) metrics: Arc<Metrics>,
     /// Finished when the trailers pass; dropped unfinished, the call counts as cancelled.
     pub(super) record: Option<CallRecord>,
+    /// The call's span, which the status is recorded on.
+    pub(super) span: tracing::Span,
     pub(super) deadline: Pin<Box<Sleep>>,
-    pub(super) deadline_message: String,
+    /// The status the call ends with if its deadline passes.
+    pub(super) late: Status,
     /// The call's concurrency slot, held until its last byte.
     pub(super) slot: Option<OwnedSemaphorePermit>,
     /// The call, as its connection counts it.
@@ -116,7 +115,7 @@ pub(super) struct ResponseBody {
 impl ResponseBody {
     fn end(&mut self, code: tonic::Code) {
         if let Some(record) = self.record.take() {
-            record.finish(code);
+            super::ended(&self.span, record, code);
         }
         self.slot = None;
         self.connection = None;
@@ -136,8 +135,8 @@ impl http_body::Body for ResponseBody {
             return Poll::Ready(None);
         }
         if self.deadline.as_mut().poll(cx).is_ready() {
-            let status = Status::deadline_exceeded(self.deadline_message.clone());
-            tracing::info!(code = ?status.code(), message = status.message(), "call refused");
+            let status = self.late.clone();
+            log_refusal(&status);
             let mut trailers = HeaderMap::new();
             // A status always fits in headers; `add_header` only fails on a malformed message.
             let _ = status.add_header(&mut trailers);

@@ -30,12 +30,12 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tonic::Status;
 use tonic::body::Body;
-use tonic::codegen::http::{self, HeaderMap, HeaderValue};
+use tonic::codegen::http::{self, HeaderMap};
 use tower::{Layer, Service};
 
 use super::connections::ConnectionInfo;
-use super::metrics::{Metrics, Rpc};
-use crate::api::{ApiError, ClientGone, is_message_too_large};
+use super::metrics::{CallRecord, Metrics, Rpc};
+use crate::api::{ApiError, ClientGone, log_refusal};
 use crate::limits::CallLimits;
 use crate::memory::MemoryBudget;
 use body::{RequestBody, ResponseBody};
@@ -140,8 +140,13 @@ where
             "call",
             rpc = %format_args!("{}/{}", rpc.service, rpc.method),
             request_id = %request_id,
-            peer = ?peer,
+            peer = peer.map(|address| address.to_string()),
+            rpc.system = "grpc",
+            rpc.service = rpc.service,
+            rpc.method = rpc.method,
+            rpc.grpc.status_code = tracing::field::Empty,
         );
+        crate::telemetry::join_callers_trace(&span, request.headers());
         let call = async move {
             let record = edge.metrics.start(rpc);
             // Counted on its connection until its last byte: a connection with a call in
@@ -150,17 +155,16 @@ where
                 .extensions()
                 .get::<ConnectionInfo>()
                 .map(|info| info.state.call());
-            let (timeout, deadline_message) = match client_timeout(request.headers()) {
+            // The status a call past its deadline ends with: the client's, when it set a
+            // shorter one than the server's.
+            let (timeout, late) = match client_timeout(request.headers()) {
                 Some(client) if client < edge.limits.timeout => (
                     client,
-                    format!(
-                        "the call ran past the deadline its client set (grpc-timeout {})",
-                        humantime::format_duration(client)
-                    ),
+                    Status::from(ApiError::ClientDeadline { timeout: client }),
                 ),
                 _ => {
                     let limit = edge.limits.timeout;
-                    (limit, ApiError::TimedOut { limit }.to_string())
+                    (limit, Status::from(ApiError::TimedOut { limit }))
                 }
             };
             let deadline = Instant::now() + timeout;
@@ -172,7 +176,7 @@ where
                         let status = refuse(ApiError::Overloaded {
                             max: edge.limits.max_concurrent,
                         });
-                        record.finish(status.code());
+                        ended(&tracing::Span::current(), record, status.code());
                         return Ok(status.into_http());
                     }
                 }
@@ -182,13 +186,11 @@ where
             let request = watch(request, rpc, &edge);
             let response = match tokio::time::timeout_at(deadline, inner.call(request)).await {
                 Ok(response) => relabel_too_large(response?),
-                Err(_) => {
-                    refuse_status(Status::deadline_exceeded(deadline_message.clone())).into_http()
-                }
+                Err(_) => refuse_status(late.clone()).into_http(),
             };
             if let Some(status) = Status::from_header_map(response.headers()) {
                 // Answered in the headers alone: a refusal, or an error before any message.
-                record.finish(status.code());
+                ended(&tracing::Span::current(), record, status.code());
                 return Ok(response);
             }
             let (parts, body) = response.into_parts();
@@ -198,8 +200,9 @@ where
                 rpc,
                 metrics: Arc::clone(&edge.metrics),
                 record: Some(record),
+                span: tracing::Span::current(),
                 deadline: Box::pin(tokio::time::sleep_until(deadline)),
-                deadline_message,
+                late,
                 slot,
                 connection,
                 done: false,
@@ -260,7 +263,7 @@ fn refuse(error: ApiError) -> Status {
 }
 
 fn refuse_status(status: Status) -> Status {
-    tracing::info!(code = ?status.code(), message = status.message(), "call refused");
+    log_refusal(&status);
     status
 }
 
@@ -284,16 +287,25 @@ fn client_timeout(headers: &HeaderMap) -> Option<Duration> {
     })
 }
 
-/// A request tonic refused as too large before any handler saw it is answered RESOURCE_EXHAUSTED,
-/// like every other limit (see [`is_message_too_large`]).
+/// Counts the call's end and puts its status on its span, for the trace.
+pub(super) fn ended(span: &tracing::Span, record: CallRecord, code: tonic::Code) {
+    span.record("rpc.grpc.status_code", code as i32);
+    record.finish(code);
+}
+
+/// A request tonic refused as too large before any handler saw it is answered RESOURCE_EXHAUSTED
+/// with the details of every other limit (see `api::error::is_message_too_large`).
 fn relabel_too_large(mut response: http::Response<Body>) -> http::Response<Body> {
-    let too_large = Status::from_header_map(response.headers())
-        .is_some_and(|status| is_message_too_large(status.code(), status.message()));
-    if too_large {
-        let code = tonic::Code::ResourceExhausted as i32;
-        response
-            .headers_mut()
-            .insert("grpc-status", HeaderValue::from(code));
+    let Some(status) = Status::from_header_map(response.headers()) else {
+        return response;
+    };
+    if let refused @ ApiError::LimitExceeded { .. } = ApiError::from(status) {
+        let refused = Status::from(refused);
+        log_refusal(&refused);
+        let mut headers = HeaderMap::new();
+        // A status always fits in headers; `add_header` only fails on a malformed message.
+        let _ = refused.add_header(&mut headers);
+        response.headers_mut().extend(headers);
     }
     response
 }
@@ -301,6 +313,7 @@ fn relabel_too_large(mut response: http::Response<Body>) -> http::Response<Body>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::codegen::http::HeaderValue;
 
     #[test]
     fn grpc_timeouts_are_read_in_every_unit() {
