@@ -171,12 +171,29 @@ fn errors_come_back_with_their_code_and_field() {
         error["message"],
         "batch 0, row 0 (buckets.buckets[0].failed): failed 3 exceeds total 1"
     );
-    // Reflection also describes google.rpc, so the BadRequest detail is decoded, not raw bytes.
-    let detail = &error["details"][0];
-    assert_eq!(detail["@type"], "type.googleapis.com/google.rpc.BadRequest");
+    // Reflection also describes google.rpc, so the details are decoded, not raw bytes.
+    let detail = |kind: &str| {
+        let wanted = format!("type.googleapis.com/google.rpc.{kind}");
+        error["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|detail| detail["@type"] == wanted.as_str())
+            .unwrap_or_else(|| panic!("no {kind} in {error}"))
+            .clone()
+    };
     assert_eq!(
-        detail["fieldViolations"][0]["field"],
+        detail("BadRequest")["fieldViolations"][0]["field"],
         "buckets.buckets[0].failed"
+    );
+    let info = detail("ErrorInfo");
+    assert_eq!(
+        (&info["reason"], &info["domain"], &info["metadata"]["field"]),
+        (
+            &Value::from("INVALID_FIELD"),
+            &Value::from("sla-evaluator"),
+            &Value::from("buckets.buckets[0].failed")
+        )
     );
 
     let output = run(
