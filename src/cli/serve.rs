@@ -11,7 +11,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
-use crate::server::{Listeners, serve};
+use crate::server::{Listeners, log_policies, serve};
 
 /// Serves until a signal asks it to stop.
 pub async fn run(config: Config) -> ExitCode {
@@ -49,6 +49,7 @@ pub async fn run(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    log_policies(&policies, config.policy_dir.as_deref(), "policies loaded");
     let options = match config.server_options(Arc::clone(&policies)) {
         Ok(options) => options,
         Err(error) => {
@@ -111,6 +112,8 @@ async fn bind(config: &Config) -> Result<Listeners, (SocketAddr, std::io::Error)
 }
 
 /// SIGTERM (what Kubernetes sends) and SIGINT (Ctrl-C), registered before anything else happens.
+/// SIGHUP is registered too, so that it never ends the process: it reloads the policy directory
+/// (src/server/reload.rs), or does nothing without one.
 struct Signals {
     terminate: Signal,
     interrupt: Signal,
@@ -118,6 +121,8 @@ struct Signals {
 
 impl Signals {
     fn register() -> std::io::Result<Self> {
+        // Registered for the process's lifetime: dropping the stream keeps SIGHUP from killing it.
+        drop(signal(SignalKind::hangup())?);
         Ok(Signals {
             terminate: signal(SignalKind::terminate())?,
             interrupt: signal(SignalKind::interrupt())?,

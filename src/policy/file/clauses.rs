@@ -33,9 +33,13 @@ pub(super) fn clauses(
         }
         let cause = match &file.cause {
             None => None,
-            Some(name) => Some(
-                Cause::from_name(name).ok_or_else(|| fail(format!("unknown cause '{name}'")))?,
-            ),
+            Some(name) => Some(Cause::from_name(name).ok_or_else(|| {
+                let valid: Vec<&str> = Cause::ALL.iter().map(|c| c.name()).collect();
+                fail(format!(
+                    "unknown cause '{name}'; the causes are: {}",
+                    valid.join(", ")
+                ))
+            })?),
         };
         let condition = condition(&file.condition).map_err(&fail)?;
         match (&condition, cause) {
