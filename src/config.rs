@@ -254,10 +254,10 @@ impl Config {
         };
         Ok(ServerOptions {
             policies,
-            policy_reload: self.policy_dir.as_ref().map(|dir| PolicyReload {
-                dir: dir.clone(),
-                poll_interval: self.policy_poll_interval,
-            }),
+            policy_reload: self
+                .policy_dir
+                .as_ref()
+                .map(|dir| PolicyReload::new(dir.clone(), self.policy_poll_interval)),
             limits: Limits {
                 max_term_days: self.max_term_days,
                 max_outages: self.max_outages,

@@ -11,12 +11,12 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
-use crate::server::{Listeners, log_policies, serve};
+use crate::server::{Listeners, PolicyReload, log_policies, serve};
 
 /// Serves until a signal asks it to stop.
 pub async fn run(config: Config) -> ExitCode {
     // Signals first: a SIGTERM that arrives while policies load must drain, not kill.
-    let signals = match Signals::register() {
+    let mut signals = match Signals::register() {
         Ok(signals) => signals,
         Err(error) => {
             eprintln!("sla-evaluator: cannot listen for signals: {error}");
@@ -57,6 +57,7 @@ pub async fn run(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    forward_hangups(signals.hangup.take(), options.policy_reload.as_ref());
     let listeners = match bind(&config).await {
         Ok(listeners) => listeners,
         Err((address, error)) => {
@@ -92,6 +93,23 @@ pub async fn run(config: Config) -> ExitCode {
     }
 }
 
+/// Turns every SIGHUP into a request to reload the policy directory; without one, says so.
+fn forward_hangups(hangup: Option<Signal>, reload: Option<&PolicyReload>) {
+    let Some(mut hangup) = hangup else { return };
+    let requests = reload.map(|r| Arc::clone(&r.requests));
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            match &requests {
+                Some(requests) => {
+                    tracing::info!("SIGHUP received: reloading the policy directory");
+                    requests.notify_one();
+                }
+                None => tracing::info!("SIGHUP received: no --policy-dir, nothing to reload"),
+            }
+        }
+    });
+}
+
 async fn bind(config: &Config) -> Result<Listeners, (SocketAddr, std::io::Error)> {
     let bind = |address: SocketAddr| async move {
         TcpListener::bind(address)
@@ -117,13 +135,13 @@ async fn bind(config: &Config) -> Result<Listeners, (SocketAddr, std::io::Error)
 struct Signals {
     terminate: Signal,
     interrupt: Signal,
+    hangup: Option<Signal>,
 }
 
 impl Signals {
     fn register() -> std::io::Result<Self> {
-        // Registered for the process's lifetime: dropping the stream keeps SIGHUP from killing it.
-        drop(signal(SignalKind::hangup())?);
         Ok(Signals {
+            hangup: Some(signal(SignalKind::hangup())?),
             terminate: signal(SignalKind::terminate())?,
             interrupt: signal(SignalKind::interrupt())?,
         })

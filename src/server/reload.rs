@@ -1,5 +1,5 @@
-//! Reloading the policy directory without a restart: on SIGHUP, and when the directory's files
-//! change (polled, which also sees a Kubernetes ConfigMap update swap its `..data` symlink).
+//! Reloading the policy directory without a restart: on request (the binary turns SIGHUP into
+//! one), and when the directory's files change (polled, which also sees a Kubernetes ConfigMap update swap its `..data` symlink).
 //!
 //! A reload is all or nothing: a bad file keeps the set in service, and is logged (file, line,
 //! problem) and counted in `sla_policy_reloads_total{result="error"}`.
@@ -8,19 +8,33 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
 use super::metrics::Metrics;
 use crate::policy::{PolicySet, PolicyStore};
 
-/// Where policies are reloaded from, and how often the directory is looked at.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// Where policies are reloaded from, how often the directory is looked at, and how to ask for a
+/// reload at once.
+#[derive(Clone, Debug)]
 pub struct PolicyReload {
     /// The `--policy-dir`.
     pub dir: PathBuf,
     /// How often the directory's entries are compared with the last ones read.
     pub poll_interval: Duration,
+    /// `notify_one` asks for a reload (`sla-evaluator serve` does on SIGHUP). A request made
+    /// before the server watches is kept, not lost.
+    pub requests: Arc<Notify>,
+}
+
+impl PolicyReload {
+    /// Reloads from `dir`, looking at it every `poll_interval`.
+    pub fn new(dir: PathBuf, poll_interval: Duration) -> Self {
+        PolicyReload {
+            dir,
+            poll_interval,
+            requests: Arc::new(Notify::new()),
+        }
+    }
 }
 
 /// Logs every loaded version with its file, and every entry of the directory that was not read:
@@ -64,30 +78,20 @@ pub fn log_policies(set: &PolicySet, dir: Option<&Path>, event: &str) {
     );
 }
 
-/// Reloads on SIGHUP and on a change of the directory until `stop` turns true.
+/// Reloads on request and on a change of the directory until `stop` turns true.
 pub(super) async fn watch_policies(
     store: Arc<PolicyStore>,
     reload: PolicyReload,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let mut hangup = match signal(SignalKind::hangup()) {
-        Ok(hangup) => Some(hangup),
-        Err(error) => {
-            tracing::error!(%error, "cannot listen for SIGHUP; reloading on file changes only");
-            None
-        }
-    };
     let mut seen = fingerprint(&reload.dir);
     let mut poll = tokio::time::interval(reload.poll_interval);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let why = tokio::select! {
             _ = stop.wait_for(|&stopped| stopped) => return,
-            Some(()) = async { match hangup.as_mut() {
-                Some(hangup) => hangup.recv().await,
-                None => std::future::pending().await,
-            } } => "SIGHUP",
+            () = reload.requests.notified() => "requested (SIGHUP)",
             _ = poll.tick() => {
                 if fingerprint(&reload.dir) == seen {
                     continue;
@@ -95,7 +99,8 @@ pub(super) async fn watch_policies(
                 "the policy directory changed"
             }
         };
-        // A SIGHUP also takes the directory as it is now, so a poll does not reload it again.
+        // A requested reload also takes the directory as it is now, so a poll does not reload it
+        // again.
         seen = fingerprint(&reload.dir);
         reload_now(&store, &reload.dir, &metrics, why);
     }
@@ -122,10 +127,13 @@ fn reload_now(store: &PolicyStore, dir: &Path, metrics: &Metrics, why: &str) {
     }
 }
 
+/// One entry as seen: name, device, inode, length, modification time.
+type Seen = (String, u64, u64, u64, Option<SystemTime>);
+
 /// What the directory's entries are now, through symlinks: name, device, inode, length and
 /// modification time of each. A ConfigMap update swaps `..data` to a new directory, so every
 /// file it links to changes inode even when its time and length do not.
-fn fingerprint(dir: &Path) -> Result<Vec<(String, u64, u64, u64, Option<SystemTime>)>, String> {
+fn fingerprint(dir: &Path) -> Result<Vec<Seen>, String> {
     use std::os::unix::fs::MetadataExt;
     let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())? {

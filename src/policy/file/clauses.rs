@@ -33,12 +33,18 @@ pub(super) fn clauses(
         }
         let cause = match &file.cause {
             None => None,
-            Some(name) => Some(Cause::from_name(name).ok_or_else(|| {
+            Some(name) => Some(Cause::from_name(name.get_ref()).ok_or_else(|| {
                 let valid: Vec<&str> = Cause::ALL.iter().map(|c| c.name()).collect();
-                fail(format!(
-                    "unknown cause '{name}'; the causes are: {}",
-                    valid.join(", ")
-                ))
+                // At the cause's own line, not the clause's first.
+                at(
+                    name.span(),
+                    format!(
+                        "clause '{}': unknown cause '{}'; the causes are: {}",
+                        file.id,
+                        name.get_ref(),
+                        valid.join(", ")
+                    ),
+                )
             })?),
         };
         let condition = condition(&file.condition).map_err(&fail)?;

@@ -94,7 +94,7 @@ pub(super) struct ClaimWindowFile {
 #[serde(deny_unknown_fields)]
 pub(super) struct ClauseFile {
     pub(super) id: String,
-    pub(super) cause: Option<String>,
+    pub(super) cause: Option<Spanned<String>>,
     pub(super) title: String,
     #[serde(default)]
     pub(super) condition: ConditionFile,

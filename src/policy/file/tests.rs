@@ -101,7 +101,8 @@ fn clause_mistakes_are_refused() {
         error.message.contains("unknown cause 'gremlins'"),
         "{error}"
     );
-    assert_eq!(error.line, 28, "{error}");
+    // At the cause's own line, two below the clause's `[[clauses]]`.
+    assert_eq!(error.line, 30, "{error}");
 
     let twice = format!(
         "{MINIMAL}\n[[clauses]]\nid = \"9.1\"\ncause = \"force_majeure\"\ntitle = \"x\"\n\
