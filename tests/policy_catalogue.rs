@@ -6,15 +6,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::cli::{Files, refused, sla, stdout};
-use common::requests::{APRIL_2024, bare_spec, buckets, spec_message};
+use common::process::Binary;
+use common::requests::{APRIL_2024, bare_spec, buckets, hour_outage, spec_message};
 use common::scrape::{labelled, scrape, wait_for_open_streams};
 use common::tools::{succeed, tool};
 use sla_evaluator::api::pb::{self, sla_evaluator_client::SlaEvaluatorClient};
@@ -42,56 +39,20 @@ fn im_version(id: &str, label: &str, from: Option<&str>, fee: &str) -> String {
         )
 }
 
-/// The real binary, with its JSON logs kept for the test to read.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    metrics: SocketAddr,
-    logs: Arc<Mutex<Vec<String>>>,
+/// The real binary, with what a test of policies asks of it.
+struct Server(Binary);
+
+impl std::ops::Deref for Server {
+    type Target = Binary;
+
+    fn deref(&self) -> &Binary {
+        &self.0
+    }
 }
 
 impl Server {
     fn start(extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sla-evaluator"))
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--log-format",
-                "json",
-                "--metrics-listen",
-                "127.0.0.1:0",
-            ])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start sla-evaluator");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (addr, metrics) = loop {
-            let line = lines
-                .next()
-                .expect("the server logs before exiting")
-                .unwrap();
-            logs.lock().unwrap().push(line.clone());
-            let log: serde_json::Value = serde_json::from_str(&line).unwrap();
-            if let Some(listen) = log["fields"]["listen"].as_str() {
-                let metrics = log["fields"]["metrics_listen"].as_str().unwrap();
-                break (listen.parse().unwrap(), metrics.parse().unwrap());
-            }
-        };
-        let kept = Arc::clone(&logs);
-        std::thread::spawn(move || {
-            for line in lines.map_while(Result::ok) {
-                kept.lock().unwrap().push(line);
-            }
-        });
-        Server {
-            child,
-            addr,
-            metrics,
-            logs,
-        }
+        Server(Binary::start(extra))
     }
 
     async fn client(&self) -> SlaEvaluatorClient<tonic::transport::Channel> {
@@ -101,15 +62,7 @@ impl Server {
     }
 
     fn hangup(&self) {
-        let status = Command::new("kill")
-            .args(["-HUP", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn logs(&self) -> String {
-        self.logs.lock().unwrap().join("\n")
+        self.signal("HUP");
     }
 
     fn reloads(&self, result: &str) -> f64 {
@@ -136,13 +89,6 @@ impl Server {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -244,6 +190,38 @@ async fn a_term_straddling_a_version_change_uses_each_months_version() {
     assert!(logs.contains("im-2024-05.toml"), "{logs}");
     assert!(logs.contains(&sha256(&may)), "{logs}");
     assert!(logs.contains("policies/tencent-im.toml"), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn classify_outages_uses_the_version_in_force_when_each_outage_starts() {
+    let files = Files::new();
+    let may = im_version("tencent-im", "2024-05", Some("2024-05-01"), "10").replace(
+        "title = \"Malfunction on the customer's side\"",
+        "title = \"Customer-side malfunction (2024 wording)\"",
+    );
+    files.write("im-2024-05.toml", &may);
+    let server = Server::start(&["--policy-dir", files.dir().to_str().unwrap()]);
+    let outage = |id: &str, start: i64| hour_outage(id, start, pb::Cause::CustomerFault);
+    let verdicts = server
+        .client()
+        .await
+        .classify_outages(pb::ClassifyOutagesRequest {
+            policy_id: "tencent-im".into(),
+            outages: vec![outage("april", APRIL_2024), outage("may", MAY_2024)],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .verdicts;
+    assert_eq!(
+        verdicts[0].clause_title,
+        "Malfunction on the customer's side"
+    );
+    assert_eq!(
+        verdicts[1].clause_title,
+        "Customer-side malfunction (2024 wording)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

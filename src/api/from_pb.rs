@@ -4,8 +4,6 @@
 //! Proto messages are destructured exhaustively: a field added to the .proto breaks the build here
 //! until it is handled, instead of being silently ignored.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use iso_currency::Currency;
@@ -16,19 +14,8 @@ use super::pb;
 use crate::calendar::BusinessCalendar;
 use crate::classify::{AccountKind, Facts, Notice, Outage, OutageWindow};
 use crate::engine::{EvaluationSpec, MonthlyFee};
-use crate::policy::{Cause, Policy, PolicySet, PolicyVersions};
+use crate::policy::{Cause, PolicySet, PolicyVersions};
 use crate::text;
-
-/// Looks a policy up by id.
-pub(super) fn policy(policies: &PolicySet, field: &str, id: &str) -> Result<Arc<Policy>, ApiError> {
-    if id.is_empty() {
-        return Err(ApiError::invalid(field, format!("{field} is required")));
-    }
-    policies
-        .get(id)
-        .cloned()
-        .ok_or_else(|| ApiError::PolicyNotFound(id.to_string()))
-}
 
 /// Every version of a policy, looked up by id.
 pub(super) fn policy_versions(

@@ -102,7 +102,8 @@ impl SlaService {
             calendar,
             time_zone,
         } = request;
-        let policy = from_pb::policy(&self.policies(), "policy_id", &policy_id)?;
+        let versions = from_pb::policy_versions(&self.policies(), "policy_id", &policy_id)?;
+        let policy = versions.earliest();
         Span::current().record("policy_id", policy.id.as_str());
         let context = Context {
             time_zone: from_pb::time_zone("time_zone", &time_zone)?.unwrap_or(policy.time_zone),
@@ -123,8 +124,15 @@ impl SlaService {
             .enumerate()
             .map(|(index, outage)| {
                 let outage = from_pb::outage(&format!("outages[{index}]"), outage)?;
+                // Without service months, the version in force on the day the outage starts.
+                let day = outage
+                    .window
+                    .start()
+                    .with_timezone(&context.time_zone)
+                    .date_naive();
+                let policy = versions.in_force_or_earliest(day);
                 Ok(to_pb::verdict(&classify::classify(
-                    &policy, &outage, &context,
+                    policy, &outage, &context,
                 )))
             })
             .collect::<Result<Vec<_>, ApiError>>()?;

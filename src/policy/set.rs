@@ -105,8 +105,12 @@ impl PolicyVersions {
     /// is in force yet: what `ListPolicies` and `GetPolicy` show first.
     pub fn current(&self, now: DateTime<Utc>) -> &Arc<Policy> {
         let zone = self.earliest().time_zone;
-        let today = now.with_timezone(&zone).date_naive();
-        self.in_force_on(today).unwrap_or_else(|| self.earliest())
+        self.in_force_or_earliest(now.with_timezone(&zone).date_naive())
+    }
+
+    /// The version in force on `day`, or the earliest when `day` is before every version.
+    pub fn in_force_or_earliest(&self, day: NaiveDate) -> &Arc<Policy> {
+        self.in_force_on(day).unwrap_or_else(|| self.earliest())
     }
 
     /// The version that takes effect first.

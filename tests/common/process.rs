@@ -5,12 +5,15 @@
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 /// A running `sla-evaluator`, killed when dropped.
 pub(crate) struct Binary {
     pub(crate) child: Child,
     pub(crate) addr: SocketAddr,
     pub(crate) metrics: SocketAddr,
+    /// Every line it has logged so far (JSON).
+    logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Binary {
@@ -31,11 +34,13 @@ impl Binary {
             .spawn()
             .expect("start sla-evaluator");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let logs = Arc::new(Mutex::new(Vec::new()));
         let (addr, metrics) = loop {
             let line = lines
                 .next()
                 .expect("the server logs before exiting")
                 .unwrap();
+            logs.lock().unwrap().push(line.clone());
             let log: serde_json::Value = serde_json::from_str(&line).unwrap();
             if let Some(listen) = log["fields"]["listen"].as_str() {
                 let metrics = log["fields"]["metrics_listen"].as_str().unwrap();
@@ -43,12 +48,32 @@ impl Binary {
             }
         };
         // Keep draining the logs so the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
+        let kept = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
         Binary {
             child,
             addr,
             metrics,
+            logs,
         }
+    }
+
+    /// What it has logged so far, one JSON object a line.
+    pub(crate) fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    /// Sends it a signal by name (`HUP`, `TERM`).
+    pub(crate) fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} failed");
     }
 
     /// The `http://` endpoint of its gRPC listener.
