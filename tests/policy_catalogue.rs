@@ -530,6 +530,26 @@ fn check_policy_refuses_broken_files_with_file_and_line() {
     assert!(stderr.contains("missing.toml"), "{stderr}");
 }
 
+#[test]
+fn check_policy_takes_a_directory_as_a_server_does() {
+    let files = Files::new();
+    files.write("A.TOML", &im_version("upper-im", "1", None, "10"));
+    files.write("notes.txt", "not a policy");
+    std::fs::create_dir(files.path("nested")).unwrap();
+    let output = common::cli::output(sla(&["check-policy", files.dir().to_str().unwrap()]));
+    assert!(output.status.success(), "{output:?}");
+    let table = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(table.contains("upper-im"), "{table}");
+    assert!(stderr.contains("notes.txt: skipped"), "{stderr}");
+    assert!(stderr.contains("not searched recursively"), "{stderr}");
+
+    // Named, a file a server would skip is refused: it would never be loaded.
+    let yaml = files.write("policy.yaml", &im_version("yaml-im", "1", None, "10"));
+    let stderr = refused(sla(&["check-policy", yaml.to_str().unwrap()]), 1);
+    assert!(stderr.contains("not a .toml file"), "{stderr}");
+}
+
 // The documentation and the schema
 
 fn format_doc() -> String {

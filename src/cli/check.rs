@@ -12,29 +12,74 @@ use super::output::Table;
 use super::policies::method;
 use super::{REFUSED, fail};
 use crate::api::policy_message;
-use crate::policy::{LoadError, PolicySet};
+use crate::policy::{LoadError, PolicySet, directory_entries, skip_reason};
 
 /// `check-policy`'s arguments.
 #[derive(Debug, Args)]
 pub struct CheckPolicyArgs {
-    /// The policy files (*.toml) to check.
+    /// The policy files (*.toml) to check, or directories: a directory's files are taken as a
+    /// server takes its --policy-dir's.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }
 
 /// Runs `check-policy`.
 pub fn run(args: &CheckPolicyArgs) -> ExitCode {
+    let files = match expand(&args.files) {
+        Ok(files) => files,
+        Err(()) => return ExitCode::from(REFUSED),
+    };
+    check(&files)
+}
+
+/// The files to check: each file named, and each directory's files as a server reads them. A
+/// named file a server would skip is refused (it would never be loaded); a directory's skipped
+/// entries are noted on stderr.
+fn expand(args: &[PathBuf]) -> Result<Vec<PathBuf>, ()> {
+    let mut files = Vec::new();
+    let mut refused = false;
+    for arg in args {
+        if arg.is_dir() {
+            match directory_entries(arg) {
+                Ok((found, skipped)) => {
+                    for entry in skipped {
+                        eprintln!(
+                            "sla-evaluator: note: {}: skipped, as a server skips it: {}",
+                            entry.path.display(),
+                            entry.reason
+                        );
+                    }
+                    files.extend(found);
+                }
+                Err(error) => {
+                    report(&error);
+                    refused = true;
+                }
+            }
+        } else if let Some(reason) = skip_reason(arg).filter(|_| arg.exists()) {
+            let _ = fail(&format!(
+                "{}: a server would not load this file from its --policy-dir: {reason}",
+                arg.display()
+            ));
+            refused = true;
+        } else {
+            files.push(arg.clone());
+        }
+    }
+    if refused { Err(()) } else { Ok(files) }
+}
+
+fn check(files: &[PathBuf]) -> ExitCode {
     // A file with the text of a built-in policy stands for it (`check-policy policies/*.toml`
     // checks the built-in files themselves); any other file is added to the built-in ones.
-    let texts: Vec<String> = args
-        .files
+    let texts: Vec<String> = files
         .iter()
         .filter_map(|path| std::fs::read_to_string(path).ok())
         .collect();
     let base = || PolicySet::built_in_unless(|text| texts.iter().any(|t| t == text));
     // Each file alone first, so that every bad file is reported, not only the first.
     let mut refused = false;
-    for file in &args.files {
+    for file in files {
         if let Err(error) = base().and_then(|set| set.with_files(std::slice::from_ref(file))) {
             report(&error);
             refused = true;
@@ -43,14 +88,14 @@ pub fn run(args: &CheckPolicyArgs) -> ExitCode {
     if refused {
         return ExitCode::from(REFUSED);
     }
-    let set = match base().and_then(|set| set.with_files(&args.files)) {
+    let set = match base().and_then(|set| set.with_files(files)) {
         Ok(set) => set,
         Err(error) => {
             report(&error);
             return ExitCode::from(REFUSED);
         }
     };
-    print!("{}", summary(&set, &args.files));
+    print!("{}", summary(&set, files));
     ExitCode::SUCCESS
 }
 

@@ -17,7 +17,9 @@ pub use clause::{
 };
 pub use file::PolicyFileError;
 pub use percent::{Fraction, Percent, PercentError};
-pub use set::{LoadError, LoadedVersion, PolicySet, PolicyVersions, Skipped};
+pub use set::{
+    LoadError, LoadedVersion, PolicySet, PolicyVersions, Skipped, directory_entries, skip_reason,
+};
 pub use store::PolicyStore;
 
 /// One SLA, as the engine reads it.
