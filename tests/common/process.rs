@@ -7,6 +7,9 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
+/// How many of its latest log lines a [`Binary`] keeps.
+const MAX_KEPT_LOG_LINES: usize = 10_000;
+
 /// A running `sla-evaluator`, killed when dropped.
 pub(crate) struct Binary {
     pub(crate) child: Child,
@@ -51,7 +54,12 @@ impl Binary {
         let kept = Arc::clone(&logs);
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
-                kept.lock().unwrap().push(line);
+                let mut kept = kept.lock().unwrap();
+                // A long run (tests/soak.rs) keeps its latest lines only.
+                if kept.len() >= MAX_KEPT_LOG_LINES {
+                    kept.drain(..MAX_KEPT_LOG_LINES / 2);
+                }
+                kept.push(line);
             }
         });
         Binary {
