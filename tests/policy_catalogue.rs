@@ -98,6 +98,12 @@ fn failing_morning(first_unix: i64) -> Vec<pb::EvaluateRequest> {
     buckets(first_unix, 600, 1, |_| Some((1, 1)))
 }
 
+/// The first 600 minutes with half of 100 attempts failed each: bad slices under a success-rate
+/// rule, good ones under IM's all-failed rule.
+fn half_failing_morning(first_unix: i64) -> Vec<pb::EvaluateRequest> {
+    buckets(first_unix, 600, 1, |_| Some((100, 50)))
+}
+
 async fn evaluate(
     server: &Server,
     policy_id: &str,
@@ -190,6 +196,34 @@ async fn a_term_straddling_a_version_change_uses_each_months_version() {
     assert!(logs.contains("im-2024-05.toml"), "{logs}");
     assert!(logs.contains(&sha256(&may)), "{logs}");
     assert!(logs.contains("policies/tencent-im.toml"), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_bad_slice_rule_applies_from_its_month() {
+    let files = Files::new();
+    let may = im_version("tencent-im", "2024-05", Some("2024-05-01"), "10").replace(
+        "bad_slice = \"all_failed\"",
+        "bad_slice = { success_rate_below = \"99\" }",
+    );
+    files.write("im-2024-05.toml", &may);
+    let server = Server::start(&["--policy-dir", files.dir().to_str().unwrap()]);
+    let mut messages = vec![spec_message(bare_spec(
+        "tencent-im",
+        "2024-04-01",
+        "2024-05-31",
+    ))];
+    messages.extend(half_failing_morning(APRIL_2024));
+    messages.extend(half_failing_morning(MAY_2024));
+    let response = server
+        .client()
+        .await
+        .evaluate(tokio_stream::iter(messages))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.months[0].bad_units, 0, "{response:?}");
+    assert_eq!(response.months[1].bad_units, 600, "{response:?}");
+    assert_eq!(response.months[1].compensation_percent, "10");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -67,13 +67,16 @@ impl Evaluation {
     /// [`Term::ledger_bytes`].
     pub fn with_term(term: Term) -> Self {
         let method = term.policy.method;
+        // Each month's ledger judges slices by its own version's rule; every version shares the
+        // slice length, so the placer and the ledgers' sizes are the same whichever is used.
         let ledgers = term
             .months
             .iter()
-            .map(|month| {
+            .zip(&term.month_policies)
+            .map(|(month, version)| {
                 let minutes = u32::try_from(clock_minutes(month))
                     .expect("a month has far fewer than 2^32 minutes");
-                MonthLedger::for_method(method, minutes)
+                MonthLedger::for_method(version.method, minutes)
             })
             .collect();
         Evaluation {
