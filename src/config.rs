@@ -10,7 +10,9 @@ use clap::{Parser, ValueEnum};
 
 use crate::limits::{CallLimits, Limits};
 use crate::policy::{LoadError, PolicySet};
-use crate::server::{ConnectionLimits, Http2Options, ServerOptions, ShutdownOptions, TlsOptions};
+use crate::server::{
+    ConnectionLimits, Http2Options, PolicyReload, ServerOptions, ShutdownOptions, TlsOptions,
+};
 
 /// Evaluates measured availability against SLA policies over gRPC.
 #[derive(Debug, Parser)]
@@ -20,9 +22,13 @@ pub struct Config {
     #[arg(long, env = "SLA_LISTEN", default_value = "0.0.0.0:50051")]
     pub listen: SocketAddr,
     /// A directory of extra policy files (*.toml) loaded next to the built-in ones. Any bad file
-    /// stops the server from starting.
+    /// stops the server from starting; it is re-read on SIGHUP and when its files change, and a
+    /// bad file then keeps the previous policies serving.
     #[arg(long, env = "SLA_POLICY_DIR")]
     pub policy_dir: Option<PathBuf>,
+    /// How often the policy directory is checked for changes.
+    #[arg(long, env = "SLA_POLICY_POLL_INTERVAL", default_value = "5s", value_parser = positive_duration)]
+    pub policy_poll_interval: Duration,
     /// Address to serve Prometheus metrics on, at /metrics; "off" serves none.
     #[arg(long, env = "SLA_METRICS_LISTEN", default_value = "0.0.0.0:9090", value_parser = optional_address)]
     pub metrics_listen: OptionalAddress,
@@ -227,11 +233,7 @@ pub enum ConfigError {
 impl Config {
     /// The built-in policies plus the policy directory's.
     pub fn policies(&self) -> Result<PolicySet, ConfigError> {
-        let set = PolicySet::built_in()?;
-        Ok(match &self.policy_dir {
-            Some(dir) => set.with_directory(dir)?,
-            None => set,
-        })
+        Ok(PolicySet::load(self.policy_dir.as_deref())?)
     }
 
     /// Everything but the listeners, with TLS files read.
@@ -252,6 +254,10 @@ impl Config {
         };
         Ok(ServerOptions {
             policies,
+            policy_reload: self
+                .policy_dir
+                .as_ref()
+                .map(|dir| PolicyReload::new(dir.clone(), self.policy_poll_interval)),
             limits: Limits {
                 max_term_days: self.max_term_days,
                 max_outages: self.max_outages,

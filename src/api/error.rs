@@ -182,6 +182,7 @@ impl From<SpecError> for ApiError {
                 };
             }
             SpecError::TermEndsBeforeStart { .. } => "spec.term_end".to_string(),
+            SpecError::NoVersionInForce { .. } => "spec.term_start".to_string(),
             SpecError::SliceMisfit { .. } => "spec.time_zone".to_string(),
             SpecError::CurrencyRequired | SpecError::CurrencyWithoutMinorUnit { .. } => {
                 "spec.currency".to_string()

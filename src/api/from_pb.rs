@@ -4,8 +4,6 @@
 //! Proto messages are destructured exhaustively: a field added to the .proto breaks the build here
 //! until it is handled, instead of being silently ignored.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use iso_currency::Currency;
@@ -16,24 +14,29 @@ use super::pb;
 use crate::calendar::BusinessCalendar;
 use crate::classify::{AccountKind, Facts, Notice, Outage, OutageWindow};
 use crate::engine::{EvaluationSpec, MonthlyFee};
-use crate::policy::{Cause, Policy, PolicySet};
+use crate::policy::{Cause, PolicySet, PolicyVersions};
 use crate::text;
 
-/// Looks a policy up by id.
-pub(super) fn policy(policies: &PolicySet, field: &str, id: &str) -> Result<Arc<Policy>, ApiError> {
+/// Every version of a policy, looked up by id.
+pub(super) fn policy_versions(
+    policies: &PolicySet,
+    field: &str,
+    id: &str,
+) -> Result<PolicyVersions, ApiError> {
     if id.is_empty() {
         return Err(ApiError::invalid(field, format!("{field} is required")));
     }
     policies
-        .get(id)
+        .versions(id)
         .cloned()
         .ok_or_else(|| ApiError::PolicyNotFound(id.to_string()))
 }
 
 /// An Evaluate stream's first message, read.
 pub(super) struct Request {
-    /// The policy evaluated under.
-    pub(super) policy: Arc<Policy>,
+    /// The policy evaluated under, every version: each month takes the one in force on its first
+    /// day.
+    pub(super) policy: PolicyVersions,
     /// The engine's spec.
     pub(super) spec: EvaluationSpec,
     /// How many buckets the client says the stream carries.
@@ -63,7 +66,7 @@ pub(super) fn evaluation_spec(
         expected_buckets,
         max_intervals,
     } = spec;
-    let policy = policy(policies, "spec.policy_id", &policy_id)?;
+    let policy = policy_versions(policies, "spec.policy_id", &policy_id)?;
     let fees = fees
         .into_iter()
         .enumerate()

@@ -27,3 +27,8 @@ pub mod pb {
     pub const FILE_DESCRIPTOR_SET: &[u8] =
         include_bytes!(concat!(env!("OUT_DIR"), "/sla_v1_descriptor.bin"));
 }
+
+/// A policy version as `GetPolicy` and `ListPolicies` show it, for the command line's tables.
+pub fn policy_message(policy: &crate::policy::Policy) -> pb::Policy {
+    to_pb::policy(policy)
+}

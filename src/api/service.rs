@@ -17,13 +17,13 @@ use super::upload::{ClientGone, Upload};
 use crate::classify::{self, Context};
 use crate::limits::{CallLimits, Limits};
 use crate::memory::MemoryBudget;
-use crate::policy::PolicySet;
+use crate::policy::{PolicySet, PolicyStore};
 use crate::server::metrics::Metrics;
 
 /// The service: the loaded policies, the limits, and the metrics buckets are counted in.
 #[derive(Clone, Debug)]
 pub struct SlaService {
-    policies: Arc<PolicySet>,
+    policies: Arc<PolicyStore>,
     limits: Limits,
     calls: CallLimits,
     budget: Arc<MemoryBudget>,
@@ -31,9 +31,9 @@ pub struct SlaService {
 }
 
 impl SlaService {
-    /// A service evaluating against `policies` within `limits`.
+    /// A service evaluating against the policies in `policies` within `limits`.
     pub fn new(
-        policies: Arc<PolicySet>,
+        policies: Arc<PolicyStore>,
         limits: Limits,
         calls: CallLimits,
         budget: Arc<MemoryBudget>,
@@ -48,16 +48,22 @@ impl SlaService {
         }
     }
 
+    /// The policy set a call starting now uses to its end, whatever reloads meanwhile.
+    fn policies(&self) -> Arc<PolicySet> {
+        self.policies.snapshot()
+    }
+
     /// Folds an Evaluate stream as it arrives; nothing is collected first.
     async fn evaluate_stream(
         &self,
         request: Request<Streaming<pb::EvaluateRequest>>,
     ) -> Result<pb::EvaluateResponse, ApiError> {
+        let policies = self.policies();
         let gone = request.extensions().get::<ClientGone>().cloned();
         let mut upload = Upload::new(request.into_inner(), gone);
         let spec = upload.spec().await?;
         let mut session = Session::start(
-            &self.policies,
+            &policies,
             self.limits,
             self.calls.max_buckets_per_stream,
             self.budget.reservation(),
@@ -96,7 +102,8 @@ impl SlaService {
             calendar,
             time_zone,
         } = request;
-        let policy = from_pb::policy(&self.policies, "policy_id", &policy_id)?;
+        let versions = from_pb::policy_versions(&self.policies(), "policy_id", &policy_id)?;
+        let policy = versions.earliest();
         Span::current().record("policy_id", policy.id.as_str());
         let context = Context {
             time_zone: from_pb::time_zone("time_zone", &time_zone)?.unwrap_or(policy.time_zone),
@@ -117,8 +124,15 @@ impl SlaService {
             .enumerate()
             .map(|(index, outage)| {
                 let outage = from_pb::outage(&format!("outages[{index}]"), outage)?;
+                // Without service months, the version in force on the day the outage starts.
+                let day = outage
+                    .window
+                    .start()
+                    .with_timezone(&context.time_zone)
+                    .date_naive();
+                let policy = versions.in_force_or_earliest(day);
                 Ok(to_pb::verdict(&classify::classify(
-                    &policy, &outage, &context,
+                    policy, &outage, &context,
                 )))
             })
             .collect::<Result<Vec<_>, ApiError>>()?;
@@ -148,7 +162,7 @@ impl pb::sla_evaluator_server::SlaEvaluator for SlaService {
         _request: Request<pb::ListPoliciesRequest>,
     ) -> Result<Response<pb::ListPoliciesResponse>, Status> {
         respond(Ok(pb::ListPoliciesResponse {
-            policies: self.policies.iter().map(|p| to_pb::policy(p)).collect(),
+            policies: self.policies().iter().map(|p| to_pb::policy(p)).collect(),
         }))
     }
 
@@ -159,7 +173,10 @@ impl pb::sla_evaluator_server::SlaEvaluator for SlaService {
     ) -> Result<Response<pb::Policy>, Status> {
         let pb::GetPolicyRequest { policy_id } = request.into_inner();
         Span::current().record("policy_id", policy_id.as_str());
-        respond(from_pb::policy(&self.policies, "policy_id", &policy_id).map(|p| to_pb::policy(&p)))
+        respond(
+            from_pb::policy_versions(&self.policies(), "policy_id", &policy_id)
+                .map(|versions| to_pb::policy_with_versions(&versions)),
+        )
     }
 
     #[tracing::instrument(

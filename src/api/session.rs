@@ -45,7 +45,7 @@ impl Session {
         received: DateTime<Utc>,
     ) -> Result<Self, ApiError> {
         let request = from_pb::evaluation_spec(policies, spec, received)?;
-        let policy_id = request.policy.id.clone();
+        let policy_id = request.policy.earliest().id.clone();
         let term = Term::new(request.policy, request.spec, limits)?;
         let floor = term.ledger_bytes();
         memory.grow(floor)?;

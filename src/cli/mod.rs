@@ -5,6 +5,7 @@
 //! Exit status: 0 when the command did its work, 1 when an input was refused (the reason on
 //! stderr), 2 for a usage error (clap's own).
 
+pub mod check;
 pub mod classify;
 pub mod evaluate;
 pub mod output;
@@ -54,6 +55,9 @@ pub enum Command {
     Policies(policies::PoliciesArgs),
     /// Draw the HTML claim report of a response saved as JSON.
     Render(render::RenderArgs),
+    /// Check policy files as the server would load them (with the built-in ones) and summarise
+    /// them: exit 0 when all are good, 1 when any is refused.
+    CheckPolicy(check::CheckPolicyArgs),
 }
 
 impl Cli {
@@ -66,6 +70,7 @@ impl Cli {
             Some(Command::Classify(args)) => classify::run(args).await,
             Some(Command::Policies(args)) => policies::run(args).await,
             Some(Command::Render(args)) => render::run(args).await,
+            Some(Command::CheckPolicy(args)) => check::run(&args),
         }
     }
 }
@@ -81,9 +86,5 @@ pub(crate) fn fail(error: &dyn Display) -> ExitCode {
 
 /// The built-in policies and a directory's, as the server loads them.
 pub(crate) fn load_policies(dir: Option<&Path>) -> Result<PolicySet, ExitCode> {
-    let set = PolicySet::built_in().map_err(|error| fail(&error))?;
-    match dir {
-        Some(dir) => set.with_directory(dir).map_err(|error| fail(&error)),
-        None => Ok(set),
-    }
+    PolicySet::load(dir).map_err(|error| fail(&error))
 }

@@ -63,7 +63,8 @@ pub async fn run(args: PoliciesArgs) -> ExitCode {
     }
 }
 
-fn method(policy: &pb::Policy) -> String {
+/// A policy's method in a few words.
+pub(super) fn method(policy: &pb::Policy) -> String {
     match policy.method.as_ref().and_then(|m| m.kind.as_ref()) {
         Some(pb::method::Kind::Timeslices(t)) => {
             let rule = short(t.bad_slice().as_str_name(), "BAD_SLICE_RULE_").to_lowercase();
@@ -82,10 +83,13 @@ fn method(policy: &pb::Policy) -> String {
 }
 
 fn list_table(policies: &[pb::Policy]) -> Table {
-    let mut table = Table::new(&["id", "name", "month", "method", "standard", "zone"]);
+    let mut table = Table::new(&[
+        "id", "version", "name", "month", "method", "standard", "zone",
+    ]);
     for policy in policies {
         table.push(vec![
             policy.id.clone(),
+            policy.version.clone(),
             policy.name.clone(),
             short(policy.service_month().as_str_name(), "SERVICE_MONTH_KIND_").to_lowercase(),
             method(policy),
@@ -114,6 +118,14 @@ fn policy_table(policy: &pb::Policy) -> Table {
         .to_lowercase(),
     );
     row("revision", policy.revision.clone());
+    row("version", policy.version.clone());
+    row("effective from", effective_from(policy));
+    for version in &policy.versions {
+        row(
+            &format!("version {}", version.version),
+            format!("from {}, {}", effective_from(version), version.revision),
+        );
+    }
     for (index, tier) in policy.tiers.iter().enumerate() {
         let band = format!(
             "[{}%, {}%) → {}%",
@@ -125,4 +137,12 @@ fn policy_table(policy: &pb::Policy) -> Table {
         row(&format!("clause {}", clause.id), clause.title.clone());
     }
     table
+}
+
+fn effective_from(policy: &pb::Policy) -> String {
+    if policy.effective_from.is_empty() {
+        "(beginning)".to_string()
+    } else {
+        policy.effective_from.clone()
+    }
 }

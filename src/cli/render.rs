@@ -44,20 +44,27 @@ pub async fn run(args: RenderArgs) -> ExitCode {
 }
 
 /// The claim report of `response`. The header names the policy's source document only when the
-/// policy at hand is the one the response was evaluated under (the same revision): a policy
-/// edited since must not be shown as the one a claim was judged by.
+/// policy at hand is a version the response was evaluated under (the same revision, that of its
+/// first month): a policy edited since must not be shown as the one a claim was judged by.
 pub(crate) fn page(
     response: &pb::EvaluateResponse,
     policies: &PolicySet,
     subscription: Option<&str>,
 ) -> String {
-    let revision = response
-        .provenance
-        .as_ref()
-        .map(|provenance| provenance.policy_revision.as_str());
-    let policy = policies
-        .get(&response.policy_id)
-        .filter(|policy| Some(policy.revision.as_str()) == revision);
+    let first_month = response
+        .months
+        .first()
+        .map(|month| month.policy_revision.as_str())
+        .filter(|revision| !revision.is_empty());
+    let revision = first_month.or_else(|| {
+        let provenance = response.provenance.as_ref()?;
+        provenance.policy_revision.split(',').next()
+    });
+    let policy = policies.versions(&response.policy_id).and_then(|versions| {
+        versions
+            .iter()
+            .find(|policy| Some(policy.revision.as_str()) == revision)
+    });
     render::html(response, policy.map(AsRef::as_ref), subscription)
 }
 

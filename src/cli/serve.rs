@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::config::Config;
-use crate::server::{Listeners, serve};
+use crate::server::{Listeners, PolicyReload, log_policies, serve};
 use crate::telemetry::{self, TelemetryError};
 
 /// Serves until a signal asks it to stop.
@@ -39,7 +39,7 @@ pub async fn run(config: Config) -> ExitCode {
 }
 
 /// Loads, binds and serves, once logging is set up.
-async fn serve_with(config: Config, signals: Signals) -> ExitCode {
+async fn serve_with(config: Config, mut signals: Signals) -> ExitCode {
     let policies = match config.policies() {
         Ok(policies) => Arc::new(policies),
         Err(error) => {
@@ -47,6 +47,7 @@ async fn serve_with(config: Config, signals: Signals) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    log_policies(&policies, config.policy_dir.as_deref(), "policies loaded");
     let options = match config.server_options(Arc::clone(&policies)) {
         Ok(options) => options,
         Err(error) => {
@@ -54,6 +55,7 @@ async fn serve_with(config: Config, signals: Signals) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    forward_hangups(signals.hangup.take(), options.policy_reload.as_ref());
     let listeners = match bind(&config).await {
         Ok(listeners) => listeners,
         Err((address, error)) => {
@@ -89,6 +91,23 @@ async fn serve_with(config: Config, signals: Signals) -> ExitCode {
     }
 }
 
+/// Turns every SIGHUP into a request to reload the policy directory; without one, says so.
+fn forward_hangups(hangup: Option<Signal>, reload: Option<&PolicyReload>) {
+    let Some(mut hangup) = hangup else { return };
+    let requests = reload.map(|r| Arc::clone(&r.requests));
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            match &requests {
+                Some(requests) => {
+                    tracing::info!("SIGHUP received: reloading the policy directory");
+                    requests.notify_one();
+                }
+                None => tracing::info!("SIGHUP received: no --policy-dir, nothing to reload"),
+            }
+        }
+    });
+}
+
 async fn bind(config: &Config) -> Result<Listeners, (SocketAddr, std::io::Error)> {
     let bind = |address: SocketAddr| async move {
         TcpListener::bind(address)
@@ -109,14 +128,18 @@ async fn bind(config: &Config) -> Result<Listeners, (SocketAddr, std::io::Error)
 }
 
 /// SIGTERM (what Kubernetes sends) and SIGINT (Ctrl-C), registered before anything else happens.
+/// SIGHUP is registered too, so that it never ends the process: it reloads the policy directory
+/// (src/server/reload.rs), or does nothing without one.
 struct Signals {
     terminate: Signal,
     interrupt: Signal,
+    hangup: Option<Signal>,
 }
 
 impl Signals {
     fn register() -> std::io::Result<Self> {
         Ok(Signals {
+            hangup: Some(signal(SignalKind::hangup())?),
             terminate: signal(SignalKind::terminate())?,
             interrupt: signal(SignalKind::interrupt())?,
         })

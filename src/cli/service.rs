@@ -13,6 +13,7 @@ use crate::api::pb::sla_evaluator_client::SlaEvaluatorClient;
 use crate::api::pb::sla_evaluator_server::SlaEvaluator;
 use crate::limits::{CallLimits, Limits};
 use crate::memory::MemoryBudget;
+use crate::policy::PolicyStore;
 use crate::server::metrics::Metrics;
 
 /// Where a unary call is answered.
@@ -48,7 +49,7 @@ impl Service {
                 let policies = super::load_policies(place.policy_dir.as_deref())
                     .map_err(|_| "cannot load the policies".to_string())?;
                 Ok(Service::Local(SlaService::new(
-                    Arc::new(policies),
+                    Arc::new(PolicyStore::new(Arc::new(policies))),
                     Limits::default(),
                     CallLimits::default(),
                     MemoryBudget::unlimited(),

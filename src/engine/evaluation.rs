@@ -1,7 +1,6 @@
 //! One evaluation: buckets and outages folded in as they arrive, a report at the end.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use chrono_tz::Tz;
 
@@ -19,7 +18,7 @@ use super::tally::{self, Exclusion};
 use super::term::{SECONDS_PER_MINUTE, Term};
 use crate::classify::{self, Outage, OutageVerdict, OutageWindow, Verdict};
 use crate::limits::Limits;
-use crate::policy::{CompensationForm, Fraction, Method, Policy};
+use crate::policy::{CompensationForm, Fraction, Method, PolicyVersions};
 
 /// Why an outage could not be added.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -57,7 +56,7 @@ pub struct Evaluation {
 impl Evaluation {
     /// Checks the spec against the policy and prepares an empty ledger for every month.
     pub fn new(
-        policy: Arc<Policy>,
+        policy: impl Into<PolicyVersions>,
         spec: EvaluationSpec,
         limits: Limits,
     ) -> Result<Self, SpecError> {
@@ -68,13 +67,16 @@ impl Evaluation {
     /// [`Term::ledger_bytes`].
     pub fn with_term(term: Term) -> Self {
         let method = term.policy.method;
+        // Each month's ledger judges slices by its own version's rule; every version shares the
+        // slice length, so the placer and the ledgers' sizes are the same whichever is used.
         let ledgers = term
             .months
             .iter()
-            .map(|month| {
+            .zip(&term.month_policies)
+            .map(|(month, version)| {
                 let minutes = u32::try_from(clock_minutes(month))
                     .expect("a month has far fewer than 2^32 minutes");
-                MonthLedger::for_method(method, minutes)
+                MonthLedger::for_method(version.method, minutes)
             })
             .collect();
         Evaluation {
@@ -258,7 +260,8 @@ impl Evaluation {
         if !outage.id.is_empty() && !self.outage_ids.insert(outage.id.clone()) {
             return Err(OutageError::DuplicateId { id: outage.id });
         }
-        let verdict = classify::classify(&self.term.policy, &outage, &self.term.context);
+        let policy = self.term.policy_at(outage.window.start());
+        let verdict = classify::classify(policy, &outage, &self.term.context);
         self.outage_lines.push(digest::outage_line(&outage));
         self.outages.push((outage.window, verdict));
         Ok(&self.outages.last().expect("just pushed").1)
@@ -271,7 +274,7 @@ impl Evaluation {
             .collect();
         let provenance = Provenance {
             engine_version: env!("CARGO_PKG_VERSION").to_string(),
-            policy_revision: self.term.policy.revision.clone(),
+            policy_revision: self.term.revisions(),
             tzdb_version: chrono_tz::IANA_TZDB_VERSION.to_string(),
             input_digest: digest::input_digest(
                 &self.term,
@@ -316,7 +319,7 @@ impl Evaluation {
     fn month_report(&self, index: usize) -> MonthReport {
         let term = &self.term;
         let month = &term.months[index];
-        let policy = &term.policy;
+        let policy = &term.month_policies[index];
         let ledger = &self.ledgers[index];
         let touching: Vec<usize> = (0..self.outages.len())
             .filter(|&i| self.outages[i].0.overlaps(month.start, month.end))
@@ -401,6 +404,8 @@ impl Evaluation {
             payout,
         } = contract;
         MonthReport {
+            policy_version: policy.version.clone(),
+            policy_revision: policy.revision.clone(),
             first_day: month.first_day,
             last_day: month.last_day,
             status,

@@ -45,7 +45,8 @@ pub struct Report {
 pub struct Provenance {
     /// This program's version.
     pub engine_version: String,
-    /// The policy's revision: the SHA-256 of its file as loaded.
+    /// The revisions of the policy versions evaluated under, in month order, distinct, joined by
+    /// `,`: one revision when one version covers the whole term.
     pub policy_revision: String,
     /// The IANA time-zone database the months were cut with.
     pub tzdb_version: String,
@@ -84,6 +85,10 @@ pub enum MonthStatus {
 /// One service month.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MonthReport {
+    /// The label of the policy version the month was evaluated under.
+    pub policy_version: String,
+    /// That version's revision: the SHA-256 of its file as loaded.
+    pub policy_revision: String,
     /// The month's first day.
     pub first_day: NaiveDate,
     /// The month's last day, inclusive.

@@ -207,6 +207,20 @@ pub enum SpecError {
         /// The deductions claimed.
         deductions: Decimal,
     },
+    /// A month begins before the policy's earliest version takes effect.
+    #[error(
+        "policy {policy_id} has no version in force on {month_first_day}, the first day of a \
+         service month{}",
+        earliest.map(|day| format!(" (its earliest version takes effect on {day})")).unwrap_or_default()
+    )]
+    NoVersionInForce {
+        /// The policy.
+        policy_id: String,
+        /// The month's first day.
+        month_first_day: NaiveDate,
+        /// When the earliest version takes effect.
+        earliest: Option<NaiveDate>,
+    },
     /// Message credits cannot be counted without a price.
     #[error("message_unit_price is required: policy {policy_id} compensates in message credits")]
     UnitPriceRequired {

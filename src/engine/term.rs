@@ -18,7 +18,7 @@ use super::months::{ServiceMonth, service_months};
 use super::spec::{EvaluationSpec, FeeField, MonthlyFee, SpecError, check_amount};
 use crate::classify::Context;
 use crate::limits::Limits;
-use crate::policy::{CompensationForm, Method, Policy};
+use crate::policy::{CompensationForm, Method, Policy, PolicyVersions};
 
 /// Seconds in a minute, the unit every bucket and slice is counted in.
 pub(super) const SECONDS_PER_MINUTE: i64 = 60;
@@ -26,8 +26,11 @@ pub(super) const SECONDS_PER_MINUTE: i64 = 60;
 /// A validated term: what every month of the evaluation is measured and paid against.
 #[derive(Clone, Debug)]
 pub struct Term {
-    /// The policy evaluated under.
+    /// The version of the policy in force on the first month's first day. Every version of a
+    /// policy shares what this term takes from it (service months, zone, method, form).
     pub policy: Arc<Policy>,
+    /// Each month's version: the one in force on the month's first day.
+    pub month_policies: Vec<Arc<Policy>>,
     /// The zone months are cut in and the calendar business days are counted in.
     pub context: Context,
     /// The service months, in order; never empty.
@@ -61,10 +64,12 @@ impl Term {
     /// Checks the spec against the policy: the term's length and shape, the fees, the currency and
     /// unit price, and that every month's claim window can open.
     pub fn new(
-        policy: Arc<Policy>,
+        policy: impl Into<PolicyVersions>,
         spec: EvaluationSpec,
         limits: Limits,
     ) -> Result<Self, SpecError> {
+        let versions = policy.into();
+        let policy = Arc::clone(versions.earliest());
         let EvaluationSpec {
             term_first_day: first_day,
             term_last_day: last_day,
@@ -115,6 +120,22 @@ impl Term {
             });
         }
 
+        // Versions are resolved per month, once: the fold of buckets never looks them up.
+        let month_policies = months
+            .iter()
+            .map(|month| {
+                versions
+                    .in_force_on(month.first_day)
+                    .cloned()
+                    .ok_or_else(|| SpecError::NoVersionInForce {
+                        policy_id: policy.id.clone(),
+                        month_first_day: month.first_day,
+                        earliest: versions.earliest().effective_from,
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let policy = Arc::clone(&month_policies[0]);
+
         let minor_unit_places = minor_unit_places(currency, &fees)?;
         let fees = fees_by_month(&months, fees)?;
         check_fees_fit(currency, minor_unit_places, &fees)?;
@@ -126,7 +147,10 @@ impl Term {
         };
         let claim_windows = months
             .iter()
-            .map(|month| claim_window::for_month(&policy.claim_window, month.last_day, &calendar))
+            .zip(&month_policies)
+            .map(|(month, version)| {
+                claim_window::for_month(&version.claim_window, month.last_day, &calendar)
+            })
             .collect::<Result<Vec<_>, _>>()?;
 
         Ok(Term {
@@ -135,6 +159,7 @@ impl Term {
                 calendar,
             },
             policy,
+            month_policies,
             months,
             fees,
             money,
@@ -160,6 +185,28 @@ impl Term {
     /// The zone months and slices are cut in.
     pub fn time_zone(&self) -> Tz {
         self.context.time_zone
+    }
+
+    /// The version an outage starting at `start` is classified under: that of the month it starts
+    /// in, or of the nearest month when it starts outside the term.
+    pub fn policy_at(&self, start: DateTime<Utc>) -> &Arc<Policy> {
+        let index = self
+            .months
+            .partition_point(|month| month.end <= start)
+            .min(self.months.len() - 1);
+        &self.month_policies[index]
+    }
+
+    /// The revisions the months were evaluated under, distinct, in month order, joined by `,`:
+    /// one revision when every month has the same version, as before versions existed.
+    pub fn revisions(&self) -> String {
+        let mut revisions: Vec<&str> = Vec::new();
+        for version in &self.month_policies {
+            if !revisions.contains(&version.revision.as_str()) {
+                revisions.push(&version.revision);
+            }
+        }
+        revisions.join(",")
     }
 }
 

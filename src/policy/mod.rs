@@ -7,6 +7,7 @@ mod clause;
 mod file;
 mod percent;
 mod set;
+mod store;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -16,7 +17,10 @@ pub use clause::{
 };
 pub use file::PolicyFileError;
 pub use percent::{Fraction, Percent, PercentError};
-pub use set::{LoadError, PolicySet};
+pub use set::{
+    LoadError, LoadedVersion, PolicySet, PolicyVersions, Skipped, directory_entries, skip_reason,
+};
+pub use store::PolicyStore;
 
 /// One SLA, as the engine reads it.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +29,11 @@ pub struct Policy {
     pub id: String,
     /// Display name.
     pub name: String,
+    /// This version's label (`version` in the file; defaults to `effective_from`, or "1").
+    pub version: String,
+    /// The first day this version is in force; `None`: from the beginning, until the next
+    /// version's `effective_from`.
+    pub effective_from: Option<NaiveDate>,
     /// The document the numbers come from.
     pub source: SourceDocument,
     /// How a term is cut into service months.

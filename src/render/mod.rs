@@ -216,7 +216,11 @@ fn header(
     }
     out.push_str("</dl>\n");
     if let Some(policy) = cx.policy
-        && (policy.id != response.policy_id || policy.revision != provenance.policy_revision)
+        && (policy.id != response.policy_id
+            || !provenance
+                .policy_revision
+                .split(',')
+                .any(|revision| revision == policy.revision))
     {
         let _ = writeln!(
             out,

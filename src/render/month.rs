@@ -66,6 +66,18 @@ fn figures(out: &mut String, cx: &Context<'_>, month: &pb::MonthReport) {
     let (one, many) = text::unit(month.unit);
     let currency = Esc(&cx.response.currency).to_string();
     out.push_str("<dl class=\"figures\">\n");
+    if !month.policy_version.is_empty() {
+        row(
+            out,
+            "Policy version",
+            "policy-version",
+            &format!(
+                "{} (revision <code>{}</code>)",
+                Esc(&month.policy_version),
+                Esc(&month.policy_revision)
+            ),
+        );
+    }
     row(
         out,
         "Availability",
@@ -94,9 +106,14 @@ fn figures(out: &mut String, cx: &Context<'_>, month: &pb::MonthReport) {
         };
         row(out, "Worst case", "worst-case", &value);
     }
+    // The policy at hand speaks for this month only if the month was evaluated under it.
     let standard = match cx.policy {
-        Some(policy) => format!("{}%: ", policy.standard),
-        None => String::new(),
+        Some(policy)
+            if month.policy_revision.is_empty() || month.policy_revision == policy.revision =>
+        {
+            format!("{}%: ", policy.standard)
+        }
+        _ => String::new(),
     };
     row(
         out,

@@ -6,6 +6,7 @@ mod connections;
 mod edge;
 pub mod metrics;
 mod options;
+mod reload;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -23,10 +24,12 @@ use tonic_health::server::{HealthReporter, HealthService};
 
 pub use connections::{ConnectionLimits, TlsError};
 pub use options::{Http2Options, ServerOptions, ShutdownOptions, TlsOptions};
+pub use reload::{PolicyReload, log_policies};
 
 use crate::api::SlaService;
 use crate::api::pb::sla_evaluator_server::SlaEvaluatorServer;
 use crate::memory::MemoryBudget;
+use crate::policy::PolicyStore;
 use connections::{incoming, tls_acceptor};
 use edge::EdgeLayer;
 use metrics::Metrics;
@@ -90,6 +93,7 @@ pub async fn serve(
     } = listeners.into();
     let ServerOptions {
         policies,
+        policy_reload,
         limits,
         calls,
         max_message_bytes,
@@ -146,6 +150,15 @@ pub async fn serve(
         )));
     }
 
+    let policies = Arc::new(PolicyStore::new(policies));
+    if let Some(reload) = policy_reload {
+        tokio::spawn(reload::watch_policies(
+            Arc::clone(&policies),
+            reload,
+            Arc::clone(&metrics),
+            stop_watch.clone(),
+        ));
+    }
     let service = SlaEvaluatorServer::new(SlaService::new(
         policies,
         limits,

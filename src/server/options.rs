@@ -5,14 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::ConnectionLimits;
+use super::reload::PolicyReload;
 use crate::limits::{CallLimits, Limits};
 use crate::policy::PolicySet;
 
 /// A server's configuration.
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
-    /// The policies served.
+    /// The policies served at start.
     pub policies: Arc<PolicySet>,
+    /// Where to reload them from on SIGHUP and on file changes; `None` never reloads.
+    pub policy_reload: Option<PolicyReload>,
     /// What one evaluation may hold: term length, outages.
     pub limits: Limits,
     /// What every call runs under: concurrency, time, buckets per stream.
@@ -36,6 +39,7 @@ impl ServerOptions {
     pub fn new(policies: Arc<PolicySet>) -> Self {
         ServerOptions {
             policies,
+            policy_reload: None,
             limits: Limits::default(),
             calls: CallLimits::default(),
             max_message_bytes: 4 << 20,

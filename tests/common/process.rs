@@ -8,13 +8,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// How many of its latest log lines a [`Binary`] keeps.
+const MAX_KEPT_LOG_LINES: usize = 10_000;
+
 /// A running `sla-evaluator`, killed when dropped.
 pub(crate) struct Binary {
     pub(crate) child: Child,
     pub(crate) addr: SocketAddr,
     pub(crate) metrics: SocketAddr,
-    /// Every line it has logged (JSON), as it logged them.
-    pub(crate) logs: Arc<Mutex<Vec<String>>>,
+    /// Every line it has logged so far (JSON).
+    logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Binary {
@@ -41,11 +44,13 @@ impl Binary {
             .spawn()
             .expect("start sla-evaluator");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let logs = Arc::new(Mutex::new(Vec::new()));
         let (addr, metrics) = loop {
             let line = lines
                 .next()
                 .expect("the server logs before exiting")
                 .unwrap();
+            logs.lock().unwrap().push(line.clone());
             let log: serde_json::Value = serde_json::from_str(&line).unwrap();
             if let Some(listen) = log["fields"]["listen"].as_str() {
                 let metrics = log["fields"]["metrics_listen"].as_str().unwrap();
@@ -53,11 +58,15 @@ impl Binary {
             }
         };
         // Keep draining the logs so the server never blocks on a full pipe.
-        let logs = Arc::new(Mutex::new(Vec::new()));
         let kept = Arc::clone(&logs);
         std::thread::spawn(move || {
             for line in lines.map_while(Result::ok) {
-                kept.lock().unwrap().push(line);
+                let mut kept = kept.lock().unwrap();
+                // A long run (tests/soak.rs) keeps its latest lines only.
+                if kept.len() >= MAX_KEPT_LOG_LINES {
+                    kept.drain(..MAX_KEPT_LOG_LINES / 2);
+                }
+                kept.push(line);
             }
         });
         Binary {
@@ -68,7 +77,12 @@ impl Binary {
         }
     }
 
-    /// The first line logged that `wanted` accepts, waiting up to ten seconds for it.
+    /// What it has logged so far, one JSON object a line.
+    pub(crate) fn logs(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+
+    /// The first kept line that `wanted` accepts, waiting up to ten seconds for it.
     pub(crate) fn log_line(&self, wanted: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -78,6 +92,15 @@ impl Binary {
             assert!(Instant::now() < deadline, "no such line was logged");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Sends it a signal by name (`HUP`, `TERM`).
+    pub(crate) fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{name} failed");
     }
 
     /// The `http://` endpoint of its gRPC listener.

@@ -34,17 +34,22 @@ pub(crate) fn april_minutes(first: i64, rows: i64, total: u64, failed: u64) -> p
 
 /// A provider-fault outage over the first hour of April 2024 (Shanghai), facts left out.
 pub(crate) fn april_outage(id: &str) -> pb::Outage {
+    hour_outage(id, APRIL_2024, pb::Cause::ProviderFault)
+}
+
+/// An outage of `cause` over the hour from `start` (Unix seconds), facts left out.
+pub(crate) fn hour_outage(id: &str, start: i64, cause: pb::Cause) -> pb::Outage {
     pb::Outage {
         id: id.into(),
         start: Some(prost_types::Timestamp {
-            seconds: APRIL_2024,
+            seconds: start,
             nanos: 0,
         }),
         end: Some(prost_types::Timestamp {
-            seconds: APRIL_2024 + 3600,
+            seconds: start + 3600,
             nanos: 0,
         }),
-        cause: pb::Cause::ProviderFault as i32,
+        cause: cause as i32,
         facts: None,
     }
 }

@@ -5,5 +5,5 @@
 mod policy;
 mod report;
 
-pub(super) use policy::{form_of, policy};
+pub(super) use policy::{form_of, policy, policy_with_versions};
 pub(super) use report::{report, verdict};

@@ -1,15 +1,19 @@
 //! Policies into responses.
 
+use chrono::Utc;
+
 use super::super::pb;
 use crate::policy::{
-    Cause, Clause, Comparison, CompensationForm, Condition, Method, Policy, ServiceMonthKind,
-    SurgeMetric, TimesliceRule,
+    Cause, Clause, Comparison, CompensationForm, Condition, Method, Policy, PolicyVersions,
+    ServiceMonthKind, SurgeMetric, TimesliceRule,
 };
 
 pub(in crate::api) fn policy(policy: &Policy) -> pb::Policy {
     let Policy {
         id,
         name,
+        version,
+        effective_from,
         source,
         service_month,
         time_zone,
@@ -76,6 +80,17 @@ pub(in crate::api) fn policy(policy: &Policy) -> pb::Policy {
         }),
         clauses: clauses.iter().map(clause).collect(),
         revision: revision.clone(),
+        version: version.clone(),
+        effective_from: effective_from.map(|d| d.to_string()).unwrap_or_default(),
+        versions: Vec::new(),
+    }
+}
+
+/// GetPolicy's answer: the version in force today, listing every version.
+pub(in crate::api) fn policy_with_versions(versions: &PolicyVersions) -> pb::Policy {
+    pb::Policy {
+        versions: versions.iter().map(|v| policy(v)).collect(),
+        ..policy(versions.current(Utc::now()))
     }
 }
 

@@ -90,6 +90,8 @@ pub(in crate::api) fn report(report: &Report, batches: u64) -> pb::EvaluateRespo
 
 fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
     let MonthReport {
+        policy_version,
+        policy_revision,
         first_day,
         last_day,
         status,
@@ -115,6 +117,8 @@ fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
     } = month;
     let payout = payout.as_ref();
     pb::MonthReport {
+        policy_version: policy_version.clone(),
+        policy_revision: policy_revision.clone(),
         month_start: first_day.to_string(),
         month_end: last_day.to_string(),
         status: match status {

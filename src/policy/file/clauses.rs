@@ -33,9 +33,19 @@ pub(super) fn clauses(
         }
         let cause = match &file.cause {
             None => None,
-            Some(name) => Some(
-                Cause::from_name(name).ok_or_else(|| fail(format!("unknown cause '{name}'")))?,
-            ),
+            Some(name) => Some(Cause::from_name(name.get_ref()).ok_or_else(|| {
+                let valid: Vec<&str> = Cause::ALL.iter().map(|c| c.name()).collect();
+                // At the cause's own line, not the clause's first.
+                at(
+                    name.span(),
+                    format!(
+                        "clause '{}': unknown cause '{}'; the causes are: {}",
+                        file.id,
+                        name.get_ref(),
+                        valid.join(", ")
+                    ),
+                )
+            })?),
         };
         let condition = condition(&file.condition).map_err(&fail)?;
         match (&condition, cause) {

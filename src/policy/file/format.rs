@@ -9,7 +9,11 @@ use toml::Spanned;
 pub(super) struct PolicyFile {
     pub(super) id: Spanned<String>,
     pub(super) name: Spanned<String>,
-    pub(super) service_month: ServiceMonthFile,
+    /// A label for this version of the policy; defaults to `effective_from`, or "1".
+    pub(super) version: Option<Spanned<String>>,
+    /// The first day this version is in force; absent: from the beginning.
+    pub(super) effective_from: Option<Spanned<String>>,
+    pub(super) service_month: Spanned<ServiceMonthFile>,
     pub(super) time_zone: Spanned<String>,
     pub(super) standard_percent: Spanned<String>,
     pub(super) source: SourceFile,
@@ -20,7 +24,7 @@ pub(super) struct PolicyFile {
     pub(super) clauses: Vec<Spanned<ClauseFile>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone, Copy)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum ServiceMonthFile {
     Calendar,
@@ -58,11 +62,11 @@ pub(super) enum BadSliceFile {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CompensationFile {
-    pub(super) form: FormFile,
+    pub(super) form: Spanned<FormFile>,
     pub(super) tiers: Spanned<Vec<Spanned<TierFile>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone, Copy)]
 #[serde(rename_all = "snake_case")]
 pub(super) enum FormFile {
     Voucher,
@@ -90,7 +94,7 @@ pub(super) struct ClaimWindowFile {
 #[serde(deny_unknown_fields)]
 pub(super) struct ClauseFile {
     pub(super) id: String,
-    pub(super) cause: Option<String>,
+    pub(super) cause: Option<Spanned<String>>,
     pub(super) title: String,
     #[serde(default)]
     pub(super) condition: ConditionFile,

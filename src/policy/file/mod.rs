@@ -34,8 +34,33 @@ pub struct PolicyFileError {
     pub message: String,
 }
 
+/// A parsed policy and the lines of the keys a set of versions is checked on, so that a conflict
+/// between two files points into each.
+pub(super) struct Parsed {
+    pub(super) policy: Policy,
+    pub(super) lines: Lines,
+}
+
+/// 1-based lines of the keys the versions of one id are compared on.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Lines {
+    pub(super) version: usize,
+    pub(super) effective_from: usize,
+    pub(super) service_month: usize,
+    pub(super) time_zone: usize,
+    pub(super) method: usize,
+    pub(super) form: usize,
+}
+
 /// Parses and validates one policy file. `path` is only used in error messages.
+#[cfg(test)]
 pub(super) fn parse_policy(path: &str, text: &str) -> Result<Policy, PolicyFileError> {
+    parse(path, text).map(|parsed| parsed.policy)
+}
+
+/// Parses and validates one policy file, keeping the lines of the keys versions are compared on.
+pub(super) fn parse(path: &str, text: &str) -> Result<Parsed, PolicyFileError> {
+    let line = |span: Range<usize>| locate(path, text, span, String::new()).line;
     let at = |span: Range<usize>, message: String| locate(path, text, span, message);
     let file: PolicyFile =
         toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), e.message().to_string()))?;
@@ -76,20 +101,60 @@ pub(super) fn parse_policy(path: &str, text: &str) -> Result<Policy, PolicyFileE
             )
         })?),
     };
+    let effective_from = match &file.effective_from {
+        None => None,
+        Some(date) => Some(crate::text::date(date.get_ref()).ok_or_else(|| {
+            at(
+                date.span(),
+                format!(
+                    "effective_from '{}' is not a YYYY-MM-DD date",
+                    date.get_ref()
+                ),
+            )
+        })?),
+    };
+    let version = match &file.version {
+        Some(label)
+            if label.get_ref().trim().is_empty() || label.get_ref().trim() != label.get_ref() =>
+        {
+            return Err(at(
+                label.span(),
+                "version must be non-empty, without leading or trailing spaces".into(),
+            ));
+        }
+        Some(label) => label.get_ref().clone(),
+        None => effective_from.map_or_else(|| DEFAULT_VERSION.to_string(), |d| d.to_string()),
+    };
+    let lines = Lines {
+        version: file
+            .version
+            .as_ref()
+            .map_or(line(file.id.span()), |v| line(v.span())),
+        effective_from: file
+            .effective_from
+            .as_ref()
+            .map_or(line(file.id.span()), |v| line(v.span())),
+        service_month: line(file.service_month.span()),
+        time_zone: line(file.time_zone.span()),
+        method: line(file.method.span()),
+        form: line(file.compensation.form.span()),
+    };
     let method = method(&file.method, &at)?;
     let tiers = tiers(&file.compensation.tiers, standard, &at)?;
     let claim_window = claim_window(&file.claim_window, &at)?;
     let clauses = clauses(&file.clauses, &at)?;
 
-    Ok(Policy {
+    let policy = Policy {
         id: file.id.into_inner(),
         name: file.name.into_inner(),
+        version,
+        effective_from,
         source: SourceDocument {
             file: file.source.document,
             title: file.source.title,
             last_updated,
         },
-        service_month: match file.service_month {
+        service_month: match file.service_month.into_inner() {
             ServiceMonthFile::Calendar => ServiceMonthKind::Calendar,
             ServiceMonthFile::Anniversary => ServiceMonthKind::Anniversary,
         },
@@ -97,7 +162,7 @@ pub(super) fn parse_policy(path: &str, text: &str) -> Result<Policy, PolicyFileE
         method,
         standard,
         tiers,
-        form: match file.compensation.form {
+        form: match file.compensation.form.into_inner() {
             FormFile::Voucher => CompensationForm::Voucher,
             FormFile::Cash => CompensationForm::Cash,
             FormFile::MessageCredits => CompensationForm::MessageCredits,
@@ -105,8 +170,12 @@ pub(super) fn parse_policy(path: &str, text: &str) -> Result<Policy, PolicyFileE
         claim_window,
         clauses,
         revision: revision(text),
-    })
+    };
+    Ok(Parsed { policy, lines })
 }
+
+/// The version label of a file that names neither `version` nor `effective_from`.
+const DEFAULT_VERSION: &str = "1";
 
 type At<'a> = dyn Fn(Range<usize>, String) -> PolicyFileError + 'a;
 

@@ -1,6 +1,7 @@
 //! The format's refusals, each at the line of the offending value.
 
 use super::*;
+use crate::policy::Cause;
 
 const MINIMAL: &str = r#"
 id = "custom"
@@ -100,7 +101,8 @@ fn clause_mistakes_are_refused() {
         error.message.contains("unknown cause 'gremlins'"),
         "{error}"
     );
-    assert_eq!(error.line, 28, "{error}");
+    // At the cause's own line, two below the clause's `[[clauses]]`.
+    assert_eq!(error.line, 30, "{error}");
 
     let twice = format!(
         "{MINIMAL}\n[[clauses]]\nid = \"9.1\"\ncause = \"force_majeure\"\ntitle = \"x\"\n\
@@ -112,4 +114,33 @@ fn clause_mistakes_are_refused() {
         "{MINIMAL}\n[[clauses]]\nid = \"9.1\"\ncause = \"provider_fault\"\ntitle = \"x\"\n"
     );
     assert!(error_for(&provider).message.contains("always counts"));
+}
+
+#[test]
+fn an_unknown_cause_lists_the_valid_ones() {
+    let text =
+        format!("{MINIMAL}\n[[clauses]]\nid = \"1\"\ncause = \"customer_falt\"\ntitle = \"x\"\n");
+    let error = error_for(&text);
+    assert!(
+        error.message.contains("unknown cause 'customer_falt'"),
+        "{error}"
+    );
+    for cause in Cause::ALL {
+        assert!(error.message.contains(cause.name()), "{error}");
+    }
+}
+
+#[test]
+fn version_defaults_to_effective_from_and_a_bad_date_is_refused() {
+    let dated = MINIMAL.replace(
+        "name = \"Custom\"",
+        "name = \"Custom\"\neffective_from = \"2024-05-01\"",
+    );
+    let policy = parse_policy("p.toml", &dated).unwrap();
+    assert_eq!(policy.version, "2024-05-01");
+    assert_eq!(policy.effective_from, crate::text::date("2024-05-01"));
+    assert_eq!(parse_policy("p.toml", MINIMAL).unwrap().version, "1");
+    let error = error_for(&dated.replace("2024-05-01", "2024-13-01"));
+    assert_eq!(error.line, 4, "{error}");
+    assert!(error.message.contains("effective_from"), "{error}");
 }
