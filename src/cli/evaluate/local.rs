@@ -47,7 +47,7 @@ impl Evaluator for Local {
             spec,
             Utc::now(),
         )
-            .map_err(|error| refusal(error, None))
+        .map_err(|error| refusal(error, None))
     }
 
     fn take(&self, session: &mut Session, message: pb::EvaluateRequest) -> Result<(), Refusal> {

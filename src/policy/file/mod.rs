@@ -126,9 +126,7 @@ fn revision(text: &str) -> String {
 
 /// Turns a byte span into a 1-based line and column.
 fn locate(path: &str, text: &str, span: Range<usize>, message: String) -> PolicyFileError {
-    let before = &text[..span.start.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let (line, column) = crate::text::line_column(text, span.start);
     PolicyFileError {
         path: path.to_string(),
         line,
