@@ -30,6 +30,14 @@ pub struct BusinessCalendar {
 pub use file::CalendarFileError;
 pub use set::{CN_MAINLAND, CalendarLoadError, CalendarSet, UnknownCalendar};
 
+/// Whether `name` can name a calendar: non-empty lowercase letters, digits and '-'.
+pub fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
 /// The name the default calendar is reported under.
 pub const WEEKENDS_ONLY: &str = "weekends-only";
 

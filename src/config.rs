@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::calendar::{CalendarLoadError, CalendarSet};
 use crate::limits::{CallLimits, Limits};
 use crate::policy::{LoadError, PolicySet};
 use crate::server::{ConnectionLimits, Http2Options, ServerOptions, ShutdownOptions, TlsOptions};
@@ -23,6 +24,11 @@ pub struct Config {
     /// stops the server from starting.
     #[arg(long, env = "SLA_POLICY_DIR")]
     pub policy_dir: Option<PathBuf>,
+    /// A directory of extra business calendars (*.toml, the format of the built-in
+    /// calendars/cn-mainland.toml) that specs and policies can name. Any bad file, or a policy
+    /// naming a calendar that is not loaded, stops the server from starting.
+    #[arg(long, env = "SLA_CALENDAR_DIR")]
+    pub calendar_dir: Option<PathBuf>,
     /// Address to serve Prometheus metrics on, at /metrics; "off" serves none.
     #[arg(long, env = "SLA_METRICS_LISTEN", default_value = "0.0.0.0:9090", value_parser = optional_address)]
     pub metrics_listen: OptionalAddress,
@@ -213,6 +219,9 @@ pub enum ConfigError {
     #[error(transparent)]
     /// A policy file is bad.
     Policies(#[from] LoadError),
+    #[error(transparent)]
+    /// A calendar file is bad, or a policy names a calendar that is not loaded.
+    Calendars(#[from] CalendarLoadError),
     #[error("{path}: {source}")]
     /// A file a flag names cannot be read.
     Read {
@@ -234,8 +243,21 @@ impl Config {
         })
     }
 
-    /// Everything but the listeners, with TLS files read.
+    /// The built-in calendars plus the calendar directory's, checked against the policies'
+    /// defaults.
+    pub fn calendars(&self, policies: &PolicySet) -> Result<CalendarSet, ConfigError> {
+        let set = CalendarSet::built_in()?;
+        let set = match &self.calendar_dir {
+            Some(dir) => set.with_directory(dir)?,
+            None => set,
+        };
+        set.check_policies(policies.iter().map(AsRef::as_ref))?;
+        Ok(set)
+    }
+
+    /// Everything but the listeners, with TLS and calendar files read.
     pub fn server_options(&self, policies: Arc<PolicySet>) -> Result<ServerOptions, ConfigError> {
+        let calendars = Arc::new(self.calendars(&policies)?);
         let read = |path: &PathBuf| {
             std::fs::read(path).map_err(|source| ConfigError::Read {
                 path: path.clone(),
@@ -252,6 +274,7 @@ impl Config {
         };
         Ok(ServerOptions {
             policies,
+            calendars,
             limits: Limits {
                 max_term_days: self.max_term_days,
                 max_outages: self.max_outages,

@@ -279,7 +279,7 @@ async fn evaluate_with_readable_buckets_gives_the_worked_example() {
             march.claim_opens_on.as_str(),
             march.claim_closes_on.as_str()
         ),
-        ("2019-04-06", "2019-05-30")
+        ("2019-04-09", "2019-05-30")
     );
     assert_eq!(march.eligible_fee, "900.00");
     assert_eq!(march.compensation_amount, "0.00");
@@ -465,6 +465,7 @@ async fn classify_outages_answers_in_request_order() {
             make_up_working_days: vec![],
         }),
         time_zone: String::new(),
+        calendar_name: String::new(),
     };
     let response = client.classify_outages(request).await.unwrap().into_inner();
     assert_eq!(

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 
 use super::error::ApiError;
 use super::pb;
-use crate::calendar::BusinessCalendar;
+use crate::calendar::{BusinessCalendar, CalendarSet};
 use crate::classify::{AccountKind, Facts, Notice, Outage, OutageWindow};
 use crate::engine::{EvaluationSpec, MonthlyFee};
 use crate::policy::{Cause, Policy, PolicySet};
@@ -47,6 +47,7 @@ const DEFAULT_MAX_INTERVALS: u32 = 100;
 /// the server received it, the evaluation's `as_of` unless the spec names one.
 pub(super) fn evaluation_spec(
     policies: &PolicySet,
+    calendars: &CalendarSet,
     spec: pb::EvaluationSpec,
     received: DateTime<Utc>,
 ) -> Result<Request, ApiError> {
@@ -62,6 +63,7 @@ pub(super) fn evaluation_spec(
         as_of,
         expected_buckets,
         max_intervals,
+        calendar_name,
     } = spec;
     let policy = policy(policies, "spec.policy_id", &policy_id)?;
     let fees = fees
@@ -76,7 +78,13 @@ pub(super) fn evaluation_spec(
         currency: currency("spec.currency", &currency_code)?,
         fees,
         message_unit_price: optional_decimal("spec.message_unit_price", &message_unit_price)?,
-        calendar: calendar("spec.calendar", business_calendar)?,
+        calendar: chosen_calendar(
+            calendars,
+            &policy,
+            "spec.",
+            business_calendar,
+            &calendar_name,
+        )?,
         as_of: match as_of {
             Some(timestamp) => instant("spec.as_of", Some(&timestamp))?,
             None => received,
@@ -104,8 +112,50 @@ fn monthly_fee(field: &str, fee: pb::MonthlyFee) -> Result<MonthlyFee, ApiError>
     })
 }
 
-/// A business calendar; absent means weekends only.
-pub(super) fn calendar(
+/// The calendar a call counts business days in: the one it sent whole, else the loaded one it
+/// names in `{prefix}calendar_name`, else the policy's default, else weekends only.
+pub(super) fn chosen_calendar(
+    calendars: &CalendarSet,
+    policy: &Policy,
+    prefix: &str,
+    sent: Option<pb::BusinessCalendar>,
+    name: &str,
+) -> Result<BusinessCalendar, ApiError> {
+    if sent.is_some() {
+        return calendar(&format!("{prefix}calendar"), sent);
+    }
+    if !name.is_empty() {
+        let field = format!("{prefix}calendar_name");
+        return calendars.get(name).cloned().map_err(|unknown| {
+            ApiError::invalid(
+                &field,
+                format!(
+                    "{field} '{name}' names no loaded calendar; known calendars: {}",
+                    unknown.known.join(", ")
+                ),
+            )
+        });
+    }
+    match &policy.calendar {
+        None => Ok(BusinessCalendar::default()),
+        // The server checks policies' calendars when it loads them; kept for a set built otherwise.
+        Some(name) => calendars.get(name).cloned().map_err(|unknown| {
+            let field = format!("{prefix}calendar_name");
+            ApiError::invalid(
+                &field,
+                format!(
+                    "policy '{}' counts business days in calendar '{name}', which is not loaded; \
+                     name one in {field} (known calendars: {})",
+                    policy.id,
+                    unknown.known.join(", ")
+                ),
+            )
+        }),
+    }
+}
+
+/// A business calendar sent whole; absent means weekends only.
+fn calendar(
     field: &str,
     calendar: Option<pb::BusinessCalendar>,
 ) -> Result<BusinessCalendar, ApiError> {

@@ -92,11 +92,7 @@ pub(super) fn parse_calendar(
     let file: CalendarFile =
         toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), e.message().to_string()))?;
     let name = file.name.get_ref();
-    if name.is_empty()
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-    {
+    if !super::is_name(name) {
         return Err(at(
             file.name.span(),
             format!("calendar name '{name}' must be non-empty lowercase letters, digits and '-'"),

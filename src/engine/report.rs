@@ -303,4 +303,6 @@ pub enum NoteKind {
     InProgress,
     /// Minutes without data that could not change the month's result.
     DataGaps,
+    /// The claim window was counted in a year the calendar does not know: Monday to Friday.
+    CalendarOutOfRange,
 }

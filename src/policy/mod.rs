@@ -31,6 +31,9 @@ pub struct Policy {
     pub service_month: ServiceMonthKind,
     /// Zone used when an evaluation does not name one.
     pub time_zone: Tz,
+    /// The business calendar used when an evaluation names none, by name (a
+    /// [`crate::calendar::CalendarSet`] entry); `None` counts Monday to Friday.
+    pub calendar: Option<String>,
     /// How availability is measured.
     pub method: Method,
     /// Availability at or above this meets the SLA; below it earns compensation.

@@ -90,6 +90,7 @@ pub async fn serve(
     } = listeners.into();
     let ServerOptions {
         policies,
+        calendars,
         limits,
         calls,
         max_message_bytes,
@@ -148,6 +149,7 @@ pub async fn serve(
 
     let service = SlaEvaluatorServer::new(SlaService::new(
         policies,
+        calendars,
         limits,
         calls,
         Arc::clone(&budget),

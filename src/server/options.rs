@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::ConnectionLimits;
+use crate::calendar::CalendarSet;
 use crate::limits::{CallLimits, Limits};
 use crate::policy::PolicySet;
 
@@ -13,6 +14,8 @@ use crate::policy::PolicySet;
 pub struct ServerOptions {
     /// The policies served.
     pub policies: Arc<PolicySet>,
+    /// The calendars business days are counted in.
+    pub calendars: Arc<CalendarSet>,
     /// What one evaluation may hold: term length, outages.
     pub limits: Limits,
     /// What every call runs under: concurrency, time, buckets per stream.
@@ -32,10 +35,13 @@ pub struct ServerOptions {
 }
 
 impl ServerOptions {
-    /// The defaults, serving `policies`.
+    /// The defaults, serving `policies` with the built-in calendars.
     pub fn new(policies: Arc<PolicySet>) -> Self {
         ServerOptions {
             policies,
+            calendars: Arc::new(
+                CalendarSet::built_in().expect("the built-in calendars are checked by tests"),
+            ),
             limits: Limits::default(),
             calls: CallLimits::default(),
             max_message_bytes: 4 << 20,

@@ -13,6 +13,7 @@ pub(in crate::api) fn policy(policy: &Policy) -> pb::Policy {
         source,
         service_month,
         time_zone,
+        calendar,
         method,
         standard,
         tiers,
@@ -37,6 +38,7 @@ pub(in crate::api) fn policy(policy: &Policy) -> pb::Policy {
             ServiceMonthKind::Anniversary => pb::ServiceMonthKind::Anniversary,
         } as i32,
         default_time_zone: time_zone.name().to_string(),
+        default_calendar: calendar.clone().unwrap_or_default(),
         method: Some(pb::Method {
             kind: Some(match method {
                 Method::Occurrences { min_coverage } => {

@@ -305,6 +305,7 @@ fn note(note: &Note) -> pb::Note {
             NoteKind::OutagesNeedReview => pb::NoteKind::OutagesNeedReview,
             NoteKind::IncompleteData => pb::NoteKind::IncompleteData,
             NoteKind::InProgress => pb::NoteKind::InProgress,
+            NoteKind::CalendarOutOfRange => pb::NoteKind::CalendarOutOfRange,
             NoteKind::DataGaps => pb::NoteKind::DataGaps,
         } as i32,
         text: text.clone(),

@@ -11,6 +11,8 @@ pub(super) struct PolicyFile {
     pub(super) name: Spanned<String>,
     pub(super) service_month: ServiceMonthFile,
     pub(super) time_zone: Spanned<String>,
+    /// The name of the business calendar used when an evaluation names none.
+    pub(super) calendar: Option<Spanned<String>>,
     pub(super) standard_percent: Spanned<String>,
     pub(super) source: SourceFile,
     pub(super) method: Spanned<MethodFile>,

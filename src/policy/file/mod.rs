@@ -60,6 +60,17 @@ pub(super) fn parse_policy(path: &str, text: &str) -> Result<Policy, PolicyFileE
             format!("'{}' is not an IANA time zone", file.time_zone.get_ref()),
         )
     })?;
+    if let Some(name) = &file.calendar
+        && !crate::calendar::is_name(name.get_ref())
+    {
+        return Err(at(
+            name.span(),
+            format!(
+                "calendar '{}' must be non-empty lowercase letters, digits and '-'",
+                name.get_ref()
+            ),
+        ));
+    }
     let standard = percent(&file.standard_percent, "standard_percent", &at)?;
     if standard == Percent::ZERO {
         return Err(at(
@@ -94,6 +105,7 @@ pub(super) fn parse_policy(path: &str, text: &str) -> Result<Policy, PolicyFileE
             ServiceMonthFile::Anniversary => ServiceMonthKind::Anniversary,
         },
         time_zone,
+        calendar: file.calendar.map(Spanned::into_inner),
         method,
         standard,
         tiers,
