@@ -964,3 +964,59 @@ async fn compressed_requests_are_taken_and_answers_compressed_when_asked() {
         assert_eq!(compressed.into_inner().months, plain.months, "{encoding:?}");
     }
 }
+
+#[tokio::test]
+async fn slices_under_min_attempts_are_available_and_counted() {
+    let trtc = include_str!("../policies/tencent-trtc.toml")
+        .replace("\"tencent-trtc\"", "\"trtc-min-10\"")
+        .replace(
+            "bad_slice = { success_rate_below = \"99\" }",
+            "bad_slice = { success_rate_below = \"99\" }\nmin_attempts = 10",
+        );
+    let policies = PolicySet::built_in()
+        .unwrap()
+        .with_policy_text("trtc-min-10.toml", &trtc)
+        .unwrap();
+    let server = TestServer::start_with(policies, Limits::default());
+    let mut client = server.client().await;
+    let policy = client
+        .get_policy(pb::GetPolicyRequest {
+            policy_id: "trtc-min-10".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(pb::method::Kind::Timeslices(slices)) = policy.method.unwrap().kind else {
+        panic!("a timeslices policy")
+    };
+    assert_eq!(slices.min_attempts, 10);
+
+    // 2019-03-12 10:00 Shanghai: a slice of 4 failed attempts (too few to judge), then one of
+    // 100 attempts at 98% (bad).
+    let start = 1_552_356_000;
+    let response = evaluate(
+        &server,
+        vec![
+            spec("trtc-min-10", "2019-03-01", "2019-03-31"),
+            columns(300, vec![start, start + 300], vec![4, 100], vec![4, 2]),
+        ],
+    )
+    .await
+    .unwrap();
+    let march = &response.months[0];
+    assert_eq!(march.slices_under_min_attempts, 1);
+    assert_eq!(march.bad_units, 5);
+
+    // The built-in policy judges both slices.
+    let response = evaluate(
+        &server,
+        vec![
+            spec("tencent-trtc", "2019-03-01", "2019-03-31"),
+            columns(300, vec![start, start + 300], vec![4, 100], vec![4, 2]),
+        ],
+    )
+    .await
+    .unwrap();
+    let march = &response.months[0];
+    assert_eq!((march.slices_under_min_attempts, march.bad_units), (0, 10));
+}

@@ -28,12 +28,14 @@ fn row(policy: &sla_evaluator::policy::Policy) -> String {
         Method::Timeslices {
             slice_minutes,
             bad_slice: TimesliceRule::AllFailed,
+            ..
         } => {
             format!("timeslices: {slice_minutes} min, bad when every attempt failed")
         }
         Method::Timeslices {
             slice_minutes,
             bad_slice: TimesliceRule::SuccessRateBelow(p),
+            ..
         } => {
             format!("timeslices: {slice_minutes} min, bad when success rate < {p}%")
         }

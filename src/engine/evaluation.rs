@@ -431,6 +431,7 @@ impl Evaluation {
             worst_case,
             budget,
             evidence,
+            slices_under_min_attempts: tally.slices_under_min_attempts,
         }
     }
 }

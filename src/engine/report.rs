@@ -130,6 +130,9 @@ pub struct MonthReport {
     pub budget: Budget,
     /// What the figures rest on.
     pub evidence: Evidence,
+    /// Timeslices: slices with some attempts but fewer than the policy's `min_attempts`, judged
+    /// available whatever failed in them. 0 under occurrences.
+    pub slices_under_min_attempts: u64,
 }
 
 /// A month's figures under one reading of its data.

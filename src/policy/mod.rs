@@ -80,6 +80,9 @@ pub enum Method {
         slice_minutes: u32,
         /// What makes a slice bad.
         bad_slice: TimesliceRule,
+        /// Fewest attempts a slice needs to be judged: one with fewer (in total) is available
+        /// whatever failed in it (GCP-style). At least 1, which judges every slice with an attempt.
+        min_attempts: u32,
     },
     /// Failed events over all events of the month.
     Occurrences {

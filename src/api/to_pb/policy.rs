@@ -49,7 +49,9 @@ pub(in crate::api) fn policy(policy: &Policy) -> pb::Policy {
                 Method::Timeslices {
                     slice_minutes,
                     bad_slice,
+                    min_attempts,
                 } => pb::method::Kind::Timeslices(pb::Timeslices {
+                    min_attempts: *min_attempts,
                     slice_minutes: *slice_minutes,
                     bad_slice: match bad_slice {
                         TimesliceRule::AllFailed => pb::BadSliceRule::AllFailed,

@@ -112,6 +112,7 @@ fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
         worst_case,
         budget,
         evidence,
+        slices_under_min_attempts,
     } = month;
     let payout = payout.as_ref();
     pb::MonthReport {
@@ -156,6 +157,7 @@ fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
         worst_case: worst_case.as_ref().map(bound),
         budget: Some(budget_of(budget)),
         evidence: Some(evidence_of(evidence, zone)),
+        slices_under_min_attempts: *slices_under_min_attempts,
     }
 }
 

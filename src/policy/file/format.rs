@@ -43,6 +43,8 @@ pub(super) enum MethodFile {
     Timeslices {
         slice_minutes: u32,
         bad_slice: BadSliceFile,
+        /// Fewest attempts a slice needs to be judged. Default 1.
+        min_attempts: Option<u32>,
     },
     Occurrences {
         /// Percent; below it a month's data cannot decide it. Default 99.

@@ -30,6 +30,7 @@ pub(super) fn method(file: &Spanned<MethodFile>, at: &At) -> Result<Method, Poli
         MethodFile::Timeslices {
             slice_minutes,
             bad_slice,
+            min_attempts,
         } => {
             let slice_minutes = *slice_minutes;
             if slice_minutes == 0 || !MINUTES_PER_HOUR.is_multiple_of(slice_minutes) {
@@ -48,9 +49,17 @@ pub(super) fn method(file: &Spanned<MethodFile>, at: &At) -> Result<Method, Poli
                         .map_err(|e| at(file.span(), format!("success_rate_below: {e}")))?,
                 ),
             };
+            let min_attempts = min_attempts.unwrap_or(1);
+            if min_attempts == 0 {
+                return Err(at(
+                    file.span(),
+                    "min_attempts must be at least 1 (1 judges every slice with an attempt)".into(),
+                ));
+            }
             Ok(Method::Timeslices {
                 slice_minutes,
                 bad_slice,
+                min_attempts,
             })
         }
     }
