@@ -48,6 +48,17 @@ fn out_of_range(month: &pb::MonthReport) -> Vec<&str> {
         .collect()
 }
 
+/// A TRTC ClassifyOutages call without outages, naming `calendar_name`.
+fn classify(calendar_name: &str) -> pb::ClassifyOutagesRequest {
+    pb::ClassifyOutagesRequest {
+        policy_id: "tencent-trtc".into(),
+        outages: vec![],
+        calendar: None,
+        time_zone: String::new(),
+        calendar_name: calendar_name.into(),
+    }
+}
+
 /// A calendar file in the built-in format.
 fn calendar_file(name: &str, holidays: &[&str], make_up: &[&str]) -> String {
     let list = |days: &[&str]| {
@@ -162,13 +173,6 @@ async fn a_calendar_from_the_calendar_dir_is_selected_by_name() {
 
     // ClassifyOutages selects by name too, and falls back to the policy's default.
     let mut client = server.client().await;
-    let classify = |calendar_name: &str| pb::ClassifyOutagesRequest {
-        policy_id: "tencent-trtc".into(),
-        outages: vec![],
-        calendar: None,
-        time_zone: String::new(),
-        calendar_name: calendar_name.into(),
-    };
     let named = client
         .classify_outages(classify("strike-week"))
         .await
@@ -199,13 +203,7 @@ async fn an_unknown_calendar_name_is_refused_with_the_known_ones() {
 
     let mut client = server.client().await;
     let status = client
-        .classify_outages(pb::ClassifyOutagesRequest {
-            policy_id: "tencent-trtc".into(),
-            outages: vec![],
-            calendar: None,
-            time_zone: String::new(),
-            calendar_name: "nowhere".into(),
-        })
+        .classify_outages(classify("nowhere"))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");

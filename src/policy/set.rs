@@ -82,22 +82,9 @@ impl PolicySet {
     /// Kubernetes ConfigMap mount (with its `..data` links) loads cleanly. Any bad file refuses
     /// the whole set.
     pub fn with_directory(mut self, dir: &Path) -> Result<Self, LoadError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| LoadError::Io { path, source }
-        };
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(io(dir))? {
-            let path = entry.map_err(io(dir))?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if !name.starts_with('.') && name.ends_with(".toml") {
-                files.push(path);
-            }
-        }
-        files.sort();
-        for path in files {
-            let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-            let shown = path.display().to_string();
+        let files = crate::files::toml_files(dir)
+            .map_err(|(path, source)| LoadError::Io { path, source })?;
+        for (shown, text) in files {
             let policy = parse_policy(&shown, &text)?;
             self.add(&shown, policy)?;
         }
