@@ -52,7 +52,7 @@ pub(super) fn instant(at: DateTime<Utc>) -> String {
 }
 
 /// Maintenance and announced events: excluded only when the provider's notice came before the
-/// outage began (contract-readings.md, "Notice").
+/// outage began (docs/contract-readings.md, "Notice").
 pub(super) fn provider_notice(window: &OutageWindow, facts: &Facts) -> Finding {
     match facts.provider_notice {
         None => Finding::Unknown {

@@ -288,9 +288,9 @@ pub struct Note {
 /// The kinds of note.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NoteKind {
-    /// Occurrences month without events reads as 100% (contract-readings.md).
+    /// Occurrences month without events reads as 100% (docs/contract-readings.md).
     NoEvents,
-    /// Availability lies in a tier although it meets the standard (contract-readings.md).
+    /// Availability lies in a tier although it meets the standard (docs/contract-readings.md).
     TierAboveStandard,
     /// A clock change makes the month longer or shorter than days × 1440.
     ClockChange,

@@ -7,7 +7,7 @@ use super::{At, PolicyFileError};
 use crate::policy::{ClaimWindowRule, Method, Percent, Tier, TimesliceRule};
 
 /// Below 99% of a month's minutes with data, an occurrences month is not decided
-/// (contract-readings.md, "Silence never passes unnoticed").
+/// (docs/contract-readings.md, "Silence never passes unnoticed").
 const DEFAULT_MIN_COVERAGE: Percent = Percent::from_units(990_000);
 /// Slices must tile an hour so that clock changes of 30 or 60 minutes keep them aligned.
 const MINUTES_PER_HOUR: u32 = 60;
