@@ -50,9 +50,14 @@ fn out_of_range(month: &pb::MonthReport) -> Vec<&str> {
 
 /// A TRTC ClassifyOutages call without outages, naming `calendar_name`.
 fn classify(calendar_name: &str) -> pb::ClassifyOutagesRequest {
+    classify_outages(calendar_name, vec![])
+}
+
+/// A TRTC ClassifyOutages call, naming `calendar_name`.
+fn classify_outages(calendar_name: &str, outages: Vec<pb::Outage>) -> pb::ClassifyOutagesRequest {
     pb::ClassifyOutagesRequest {
         policy_id: "tencent-trtc".into(),
-        outages: vec![],
+        outages,
         calendar: None,
         time_zone: String::new(),
         calendar_name: calendar_name.into(),
@@ -250,4 +255,62 @@ fn a_bad_calendar_file_or_a_policy_naming_an_unknown_calendar_stops_the_start() 
         "policy 'custom-im' counts business days in calendar 'cn-hk', which is not loaded; known \
          calendars: cn-mainland"
     );
+}
+
+/// A TRTC surge of 5000 on Tuesday 2019-04-09 (Shanghai), after written notice on Tuesday
+/// 2019-04-02: five weekdays ahead (2, 3, 4, 5, 8), but only four business days on the mainland
+/// calendar, where Friday the 5th was Qingming.
+fn surge_after_qingming() -> pb::Outage {
+    pb::Outage {
+        id: "surge".into(),
+        start: Some(instant("2019-04-09T02:00:00Z")),
+        end: Some(instant("2019-04-09T03:00:00Z")),
+        cause: pb::Cause::TrafficSurge as i32,
+        facts: Some(pb::OutageFacts {
+            concurrency_surge: Some(5000),
+            customer_notice: Some(pb::Notice {
+                status: pb::NoticeStatus::Given as i32,
+                given_at: Some(instant("2019-04-02T01:00:00Z")),
+                written: Some(true),
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+#[tokio::test]
+async fn the_surge_notice_counts_business_days_on_the_chosen_calendar() {
+    let server = TestServer::start();
+    let mut client = server.client().await;
+    let verdict = |response: pb::ClassifyOutagesResponse| response.verdicts[0].verdict;
+    // The policy's mainland calendar: too little notice, so the surge is excluded.
+    let mainland = client
+        .classify_outages(classify_outages("", vec![surge_after_qingming()]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(verdict(mainland), pb::Verdict::Excluded as i32);
+    // Weekdays alone: notice enough, so the surge counts.
+    let mut weekdays = classify_outages("", vec![surge_after_qingming()]);
+    weekdays.calendar = Some(pb::BusinessCalendar::default());
+    let weekdays = client
+        .classify_outages(weekdays)
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(verdict(weekdays), pb::Verdict::Counted as i32);
+
+    // Evaluate classifies the outages it carries on the calendar its claim windows use.
+    let spec = pb::EvaluationSpec {
+        as_of: Some(instant("2027-06-01T00:00:00Z")),
+        ..bare_spec("tencent-trtc", "2019-04-01", "2019-04-30")
+    };
+    let outage = pb::EvaluateRequest {
+        item: Some(pb::evaluate_request::Item::Outage(surge_after_qingming())),
+    };
+    let response = evaluate(&server, vec![spec_message(spec), outage])
+        .await
+        .unwrap();
+    assert_eq!(response.calendar, "cn-mainland");
+    assert_eq!(response.outages[0].verdict, pb::Verdict::Excluded as i32);
 }
