@@ -2,9 +2,18 @@
 //!
 //! Both claim windows ("after the 5th business day") and TRTC's surge notice ("5 business days
 //! ahead") count business days, and in China the answer depends on the holiday calendar of the
-//! year, so the caller supplies it; without one, only weekends are off.
+//! year. Calendars are data: the mainland China official calendar is built in
+//! (`calendars/cn-mainland.toml`), more can be loaded from a directory ([`CalendarSet`]), and a
+//! caller may still send one whole. Without any, only weekends are off.
+//!
+//! A calendar read from a file knows its holidays for a range of years only; outside it, days
+//! count Monday to Friday and reports say so ([`BusinessCalendar::knows`]).
+
+mod file;
+mod set;
 
 use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
 
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 
@@ -14,6 +23,19 @@ pub struct BusinessCalendar {
     name: String,
     holidays: BTreeSet<NaiveDate>,
     make_up_days: BTreeSet<NaiveDate>,
+    /// The years whose holidays are known; `None` when the calendar claims every year.
+    years: Option<RangeInclusive<i32>>,
+}
+
+pub use file::CalendarFileError;
+pub use set::{CN_MAINLAND, CalendarLoadError, CalendarSet, UnknownCalendar};
+
+/// Whether `name` can name a calendar: non-empty lowercase letters, digits and '-'.
+pub fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// The name the default calendar is reported under.
@@ -25,6 +47,16 @@ pub enum CalendarError {
     #[error("{0} is listed both as a holiday and as a make-up working day")]
     /// A day cannot be both off and worked.
     HolidayAndMakeUpDay(NaiveDate),
+    #[error("{day} lies outside the calendar's years {first}-{last}")]
+    /// A listed day outside the years the calendar says it knows.
+    DayOutsideYears {
+        /// The day.
+        day: NaiveDate,
+        /// The first year known.
+        first: i32,
+        /// The last year known.
+        last: i32,
+    },
 }
 
 impl Default for BusinessCalendar {
@@ -33,6 +65,7 @@ impl Default for BusinessCalendar {
             name: WEEKENDS_ONLY.to_string(),
             holidays: BTreeSet::new(),
             make_up_days: BTreeSet::new(),
+            years: None,
         }
     }
 }
@@ -58,7 +91,36 @@ impl BusinessCalendar {
             name: name.to_string(),
             holidays,
             make_up_days,
+            years: None,
         })
+    }
+
+    /// The same calendar, knowing holidays for the years `first..=last` only: every listed day
+    /// must lie in them.
+    pub fn with_years(mut self, first: i32, last: i32) -> Result<Self, CalendarError> {
+        let outside = self
+            .holidays
+            .iter()
+            .chain(&self.make_up_days)
+            .find(|day| !(first..=last).contains(&day.year()));
+        if let Some(&day) = outside {
+            return Err(CalendarError::DayOutsideYears { day, first, last });
+        }
+        self.years = Some(first..=last);
+        Ok(self)
+    }
+
+    /// The years whose holidays the calendar knows; `None` when it claims every year.
+    pub fn years(&self) -> Option<&RangeInclusive<i32>> {
+        self.years.as_ref()
+    }
+
+    /// Whether the calendar knows the holidays of `year`. Outside its years a calendar counts
+    /// Monday to Friday (it lists no day there), and reports say so.
+    pub fn knows(&self, year: i32) -> bool {
+        self.years
+            .as_ref()
+            .is_none_or(|years| years.contains(&year))
     }
 
     /// The name responses report the calendar under.
@@ -66,7 +128,6 @@ impl BusinessCalendar {
         &self.name
     }
 
-    /// Monday to Friday unless a holiday, and any make-up working day.
     /// The days off, ascending.
     pub fn holidays(&self) -> impl Iterator<Item = NaiveDate> + '_ {
         self.holidays.iter().copied()
@@ -148,6 +209,25 @@ mod tests {
             Some(day(2024, 10, 12))
         );
         assert!(!calendar.is_business_day(day(2024, 10, 13)));
+    }
+
+    #[test]
+    fn a_calendar_knows_its_years_only() {
+        let calendar = BusinessCalendar::new("cn", [day(2024, 10, 1)], [])
+            .unwrap()
+            .with_years(2024, 2024)
+            .unwrap();
+        assert!(calendar.knows(2024));
+        assert!(!calendar.knows(2025));
+        assert!(BusinessCalendar::default().knows(1));
+        assert_eq!(
+            calendar.clone().with_years(2025, 2026),
+            Err(CalendarError::DayOutsideYears {
+                day: day(2024, 10, 1),
+                first: 2025,
+                last: 2026
+            })
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::calendar::{CalendarLoadError, CalendarSet};
 use crate::limits::{CallLimits, Limits};
 use crate::policy::{LoadError, PolicySet};
 use crate::server::{
@@ -29,6 +30,11 @@ pub struct Config {
     /// How often the policy directory is checked for changes.
     #[arg(long, env = "SLA_POLICY_POLL_INTERVAL", default_value = "5s", value_parser = positive_duration)]
     pub policy_poll_interval: Duration,
+    /// A directory of extra business calendars (*.toml, the format of the built-in
+    /// calendars/cn-mainland.toml) that specs and policies can name. Any bad file, or a policy
+    /// naming a calendar that is not loaded, stops the server from starting.
+    #[arg(long, env = "SLA_CALENDAR_DIR")]
+    pub calendar_dir: Option<PathBuf>,
     /// Address to serve Prometheus metrics on, at /metrics; "off" serves none.
     #[arg(long, env = "SLA_METRICS_LISTEN", default_value = "0.0.0.0:9090", value_parser = optional_address)]
     pub metrics_listen: OptionalAddress,
@@ -219,6 +225,9 @@ pub enum ConfigError {
     #[error(transparent)]
     /// A policy file is bad.
     Policies(#[from] LoadError),
+    #[error(transparent)]
+    /// A calendar file is bad, or a policy names a calendar that is not loaded.
+    Calendars(#[from] CalendarLoadError),
     #[error("{path}: {source}")]
     /// A file a flag names cannot be read.
     Read {
@@ -236,8 +245,21 @@ impl Config {
         Ok(PolicySet::load(self.policy_dir.as_deref())?)
     }
 
-    /// Everything but the listeners, with TLS files read.
+    /// The built-in calendars plus the calendar directory's, checked against the policies'
+    /// defaults.
+    pub fn calendars(&self, policies: &PolicySet) -> Result<CalendarSet, ConfigError> {
+        let set = CalendarSet::built_in()?;
+        let set = match &self.calendar_dir {
+            Some(dir) => set.with_directory(dir)?,
+            None => set,
+        };
+        set.check_policies(policies.files().map(|file| file.policy.as_ref()))?;
+        Ok(set)
+    }
+
+    /// Everything but the listeners, with TLS and calendar files read.
     pub fn server_options(&self, policies: Arc<PolicySet>) -> Result<ServerOptions, ConfigError> {
+        let calendars = Arc::new(self.calendars(&policies)?);
         let read = |path: &PathBuf| {
             std::fs::read(path).map_err(|source| ConfigError::Read {
                 path: path.clone(),
@@ -258,6 +280,7 @@ impl Config {
                 .policy_dir
                 .as_ref()
                 .map(|dir| PolicyReload::new(dir.clone(), self.policy_poll_interval)),
+            calendars,
             limits: Limits {
                 max_term_days: self.max_term_days,
                 max_outages: self.max_outages,

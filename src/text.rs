@@ -42,6 +42,15 @@ pub fn date(text: &str) -> Option<NaiveDate> {
         .filter(|day| day.year() >= 1)
 }
 
+/// The 1-based line and column of the byte `offset` of `text`, for errors in data files that
+/// point at the offending value.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -140,10 +140,11 @@ async fn the_worked_example_of_document_003_is_one_unavailable_hour() {
     // The 30 minutes are in the standard's budget: nothing is owed.
     assert_eq!(page.text("dd.compensation .amount"), "0.00 CNY");
     assert_eq!(page.text("dd.total .amount"), "0.00 CNY");
-    // As of April 10 (Shanghai), the window from April 6 to May 30 has 50 days left.
+    // As of April 10 (Shanghai), the window from April 9 (Qingming, April 5, was a holiday) to
+    // May 30 has 50 days left.
     assert!(
         page.text("dd.claim-window")
-            .starts_with("2019-04-06 to 2019-05-30")
+            .starts_with("2019-04-09 to 2019-05-30")
     );
     let days_left = page.all(".days-left");
     assert_eq!(days_left[0].value().attr("data-days-left"), Some("50"));

@@ -285,7 +285,7 @@ async fn evaluate_with_readable_buckets_gives_the_worked_example() {
             march.claim_opens_on.as_str(),
             march.claim_closes_on.as_str()
         ),
-        ("2019-04-06", "2019-05-30")
+        ("2019-04-09", "2019-05-30")
     );
     assert_eq!(march.eligible_fee, "900.00");
     assert_eq!(march.compensation_amount, "0.00");
@@ -471,6 +471,7 @@ async fn classify_outages_answers_in_request_order() {
             make_up_working_days: vec![],
         }),
         time_zone: String::new(),
+        calendar_name: String::new(),
     };
     let response = client.classify_outages(request).await.unwrap().into_inner();
     assert_eq!(
@@ -973,5 +974,53 @@ async fn compressed_requests_are_taken_and_answers_compressed_when_asked() {
             }
         );
         assert_eq!(compressed.into_inner().months, plain.months, "{encoding:?}");
+    }
+}
+
+#[tokio::test]
+async fn slices_under_min_attempts_are_available_and_counted() {
+    let trtc = include_str!("../policies/tencent-trtc.toml")
+        .replace("\"tencent-trtc\"", "\"trtc-min-10\"")
+        .replace(
+            "bad_slice = { success_rate_below = \"99\" }",
+            "bad_slice = { success_rate_below = \"99\" }\nmin_attempts = 10",
+        );
+    let policies = PolicySet::built_in()
+        .unwrap()
+        .with_policy_text("trtc-min-10.toml", &trtc)
+        .unwrap();
+    let server = TestServer::start_with(policies, Limits::default());
+    let mut client = server.client().await;
+    let policy = client
+        .get_policy(pb::GetPolicyRequest {
+            policy_id: "trtc-min-10".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(pb::method::Kind::Timeslices(slices)) = policy.method.unwrap().kind else {
+        panic!("a timeslices policy")
+    };
+    assert_eq!(slices.min_attempts, 10);
+
+    // 2019-03-12 10:00 Shanghai: a slice of 4 failed attempts (too few to judge), then one of
+    // 100 attempts at 98% (bad). The built-in policy judges both.
+    let start = 1_552_356_000;
+    for (policy_id, under, bad) in [("trtc-min-10", 1, 5), ("tencent-trtc", 0, 10)] {
+        let response = evaluate(
+            &server,
+            vec![
+                spec(policy_id, "2019-03-01", "2019-03-31"),
+                columns(300, vec![start, start + 300], vec![4, 100], vec![4, 2]),
+            ],
+        )
+        .await
+        .unwrap();
+        let march = &response.months[0];
+        assert_eq!(
+            (march.slices_under_min_attempts, march.bad_units),
+            (under, bad),
+            "{policy_id}"
+        );
     }
 }

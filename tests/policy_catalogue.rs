@@ -529,6 +529,22 @@ fn check_policy_refuses_broken_files_with_file_and_line() {
     assert!(stderr.contains("gap.toml:"), "{stderr}");
     assert!(stderr.contains("tiers must meet"), "{stderr}");
 
+    // A calendar neither built in nor in --calendar-dir, as a server would refuse it.
+    let atlantis = files.write(
+        "atlantis.toml",
+        &im_version("c-im", "1", None, "10").replace("\"cn-mainland\"", "\"atlantis\""),
+    );
+    assert!(
+        std::fs::read_to_string(&atlantis)
+            .unwrap()
+            .contains("\"atlantis\"")
+    );
+    let stderr = refused(sla(&["check-policy", atlantis.to_str().unwrap()]), 1);
+    assert!(
+        stderr.contains("calendar 'atlantis', which is not loaded"),
+        "{stderr}"
+    );
+
     // Two versions on one day, across files and with a built-in one.
     let one = files.write(
         "one.toml",
@@ -542,8 +558,13 @@ fn check_policy_refuses_broken_files_with_file_and_line() {
         sla(&["check-policy", one.to_str().unwrap(), two.to_str().unwrap()]),
         1,
     );
-    assert!(stderr.contains("two.toml:9: "), "{stderr}");
-    assert!(stderr.contains("one.toml:9"), "{stderr}");
+    let dated = 1 + std::fs::read_to_string(&two)
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with("effective_from"))
+        .unwrap();
+    assert!(stderr.contains(&format!("two.toml:{dated}: ")), "{stderr}");
+    assert!(stderr.contains(&format!("one.toml:{dated}")), "{stderr}");
     let copy = files.write(
         "copy.toml",
         &IM.replace("version = \"2021-12-24\"", "version = \"copy\""),

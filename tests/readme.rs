@@ -28,12 +28,14 @@ fn row(policy: &sla_evaluator::policy::Policy) -> String {
         Method::Timeslices {
             slice_minutes,
             bad_slice: TimesliceRule::AllFailed,
+            ..
         } => {
             format!("timeslices: {slice_minutes} min, bad when every attempt failed")
         }
         Method::Timeslices {
             slice_minutes,
             bad_slice: TimesliceRule::SuccessRateBelow(p),
+            ..
         } => {
             format!("timeslices: {slice_minutes} min, bad when success rate < {p}%")
         }
@@ -137,7 +139,7 @@ fn the_readme_grpcurl_session_runs_as_described() {
             march["claimOpensOn"].as_str(),
             march["claimClosesOn"].as_str()
         ),
-        (Some("2019-04-06"), Some("2019-05-30"))
+        (Some("2019-04-09"), Some("2019-05-30"))
     );
     assert_eq!(march["status"], "MONTH_STATUS_INCOMPLETE_DATA");
     assert_eq!(march["coveredMinutes"], "31");

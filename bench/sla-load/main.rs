@@ -133,6 +133,7 @@ async fn run(args: Args) -> Result<(), String> {
         Method::Timeslices {
             slice_minutes,
             bad_slice,
+            ..
         } => (
             u64::from(slice_minutes),
             match bad_slice {

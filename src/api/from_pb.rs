@@ -11,10 +11,10 @@ use rust_decimal::Decimal;
 
 use super::error::ApiError;
 use super::pb;
-use crate::calendar::BusinessCalendar;
+use crate::calendar::{BusinessCalendar, CalendarSet};
 use crate::classify::{AccountKind, Facts, Notice, Outage, OutageWindow};
 use crate::engine::{EvaluationSpec, MonthlyFee};
-use crate::policy::{Cause, PolicySet, PolicyVersions};
+use crate::policy::{Cause, Policy, PolicySet, PolicyVersions};
 use crate::text;
 
 /// Every version of a policy, looked up by id.
@@ -50,6 +50,7 @@ const DEFAULT_MAX_INTERVALS: u32 = 100;
 /// the server received it, the evaluation's `as_of` unless the spec names one.
 pub(super) fn evaluation_spec(
     policies: &PolicySet,
+    calendars: &CalendarSet,
     spec: pb::EvaluationSpec,
     received: DateTime<Utc>,
 ) -> Result<Request, ApiError> {
@@ -65,6 +66,7 @@ pub(super) fn evaluation_spec(
         as_of,
         expected_buckets,
         max_intervals,
+        calendar_name,
     } = spec;
     let policy = policy_versions(policies, "spec.policy_id", &policy_id)?;
     let fees = fees
@@ -72,14 +74,23 @@ pub(super) fn evaluation_spec(
         .enumerate()
         .map(|(index, fee)| monthly_fee(&format!("spec.fees[{index}]"), fee))
         .collect::<Result<Vec<_>, _>>()?;
+    let term_first_day = date("spec.term_start", &term_start)?;
     let spec = EvaluationSpec {
-        term_first_day: date("spec.term_start", &term_start)?,
+        term_first_day,
         term_last_day: date("spec.term_end", &term_end)?,
         time_zone: time_zone("spec.time_zone", &zone)?,
         currency: currency("spec.currency", &currency_code)?,
         fees,
         message_unit_price: optional_decimal("spec.message_unit_price", &message_unit_price)?,
-        calendar: calendar("spec.calendar", business_calendar)?,
+        // One calendar counts the whole term: the default of the version in force when it
+        // starts (docs/contract-readings.md, "Policy versions").
+        calendar: chosen_calendar(
+            calendars,
+            policy.in_force_or_earliest(term_first_day),
+            "spec.",
+            business_calendar,
+            &calendar_name,
+        )?,
         as_of: match as_of {
             Some(timestamp) => instant("spec.as_of", Some(&timestamp))?,
             None => received,
@@ -107,8 +118,50 @@ fn monthly_fee(field: &str, fee: pb::MonthlyFee) -> Result<MonthlyFee, ApiError>
     })
 }
 
-/// A business calendar; absent means weekends only.
-pub(super) fn calendar(
+/// The calendar a call counts business days in: the one it sent whole, else the loaded one it
+/// names in `{prefix}calendar_name`, else the policy version's default, else weekends only.
+pub(super) fn chosen_calendar(
+    calendars: &CalendarSet,
+    policy: &Policy,
+    prefix: &str,
+    sent: Option<pb::BusinessCalendar>,
+    name: &str,
+) -> Result<BusinessCalendar, ApiError> {
+    if sent.is_some() {
+        return calendar(&format!("{prefix}calendar"), sent);
+    }
+    if !name.is_empty() {
+        let field = format!("{prefix}calendar_name");
+        return calendars.get(name).cloned().map_err(|unknown| {
+            ApiError::invalid(
+                &field,
+                format!(
+                    "{field} '{name}' names no loaded calendar; known calendars: {}",
+                    unknown.known.join(", ")
+                ),
+            )
+        });
+    }
+    match &policy.calendar {
+        None => Ok(BusinessCalendar::default()),
+        // The server checks policies' calendars when it loads them; kept for a set built otherwise.
+        Some(name) => calendars.get(name).cloned().map_err(|unknown| {
+            let field = format!("{prefix}calendar_name");
+            ApiError::invalid(
+                &field,
+                format!(
+                    "policy '{}' counts business days in calendar '{name}', which is not loaded; \
+                     name one in {field} (known calendars: {})",
+                    policy.id,
+                    unknown.known.join(", ")
+                ),
+            )
+        }),
+    }
+}
+
+/// A business calendar sent whole; absent means weekends only.
+fn calendar(
     field: &str,
     calendar: Option<pb::BusinessCalendar>,
 ) -> Result<BusinessCalendar, ApiError> {

@@ -14,16 +14,19 @@ use super::pb;
 use super::session::Session;
 use super::to_pb;
 use super::upload::{ClientGone, Upload};
+use crate::calendar::CalendarSet;
 use crate::classify::{self, Context};
 use crate::limits::{CallLimits, Limits};
 use crate::memory::MemoryBudget;
 use crate::policy::{PolicySet, PolicyStore};
 use crate::server::metrics::Metrics;
 
-/// The service: the loaded policies, the limits, and the metrics buckets are counted in.
+/// The service: the loaded policies and calendars, the limits, and the metrics buckets are
+/// counted in.
 #[derive(Clone, Debug)]
 pub struct SlaService {
     policies: Arc<PolicyStore>,
+    calendars: Arc<CalendarSet>,
     limits: Limits,
     calls: CallLimits,
     budget: Arc<MemoryBudget>,
@@ -31,9 +34,11 @@ pub struct SlaService {
 }
 
 impl SlaService {
-    /// A service evaluating against the policies in `policies` within `limits`.
+    /// A service evaluating against the policies in `policies`, counting business days in
+    /// `calendars`, within `limits`.
     pub fn new(
         policies: Arc<PolicyStore>,
+        calendars: Arc<CalendarSet>,
         limits: Limits,
         calls: CallLimits,
         budget: Arc<MemoryBudget>,
@@ -41,6 +46,7 @@ impl SlaService {
     ) -> Self {
         SlaService {
             policies,
+            calendars,
             limits,
             calls,
             budget,
@@ -64,6 +70,7 @@ impl SlaService {
         let spec = upload.spec().await?;
         let mut session = Session::start(
             &policies,
+            &self.calendars,
             self.limits,
             self.calls.max_buckets_per_stream,
             self.budget.reservation(),
@@ -101,13 +108,21 @@ impl SlaService {
             outages,
             calendar,
             time_zone,
+            calendar_name,
         } = request;
         let versions = from_pb::policy_versions(&self.policies(), "policy_id", &policy_id)?;
         let policy = versions.earliest();
         Span::current().record("policy_id", policy.id.as_str());
         let context = Context {
             time_zone: from_pb::time_zone("time_zone", &time_zone)?.unwrap_or(policy.time_zone),
-            calendar: from_pb::calendar("calendar", calendar)?,
+            // The earliest version's default: verdicts are not tied to one month's version.
+            calendar: from_pb::chosen_calendar(
+                &self.calendars,
+                policy,
+                "",
+                calendar,
+                &calendar_name,
+            )?,
         };
         if outages.len() > self.limits.max_outages {
             return Err(ApiError::LimitExceeded {

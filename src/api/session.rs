@@ -10,6 +10,7 @@ use super::ingest::{self, Taken};
 use super::pb;
 use super::pb::evaluate_request::Item;
 use super::to_pb;
+use crate::calendar::CalendarSet;
 use crate::engine::{Evaluation, Ingested, Term};
 use crate::limits::Limits;
 use crate::memory::Reservation;
@@ -38,13 +39,14 @@ impl Session {
     /// add), so that a call that would pass the server's budget is refused instead of taking it.
     pub fn start(
         policies: &PolicySet,
+        calendars: &CalendarSet,
         limits: Limits,
         max_buckets: u64,
         mut memory: Reservation,
         spec: pb::EvaluationSpec,
         received: DateTime<Utc>,
     ) -> Result<Self, ApiError> {
-        let request = from_pb::evaluation_spec(policies, spec, received)?;
+        let request = from_pb::evaluation_spec(policies, calendars, spec, received)?;
         let policy_id = request.policy.earliest().id.clone();
         let term = Term::new(request.policy, request.spec, limits)?;
         let floor = term.ledger_bytes();

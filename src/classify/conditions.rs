@@ -1,7 +1,7 @@
 //! One function per clause condition, each answering "does this clause's condition hold for this
 //! outage?" with yes, no, or "cannot tell without these facts".
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use rust_decimal::Decimal;
 
 use super::Context;
@@ -52,7 +52,7 @@ pub(super) fn instant(at: DateTime<Utc>) -> String {
 }
 
 /// Maintenance and announced events: excluded only when the provider's notice came before the
-/// outage began (contract-readings.md, "Notice").
+/// outage began (docs/contract-readings.md, "Notice").
 pub(super) fn provider_notice(window: &OutageWindow, facts: &Facts) -> Finding {
     match facts.provider_notice {
         None => Finding::Unknown {
@@ -228,10 +228,18 @@ fn notice_falls_short(
                 .calendar
                 .business_days_between(noticed_on, surge_on, required.business_days);
         if ahead < required.business_days {
+            let unknown = [noticed_on, surge_on]
+                .iter()
+                .any(|day| !context.calendar.knows(day.year()));
             return Finding::Holds(format!(
                 "the customer's notice on {noticed_on} came {ahead} business day(s) before the \
-                 surge on {surge_on} ({} calendar), fewer than the {} the clause asks for",
+                 surge on {surge_on} ({} calendar{}), fewer than the {} the clause asks for",
                 context.calendar.name(),
+                if unknown {
+                    ", counted Monday to Friday past the years it knows"
+                } else {
+                    ""
+                },
                 required.business_days
             ));
         }

@@ -87,7 +87,7 @@ pub fn classify(policy: &Policy, outage: &Outage, context: &Context) -> OutageVe
         };
     let Some(cause) = outage.cause else {
         // An exemption claimed under a law or published rule is the catch-all clause's to weigh,
-        // whatever the cause (contract-readings.md, "Which clause a NEEDS_REVIEW names").
+        // whatever the cause (docs/contract-readings.md, "Which clause a NEEDS_REVIEW names").
         return match (&outage.facts.exemption_basis, policy.case_by_case_clause()) {
             (Some(basis), Some(catch_all)) => verdict(
                 Verdict::NeedsReview,

@@ -21,6 +21,10 @@ pub struct CheckPolicyArgs {
     /// server takes its --policy-dir's.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Extra business calendars, as the server's --calendar-dir: a policy naming a calendar that
+    /// is neither built in nor there is refused, as the server would refuse it.
+    #[arg(long, env = "SLA_CALENDAR_DIR", value_name = "DIR")]
+    pub calendar_dir: Option<PathBuf>,
 }
 
 /// Runs `check-policy`.
@@ -29,7 +33,7 @@ pub fn run(args: &CheckPolicyArgs) -> ExitCode {
         Ok(files) => files,
         Err(()) => return ExitCode::from(REFUSED),
     };
-    check(&files)
+    check(&files, args.calendar_dir.as_deref())
 }
 
 /// The files to check: each file named, and each directory's files as a server reads them. A
@@ -69,7 +73,7 @@ fn expand(args: &[PathBuf]) -> Result<Vec<PathBuf>, ()> {
     if refused { Err(()) } else { Ok(files) }
 }
 
-fn check(files: &[PathBuf]) -> ExitCode {
+fn check(files: &[PathBuf], calendar_dir: Option<&std::path::Path>) -> ExitCode {
     // A file with the text of a built-in policy stands for it (`check-policy policies/*.toml`
     // checks the built-in files themselves); any other file is added to the built-in ones.
     let texts: Vec<String> = files
@@ -95,6 +99,9 @@ fn check(files: &[PathBuf]) -> ExitCode {
             return ExitCode::from(REFUSED);
         }
     };
+    if let Err(code) = super::load_calendars(calendar_dir, &set) {
+        return code;
+    }
     print!("{}", summary(&set, files));
     ExitCode::SUCCESS
 }

@@ -24,10 +24,13 @@ pub struct ClassifyArgs {
     /// IANA zone business days are counted in; the policy's by default.
     #[arg(long, value_name = "ZONE")]
     pub zone: Option<String>,
-    /// A business calendar (sla.v1.BusinessCalendar as JSON or TOML: name, holidays,
-    /// make_up_working_days); Monday to Friday by default.
+    /// A business calendar sent whole (sla.v1.BusinessCalendar as JSON or TOML: name, holidays,
+    /// make_up_working_days); it wins over --calendar-name.
     #[arg(long, value_name = "FILE")]
     pub calendar: Option<PathBuf>,
+    /// A loaded business calendar by name (e.g. cn-mainland); the policy's by default.
+    #[arg(long, value_name = "NAME")]
+    pub calendar_name: Option<String>,
     /// Where to classify.
     #[command(flatten)]
     pub place: Where,
@@ -54,6 +57,7 @@ pub async fn run(args: ClassifyArgs) -> ExitCode {
         outages: entries.into_iter().map(|entry| entry.outage).collect(),
         calendar,
         time_zone: args.zone.clone().unwrap_or_default(),
+        calendar_name: args.calendar_name.clone().unwrap_or_default(),
     };
     let mut service = match Service::new(&args.place).await {
         Ok(service) => service,

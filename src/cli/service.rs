@@ -31,6 +31,16 @@ pub struct Where {
         global = true
     )]
     pub policy_dir: Option<std::path::PathBuf>,
+    /// Extra business calendars (*.toml) next to the built-in ones, as the server's
+    /// --calendar-dir.
+    #[arg(
+        long,
+        env = "SLA_CALENDAR_DIR",
+        value_name = "DIR",
+        conflicts_with = "target",
+        global = true
+    )]
+    pub calendar_dir: Option<std::path::PathBuf>,
 }
 
 /// A service to call.
@@ -48,8 +58,11 @@ impl Service {
             None => {
                 let policies = super::load_policies(place.policy_dir.as_deref())
                     .map_err(|_| "cannot load the policies".to_string())?;
+                let calendars = super::load_calendars(place.calendar_dir.as_deref(), &policies)
+                    .map_err(|_| "cannot load the calendars".to_string())?;
                 Ok(Service::Local(SlaService::new(
                     Arc::new(PolicyStore::new(Arc::new(policies))),
+                    Arc::new(calendars),
                     Limits::default(),
                     CallLimits::default(),
                     MemoryBudget::unlimited(),

@@ -66,7 +66,7 @@ pub(super) fn assess(
                 notes.push(Note {
                     kind: NoteKind::NoEvents,
                     text: "No events were counted this month; availability is 100% as nothing \
-                           failed (contract-readings.md, \"No data\")."
+                           failed (docs/contract-readings.md, \"No data\")."
                         .into(),
                 });
             }
@@ -105,7 +105,7 @@ pub(super) fn budget(policy: &Policy, total: u64, bad: u64) -> Budget {
         .iter()
         .enumerate()
         .map(|(index, tier)| {
-            // A tier pays below the standard only (contract-readings.md, "Compensation").
+            // A tier pays below the standard only (docs/contract-readings.md, "Compensation").
             let upper = tier.below.min(policy.standard);
             TierBudget {
                 tier: index + 1,
@@ -138,9 +138,9 @@ pub(super) struct Standing<'a> {
     pub(super) month: &'a ServiceMonth,
 }
 
-/// The month at a glance, first match wins (contract-readings.md, "Status precedence"): no data
-/// at all, an outage waiting for a person, data that cannot decide the month, a month still in
-/// progress, then whether the standard was met. Notes say why.
+/// The month at a glance, first match wins (docs/contract-readings.md, "Status precedence"): no
+/// data at all, an outage waiting for a person, data that cannot decide the month, a month still
+/// in progress, then whether the standard was met. Notes say why.
 pub(super) fn status(standing: &Standing<'_>, notes: &mut Vec<Note>) -> MonthStatus {
     let Standing {
         tally,

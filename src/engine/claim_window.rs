@@ -6,6 +6,7 @@
 
 use chrono::{Datelike, Days, NaiveDate};
 
+use super::report::{Note, NoteKind};
 use super::spec::SpecError;
 use crate::calendar::BusinessCalendar;
 use crate::policy::ClaimWindowRule;
@@ -27,17 +28,42 @@ pub fn claim_window(
     last_day: NaiveDate,
     calendar: &BusinessCalendar,
 ) -> Result<ClaimWindow, (i32, u32)> {
-    let (year, month) = if last_day.month() == 12 {
-        (last_day.year() + 1, 1)
-    } else {
-        (last_day.year(), last_day.month() + 1)
-    };
+    let (year, month) = opening_month(last_day);
     let nth = calendar
         .nth_business_day(year, month, rule.opens_after_business_day)
         .ok_or((year, month))?;
     Ok(ClaimWindow {
         opens_on: nth + Days::new(1),
         closes_on: last_day + Days::new(u64::from(rule.closes_after_days)),
+    })
+}
+
+/// The calendar month whose business days open the window of a service month ending on
+/// `last_day`: the one after it.
+fn opening_month(last_day: NaiveDate) -> (i32, u32) {
+    if last_day.month() == 12 {
+        (last_day.year() + 1, 1)
+    } else {
+        (last_day.year(), last_day.month() + 1)
+    }
+}
+
+/// A note when the window of a service month ending on `last_day` opens in a year whose holidays
+/// the calendar does not know, so that its business days were counted Monday to Friday
+/// (docs/contract-readings.md, "Business days").
+pub(super) fn out_of_range_note(last_day: NaiveDate, calendar: &BusinessCalendar) -> Option<Note> {
+    let (year, month) = opening_month(last_day);
+    let years = calendar.years().filter(|years| !years.contains(&year))?;
+    Some(Note {
+        kind: NoteKind::CalendarOutOfRange,
+        text: format!(
+            "Calendar '{}' knows holidays and make-up working days for {}-{} only, so the claim \
+             window's business days in {year}-{month:02} were counted Monday to Friday \
+             (docs/contract-readings.md, \"Business days\").",
+            calendar.name(),
+            years.start(),
+            years.end()
+        ),
     })
 }
 

@@ -46,7 +46,7 @@ pub(super) fn notes(
             text: format!(
                 "The compensation table lists [{}%, {}%) for {}% of the fee, but the standard is \
                  {}% and compensation is due only below it, so a month at {}% earns nothing \
-                 (contract-readings.md).",
+                 (docs/contract-readings.md).",
                 written.at_least,
                 written.below,
                 written.fee_percent,
@@ -96,8 +96,8 @@ fn payout(
 }
 
 /// The tier a month earns, 1-based as the table prints it, or `None` when the month met the
-/// standard. Only a month below the standard earns anything (contract-readings.md), even where a
-/// table's top tier reaches above the standard.
+/// standard. Only a month below the standard earns anything (docs/contract-readings.md), even
+/// where a table's top tier reaches above the standard.
 pub fn earned_tier(policy: &Policy, availability: Fraction) -> Option<(usize, Tier)> {
     if availability.at_least(policy.standard) {
         return None;

@@ -77,6 +77,13 @@ fn spec_lines(term: &Term) -> Vec<String> {
         ),
         format!("calendar {}", term.context.calendar.name()),
     ];
+    // Only a calendar read from a file knows a range of years; outside it, months carry a note.
+    lines.extend(
+        term.context
+            .calendar
+            .years()
+            .map(|years| format!("calendar_years {} {}", years.start(), years.end())),
+    );
     lines.extend(
         term.context
             .calendar

@@ -6,6 +6,7 @@ use chrono_tz::Tz;
 
 use super::availability::{self, Standing, clock_minutes, with_bad};
 use super::bucket::{Batch, Bucket, BucketError, Durations, IngestError, Ingested, Placement};
+use super::claim_window;
 use super::compensation;
 use super::digest;
 use super::evidence;
@@ -356,6 +357,10 @@ impl Evaluation {
         };
         let (contract, earnings) = bound(tally.bad, availability.fraction);
         compensation::notes(policy, availability.fraction, &earnings, &mut notes);
+        notes.extend(claim_window::out_of_range_note(
+            month.last_day,
+            &term.context.calendar,
+        ));
         let worst_case = tally.worst_case_bad.map(|bad| {
             let (worst, _) = bound(bad, with_bad(availability.total_units, bad));
             worst
@@ -431,6 +436,7 @@ impl Evaluation {
             worst_case,
             budget,
             evidence,
+            slices_under_min_attempts: tally.slices_under_min_attempts,
         }
     }
 }

@@ -5,7 +5,8 @@ use chrono_tz::Tz;
 
 use crate::policy::ServiceMonthKind;
 
-/// Minutes the contracts count per day, whatever the clock does (contract-readings.md, "Time").
+/// Minutes the contracts count per day, whatever the clock does (docs/contract-readings.md,
+/// "Time").
 pub const MINUTES_PER_DAY: u64 = 1440;
 
 /// One service month: local dates and the instants they span.

@@ -135,6 +135,9 @@ pub struct MonthReport {
     pub budget: Budget,
     /// What the figures rest on.
     pub evidence: Evidence,
+    /// Timeslices: slices with some attempts but fewer than the policy's `min_attempts`, judged
+    /// available whatever failed in them. 0 under occurrences.
+    pub slices_under_min_attempts: u64,
 }
 
 /// A month's figures under one reading of its data.
@@ -290,9 +293,9 @@ pub struct Note {
 /// The kinds of note.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NoteKind {
-    /// Occurrences month without events reads as 100% (contract-readings.md).
+    /// Occurrences month without events reads as 100% (docs/contract-readings.md).
     NoEvents,
-    /// Availability lies in a tier although it meets the standard (contract-readings.md).
+    /// Availability lies in a tier although it meets the standard (docs/contract-readings.md).
     TierAboveStandard,
     /// A clock change makes the month longer or shorter than days × 1440.
     ClockChange,
@@ -308,4 +311,6 @@ pub enum NoteKind {
     InProgress,
     /// Minutes without data that could not change the month's result.
     DataGaps,
+    /// The claim window was counted in a year the calendar does not know: Monday to Friday.
+    CalendarOutOfRange,
 }

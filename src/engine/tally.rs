@@ -48,6 +48,9 @@ pub(crate) struct Tally {
     /// been bad (excluded outages still taking out what they overlap). Occurrences: `None`, as
     /// the volume of the missing minutes cannot be known.
     pub(crate) worst_case_bad: Option<u64>,
+    /// Timeslices: slices with some attempts but fewer than the policy's `min_attempts`, judged
+    /// available. They are covered, so the worst case does not count them either.
+    pub(crate) slices_under_min_attempts: u64,
     /// The bad units, ascending.
     pub(crate) unavailable: Vec<BadUnit>,
     /// The units each exclusion took out, in the order of the exclusions given.
@@ -79,7 +82,12 @@ pub(crate) fn close(ledger: &MonthLedger, exclusions: &[Exclusion], elapsed: usi
         ..Tally::default()
     };
     match ledger.judged() {
-        Judged::Slices { slice_minutes, bad } => {
+        Judged::Slices {
+            slice_minutes,
+            bad,
+            under_min_attempts,
+        } => {
+            tally.slices_under_min_attempts = under_min_attempts;
             let width = slice_minutes as usize;
             let mut bad_slices = FixedBitSet::with_capacity(minutes / width);
             for (slice, counts) in bad {
@@ -156,6 +164,7 @@ pub(crate) fn close(ledger: &MonthLedger, exclusions: &[Exclusion], elapsed: usi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ledger::SliceRule;
     use crate::policy::TimesliceRule;
 
     fn rate99() -> TimesliceRule {
@@ -234,5 +243,37 @@ mod tests {
         assert_eq!(tally.taken, [5, 5]);
         // Silent minutes inside an exclusion are taken out in the worst case too.
         assert_eq!(tally.worst_case_bad, Some(60 - 20));
+    }
+
+    #[test]
+    fn slices_under_min_attempts_are_available_counted_and_covered() {
+        let rule = SliceRule {
+            bad: rate99(),
+            min_attempts: 10,
+        };
+        let mut ledger = MonthLedger::slices(60, 5, rule);
+        // Slice 0: 3 attempts, all failed, in one bucket: too few to judge.
+        ledger.add(0, 5, counts(3, 3)).unwrap();
+        // Slice 1: 100 attempts at 98%: bad.
+        ledger.add(5, 5, counts(100, 2)).unwrap();
+        // Slice 2: five one-minute buckets summing to 5 failed attempts: too few.
+        for minute in 10..15 {
+            ledger.add(minute, 1, counts(1, 1)).unwrap();
+        }
+        // Slice 3: one minute of 2 failed attempts, then silence: too few so far.
+        ledger.add(15, 1, counts(2, 2)).unwrap();
+        let tally = close(&ledger, &[], 20);
+        assert_eq!(tally.bad, 5);
+        assert_eq!(tally.slices_under_min_attempts, 3);
+        // Slices 0 and 2 are covered, so even the worst case reads them as available; slice 3's
+        // silent minutes might have carried enough failed attempts.
+        assert_eq!(tally.worst_case_bad, Some(5 + 5));
+
+        // With the default minimum the same data has four bad slices and none under it.
+        let mut ledger = MonthLedger::slices(60, 5, rate99());
+        ledger.add(0, 5, counts(3, 3)).unwrap();
+        ledger.add(15, 1, counts(2, 2)).unwrap();
+        let tally = close(&ledger, &[], 20);
+        assert_eq!((tally.bad, tally.slices_under_min_attempts), (10, 0));
     }
 }

@@ -40,6 +40,9 @@ pub struct Policy {
     pub service_month: ServiceMonthKind,
     /// Zone used when an evaluation does not name one.
     pub time_zone: Tz,
+    /// The business calendar used when an evaluation names none, by name (a
+    /// [`crate::calendar::CalendarSet`] entry); `None` counts Monday to Friday.
+    pub calendar: Option<String>,
     /// How availability is measured.
     pub method: Method,
     /// Availability at or above this meets the SLA; below it earns compensation.
@@ -86,6 +89,9 @@ pub enum Method {
         slice_minutes: u32,
         /// What makes a slice bad.
         bad_slice: TimesliceRule,
+        /// Fewest attempts a slice needs to be judged: one with fewer (in total) is available
+        /// whatever failed in it (GCP-style). At least 1, which judges every slice with an attempt.
+        min_attempts: u32,
     },
     /// Failed events over all events of the month.
     Occurrences {

@@ -98,7 +98,7 @@ pub enum PercentError {
 /// A fraction `good / total` of two counts, such as available minutes over contract minutes.
 ///
 /// Held as two integers so that "99% > Av ≥ 95%" is decided on the exact value; an empty fraction
-/// (`total == 0`, a month with no events) reads as 100%, as contract-readings.md fixes.
+/// (`total == 0`, a month with no events) reads as 100%, as docs/contract-readings.md fixes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fraction {
     /// The available part: minutes or events.

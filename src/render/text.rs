@@ -140,6 +140,7 @@ pub(super) fn note(kind: i32) -> &'static str {
         N::IncompleteData => "Incomplete data",
         N::InProgress => "In progress",
         N::DataGaps => "Data gaps",
+        N::CalendarOutOfRange => "Calendar out of range",
         N::Unspecified => "Note",
     }
 }

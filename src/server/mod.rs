@@ -94,6 +94,7 @@ pub async fn serve(
     let ServerOptions {
         policies,
         policy_reload,
+        calendars,
         limits,
         calls,
         max_message_bytes,
@@ -155,12 +156,14 @@ pub async fn serve(
         tokio::spawn(reload::watch_policies(
             Arc::clone(&policies),
             reload,
+            Arc::clone(&calendars),
             Arc::clone(&metrics),
             stop_watch.clone(),
         ));
     }
     let service = SlaEvaluatorServer::new(SlaService::new(
         policies,
+        calendars,
         limits,
         calls,
         Arc::clone(&budget),

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::ConnectionLimits;
 use super::reload::PolicyReload;
+use crate::calendar::CalendarSet;
 use crate::limits::{CallLimits, Limits};
 use crate::policy::PolicySet;
 
@@ -16,6 +17,8 @@ pub struct ServerOptions {
     pub policies: Arc<PolicySet>,
     /// Where to reload them from on SIGHUP and on file changes; `None` never reloads.
     pub policy_reload: Option<PolicyReload>,
+    /// The calendars business days are counted in.
+    pub calendars: Arc<CalendarSet>,
     /// What one evaluation may hold: term length, outages.
     pub limits: Limits,
     /// What every call runs under: concurrency, time, buckets per stream.
@@ -35,11 +38,14 @@ pub struct ServerOptions {
 }
 
 impl ServerOptions {
-    /// The defaults, serving `policies`.
+    /// The defaults, serving `policies` with the built-in calendars.
     pub fn new(policies: Arc<PolicySet>) -> Self {
         ServerOptions {
             policies,
             policy_reload: None,
+            calendars: Arc::new(
+                CalendarSet::built_in().expect("the built-in calendars are checked by tests"),
+            ),
             limits: Limits::default(),
             calls: CallLimits::default(),
             max_message_bytes: 4 << 20,

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{Notify, watch};
 
 use super::metrics::Metrics;
+use crate::calendar::CalendarSet;
 use crate::policy::{PolicySet, PolicyStore};
 
 /// Where policies are reloaded from, how often the directory is looked at, and how to ask for a
@@ -82,6 +83,7 @@ pub fn log_policies(set: &PolicySet, dir: Option<&Path>, event: &str) {
 pub(super) async fn watch_policies(
     store: Arc<PolicyStore>,
     reload: PolicyReload,
+    calendars: Arc<CalendarSet>,
     metrics: Arc<Metrics>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -102,24 +104,39 @@ pub(super) async fn watch_policies(
         // A requested reload also takes the directory as it is now, so a poll does not reload it
         // again.
         seen = fingerprint(&reload.dir);
-        reload_now(&store, &reload.dir, &metrics, why);
+        reload_now(&store, &reload.dir, &calendars, &metrics, why);
     }
 }
 
-/// One reload: the whole directory again, or nothing.
-fn reload_now(store: &PolicyStore, dir: &Path, metrics: &Metrics, why: &str) {
-    match PolicySet::load(Some(dir)) {
+/// One reload: the whole directory again, or nothing. Calendars are read once at start: a
+/// reloaded policy naming one that is not loaded is refused like any other bad file.
+fn reload_now(
+    store: &PolicyStore,
+    dir: &Path,
+    calendars: &CalendarSet,
+    metrics: &Metrics,
+    why: &str,
+) {
+    let loaded = PolicySet::load(Some(dir))
+        .map_err(|error| (Some(error.path()), error.to_string()))
+        .and_then(|set| {
+            calendars
+                .check_policies(set.files().map(|file| file.policy.as_ref()))
+                .map_err(|error| (None, error.to_string()))?;
+            Ok(set)
+        });
+    match loaded {
         Ok(set) => {
             log_policies(&set, Some(dir), "policies reloaded");
             store.replace(Arc::new(set));
             metrics.policy_reload(true);
             tracing::info!(reason = why, "policy reload: ok");
         }
-        Err(error) => {
+        Err((path, error)) => {
             metrics.policy_reload(false);
             tracing::error!(
                 reason = why,
-                path = error.path(),
+                path,
                 %error,
                 "policy reload refused; the previous policies keep serving"
             );

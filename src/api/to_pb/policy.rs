@@ -17,6 +17,7 @@ pub(in crate::api) fn policy(policy: &Policy) -> pb::Policy {
         source,
         service_month,
         time_zone,
+        calendar,
         method,
         standard,
         tiers,
@@ -41,6 +42,7 @@ pub(in crate::api) fn policy(policy: &Policy) -> pb::Policy {
             ServiceMonthKind::Anniversary => pb::ServiceMonthKind::Anniversary,
         } as i32,
         default_time_zone: time_zone.name().to_string(),
+        default_calendar: calendar.clone().unwrap_or_default(),
         method: Some(pb::Method {
             kind: Some(match method {
                 Method::Occurrences { min_coverage } => {
@@ -51,7 +53,9 @@ pub(in crate::api) fn policy(policy: &Policy) -> pb::Policy {
                 Method::Timeslices {
                     slice_minutes,
                     bad_slice,
+                    min_attempts,
                 } => pb::method::Kind::Timeslices(pb::Timeslices {
+                    min_attempts: *min_attempts,
                     slice_minutes: *slice_minutes,
                     bad_slice: match bad_slice {
                         TimesliceRule::AllFailed => pb::BadSliceRule::AllFailed,

@@ -114,6 +114,7 @@ fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
         worst_case,
         budget,
         evidence,
+        slices_under_min_attempts,
     } = month;
     let payout = payout.as_ref();
     pb::MonthReport {
@@ -160,6 +161,7 @@ fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
         worst_case: worst_case.as_ref().map(bound),
         budget: Some(budget_of(budget)),
         evidence: Some(evidence_of(evidence, zone)),
+        slices_under_min_attempts: *slices_under_min_attempts,
     }
 }
 
@@ -309,6 +311,7 @@ fn note(note: &Note) -> pb::Note {
             NoteKind::OutagesNeedReview => pb::NoteKind::OutagesNeedReview,
             NoteKind::IncompleteData => pb::NoteKind::IncompleteData,
             NoteKind::InProgress => pb::NoteKind::InProgress,
+            NoteKind::CalendarOutOfRange => pb::NoteKind::CalendarOutOfRange,
             NoteKind::DataGaps => pb::NoteKind::DataGaps,
         } as i32,
         text: text.clone(),

@@ -7,6 +7,7 @@ use chrono::Utc;
 
 use super::feed::{Evaluator, Key, Refusal};
 use crate::api::{ApiError, Session, pb};
+use crate::calendar::CalendarSet;
 use crate::limits::Limits;
 use crate::memory::MemoryBudget;
 use crate::policy::PolicySet;
@@ -15,6 +16,8 @@ use crate::policy::PolicySet;
 pub(super) struct Local {
     /// The policies to evaluate under.
     pub(super) policies: Arc<PolicySet>,
+    /// The calendars business days are counted in.
+    pub(super) calendars: Arc<CalendarSet>,
     /// The bounds of one evaluation (the server's defaults).
     pub(super) limits: Limits,
     /// Threads to finish evaluations on.
@@ -41,6 +44,7 @@ impl Evaluator for Local {
         // No server bounds the buckets one process evaluates; `as_of` is always set.
         Session::start(
             &self.policies,
+            &self.calendars,
             self.limits,
             u64::MAX,
             MemoryBudget::unlimited().reservation(),

@@ -27,7 +27,7 @@ use self::remote::Remote;
 use self::source::{PrometheusArgs, Sources};
 use self::spec::SpecArgs;
 use super::output::{self, Format};
-use super::{REFUSED, fail, load_policies};
+use super::{REFUSED, fail, load_calendars, load_policies};
 use crate::input::{InputError, buckets, fees, outages};
 use crate::limits::Limits;
 
@@ -65,6 +65,10 @@ pub struct EvaluateArgs {
     /// Extra policy files (*.toml) next to the built-in ones, as the server's --policy-dir.
     #[arg(long, env = "SLA_POLICY_DIR", value_name = "DIR")]
     pub policy_dir: Option<PathBuf>,
+    /// Extra business calendars (*.toml) next to the built-in ones, as the server's
+    /// --calendar-dir.
+    #[arg(long, env = "SLA_CALENDAR_DIR", value_name = "DIR")]
+    pub calendar_dir: Option<PathBuf>,
     /// Threads reading and evaluating; every core by default.
     #[arg(long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
@@ -87,6 +91,10 @@ pub async fn run(args: EvaluateArgs) -> ExitCode {
         Ok(policies) => Arc::new(policies),
         Err(code) => return code,
     };
+    let calendars = match load_calendars(args.calendar_dir.as_deref(), &policies) {
+        Ok(calendars) => Arc::new(calendars),
+        Err(code) => return code,
+    };
     let plan = match plan(&args, spec) {
         Ok(plan) => plan,
         Err(error) => return fail(&error),
@@ -105,6 +113,7 @@ pub async fn run(args: EvaluateArgs) -> ExitCode {
         None => {
             let local = Local {
                 policies: Arc::clone(&policies),
+                calendars,
                 limits: Limits::default(),
                 threads,
             };

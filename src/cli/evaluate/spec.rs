@@ -27,6 +27,9 @@ pub struct SpecArgs {
     /// IANA time zone months and slices are cut in; the policy's by default.
     #[arg(long, value_name = "ZONE")]
     pub zone: Option<String>,
+    /// A loaded business calendar by name (e.g. cn-mainland); the policy's by default.
+    #[arg(long = "calendar", value_name = "NAME")]
+    pub calendar_name: Option<String>,
     /// ISO 4217 currency of the fees, e.g. CNY.
     #[arg(long, value_name = "CODE")]
     pub currency: Option<String>,
@@ -83,6 +86,7 @@ impl SpecArgs {
         };
         set(&mut spec.policy_id, &self.policy);
         set(&mut spec.time_zone, &self.zone);
+        set(&mut spec.calendar_name, &self.calendar_name);
         set(&mut spec.currency, &self.currency);
         set(&mut spec.message_unit_price, &self.message_unit_price);
         if let Some((first, last)) = &self.term {

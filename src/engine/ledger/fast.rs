@@ -4,8 +4,7 @@
 use fixedbitset::FixedBitSet;
 
 use super::log::{BucketLog, Record};
-use super::{Counts, MonthLedger, Store};
-use crate::policy::TimesliceRule;
+use super::{Counts, MonthLedger, SliceRule, Store};
 
 impl MonthLedger {
     /// Adds the leading rows of a column batch that take the fast path, and returns how many it
@@ -137,7 +136,7 @@ impl Run<'_> {
     /// bad one kept as its evidence.
     fn whole_slices<const SLICE: usize>(
         self,
-        rule: TimesliceRule,
+        rule: SliceRule,
         bad: &mut FixedBitSet,
         bad_counts: &mut Vec<(u32, Counts)>,
     ) -> usize {

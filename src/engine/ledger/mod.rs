@@ -13,6 +13,38 @@ mod log;
 use fixedbitset::FixedBitSet;
 
 use crate::policy::{Method, TimesliceRule};
+
+/// How a timeslice ledger judges a slice: the policy's rule, applied to slices with at least
+/// `min_attempts` attempts; a slice with fewer is available whatever failed in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SliceRule {
+    /// What makes a judged slice bad.
+    pub(crate) bad: TimesliceRule,
+    /// Fewest attempts a slice needs to be judged; at least 1.
+    pub(crate) min_attempts: u64,
+}
+
+impl SliceRule {
+    /// Whether a slice with these summed counts is bad.
+    pub(crate) fn is_bad(self, total: u64, failed: u64) -> bool {
+        total >= self.min_attempts && self.bad.is_bad(total, failed)
+    }
+
+    /// Whether a slice with `total` attempts has some, but too few to be judged.
+    fn under_min_attempts(self, total: u64) -> bool {
+        (1..self.min_attempts).contains(&total)
+    }
+}
+
+impl From<TimesliceRule> for SliceRule {
+    /// The rule judging every slice with an attempt.
+    fn from(bad: TimesliceRule) -> Self {
+        SliceRule {
+            bad,
+            min_attempts: 1,
+        }
+    }
+}
 pub(crate) use log::{BucketLog, Record};
 
 /// Attempts and failures.
@@ -59,7 +91,7 @@ pub(crate) struct MonthLedger {
 enum Store {
     Slices {
         slice_minutes: u32,
-        rule: TimesliceRule,
+        rule: SliceRule,
         /// Slices judged bad from one bucket that spanned the whole slice.
         bad: FixedBitSet,
         /// The counts of those bad slices, in arrival order: the evidence behind them.
@@ -112,13 +144,22 @@ impl MonthLedger {
             Method::Timeslices {
                 slice_minutes,
                 bad_slice,
-            } => MonthLedger::slices(minutes, slice_minutes, bad_slice),
+                min_attempts,
+            } => MonthLedger::slices(
+                minutes,
+                slice_minutes,
+                SliceRule {
+                    bad: bad_slice,
+                    min_attempts: u64::from(min_attempts.max(1)),
+                },
+            ),
             Method::Occurrences { .. } => MonthLedger::events(minutes),
         }
     }
 
     /// A ledger for a timeslice month of `minutes` clock minutes.
-    pub(crate) fn slices(minutes: u32, slice_minutes: u32, rule: TimesliceRule) -> Self {
+    pub(crate) fn slices(minutes: u32, slice_minutes: u32, rule: impl Into<SliceRule>) -> Self {
+        let rule = rule.into();
         MonthLedger {
             covered: FixedBitSet::with_capacity(minutes as usize),
             log: BucketLog::new(),
@@ -233,6 +274,23 @@ impl MonthLedger {
         bits(&self.covered) + self.log.heap_bytes() + store
     }
 
+    /// Slices with some attempts but fewer than the rule's minimum. Only a rule with a minimum
+    /// above 1 pays for summing every slice from the log.
+    fn slices_under_min_attempts(&self, slice_minutes: u32, rule: SliceRule) -> u64 {
+        if rule.min_attempts <= 1 {
+            return 0;
+        }
+        let mut totals = vec![0u64; self.minutes() / slice_minutes as usize];
+        for record in self.log.iter() {
+            let slot = &mut totals[(record.minute / slice_minutes) as usize];
+            *slot = slot.saturating_add(record.counts.total);
+        }
+        totals
+            .into_iter()
+            .filter(|&total| rule.under_min_attempts(total))
+            .count() as u64
+    }
+
     /// How the month is judged: its bad slices with their summed counts, ascending, or the sum of
     /// its events.
     pub(crate) fn judged(&self) -> Judged {
@@ -256,6 +314,7 @@ impl MonthLedger {
                 Judged::Slices {
                     slice_minutes: *slice_minutes,
                     bad: slices,
+                    under_min_attempts: self.slices_under_min_attempts(*slice_minutes, *rule),
                 }
             }
             Store::Events { sum, failing } => {
@@ -276,6 +335,8 @@ pub(crate) enum Judged {
         slice_minutes: u32,
         /// Every bad slice (index, summed counts), ascending.
         bad: Vec<(u32, Counts)>,
+        /// Slices with some attempts but fewer than the policy's `min_attempts`: available.
+        under_min_attempts: u64,
     },
     /// Occurrences: the month's events.
     Events {

@@ -15,6 +15,8 @@ pub(super) struct PolicyFile {
     pub(super) effective_from: Option<Spanned<String>>,
     pub(super) service_month: Spanned<ServiceMonthFile>,
     pub(super) time_zone: Spanned<String>,
+    /// The name of the business calendar used when an evaluation names none.
+    pub(super) calendar: Option<Spanned<String>>,
     pub(super) standard_percent: Spanned<String>,
     pub(super) source: SourceFile,
     pub(super) method: Spanned<MethodFile>,
@@ -45,6 +47,8 @@ pub(super) enum MethodFile {
     Timeslices {
         slice_minutes: u32,
         bad_slice: BadSliceFile,
+        /// Fewest attempts a slice needs to be judged. Default 1.
+        min_attempts: Option<u32>,
     },
     Occurrences {
         /// Percent; below it a month's data cannot decide it. Default 99.

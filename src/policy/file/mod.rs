@@ -85,6 +85,17 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Parsed, PolicyFileError> {
             format!("'{}' is not an IANA time zone", file.time_zone.get_ref()),
         )
     })?;
+    if let Some(name) = &file.calendar
+        && !crate::calendar::is_name(name.get_ref())
+    {
+        return Err(at(
+            name.span(),
+            format!(
+                "calendar '{}' must be non-empty lowercase letters, digits and '-'",
+                name.get_ref()
+            ),
+        ));
+    }
     let standard = percent(&file.standard_percent, "standard_percent", &at)?;
     if standard == Percent::ZERO {
         return Err(at(
@@ -159,6 +170,7 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Parsed, PolicyFileError> {
             ServiceMonthFile::Anniversary => ServiceMonthKind::Anniversary,
         },
         time_zone,
+        calendar: file.calendar.map(Spanned::into_inner),
         method,
         standard,
         tiers,
@@ -195,9 +207,7 @@ fn revision(text: &str) -> String {
 
 /// Turns a byte span into a 1-based line and column.
 fn locate(path: &str, text: &str, span: Range<usize>, message: String) -> PolicyFileError {
-    let before = &text[..span.start.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    let (line, column) = crate::text::line_column(text, span.start);
     PolicyFileError {
         path: path.to_string(),
         line,

@@ -7,7 +7,7 @@ use super::{At, PolicyFileError};
 use crate::policy::{ClaimWindowRule, Method, Percent, Tier, TimesliceRule};
 
 /// Below 99% of a month's minutes with data, an occurrences month is not decided
-/// (contract-readings.md, "Silence never passes unnoticed").
+/// (docs/contract-readings.md, "Silence never passes unnoticed").
 const DEFAULT_MIN_COVERAGE: Percent = Percent::from_units(990_000);
 /// Slices must tile an hour so that clock changes of 30 or 60 minutes keep them aligned.
 const MINUTES_PER_HOUR: u32 = 60;
@@ -30,6 +30,7 @@ pub(super) fn method(file: &Spanned<MethodFile>, at: &At) -> Result<Method, Poli
         MethodFile::Timeslices {
             slice_minutes,
             bad_slice,
+            min_attempts,
         } => {
             let slice_minutes = *slice_minutes;
             if slice_minutes == 0 || !MINUTES_PER_HOUR.is_multiple_of(slice_minutes) {
@@ -48,9 +49,17 @@ pub(super) fn method(file: &Spanned<MethodFile>, at: &At) -> Result<Method, Poli
                         .map_err(|e| at(file.span(), format!("success_rate_below: {e}")))?,
                 ),
             };
+            let min_attempts = min_attempts.unwrap_or(1);
+            if min_attempts == 0 {
+                return Err(at(
+                    file.span(),
+                    "min_attempts must be at least 1 (1 judges every slice with an attempt)".into(),
+                ));
+            }
             Ok(Method::Timeslices {
                 slice_minutes,
                 bad_slice,
+                min_attempts,
             })
         }
     }

@@ -144,3 +144,34 @@ fn version_defaults_to_effective_from_and_a_bad_date_is_refused() {
     assert_eq!(error.line, 4, "{error}");
     assert!(error.message.contains("effective_from"), "{error}");
 }
+
+#[test]
+fn min_attempts_defaults_to_one_and_zero_is_refused() {
+    let method = |text: &str| match parse_policy("p.toml", text).unwrap().method {
+        crate::policy::Method::Timeslices { min_attempts, .. } => min_attempts,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(method(MINIMAL), 1);
+    let text = MINIMAL.replace(
+        "bad_slice = \"all_failed\"",
+        "bad_slice = \"all_failed\"\nmin_attempts = 10",
+    );
+    assert_eq!(method(&text), 10);
+    let error = error_for(&text.replace("min_attempts = 10", "min_attempts = 0"));
+    assert!(error.message.contains("min_attempts"), "{error}");
+    // At the [method] table, as its other values are.
+    assert_eq!(error.line, 12, "{error}");
+}
+
+#[test]
+fn a_policy_names_its_calendar() {
+    assert_eq!(parse_policy("p.toml", MINIMAL).unwrap().calendar, None);
+    let text = MINIMAL.replace(
+        "standard_percent = \"99\"",
+        "standard_percent = \"99\"\ncalendar = \"cn-mainland\"",
+    );
+    let policy = parse_policy("p.toml", &text).unwrap();
+    assert_eq!(policy.calendar.as_deref(), Some("cn-mainland"));
+    let error = error_for(&text.replace("\"cn-mainland\"", "\"CN\""));
+    assert_eq!(error.line, 7, "{error}");
+}
