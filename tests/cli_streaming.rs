@@ -84,16 +84,19 @@ fn stream(minutes: i64) -> (usize, u64) {
     (written, peak * 1024)
 }
 
-/// Four times the input costs no more memory: what is held is the blocks in flight and the
-/// term's ledger, never the file.
+/// Four times the input costs little more memory: what is held is the blocks in flight and the
+/// term's ledger, never the file. Reading the file whole would grow the peak by at least the
+/// added input; streaming may grow it by the ledger's fuller months and by how many blocks the
+/// threads happen to hold at once (more on a loaded machine), so the bound is a quarter of it.
 #[test]
 fn a_file_larger_than_its_memory_streams_through() {
     let (quarter_bytes, quarter_peak) = stream(731 * 1_440);
     let (bytes, peak) = stream(4 * 731 * 1_440);
     assert!(bytes > 100 << 20, "{bytes} bytes written");
+    let added = (bytes - quarter_bytes) as u64;
     let shown = |b: u64| b >> 20;
     assert!(
-        peak < quarter_peak + (8 << 20) && peak < (bytes as u64) / 2,
+        peak < quarter_peak + added / 4,
         "peak memory {} MB for {} MB of input, {} MB for {} MB",
         shown(peak),
         shown(bytes as u64),
