@@ -532,8 +532,12 @@ mod tests {
         std::fs::write(dir.path().join("a.toml"), version_of_im("v2", "2024-01-01")).unwrap();
         std::fs::write(dir.path().join("b.toml"), version_of_im("v3", "2024-01-01")).unwrap();
         let error = PolicySet::load(Some(dir.path())).unwrap_err().to_string();
-        assert!(error.contains("b.toml:9: "), "{error}");
-        assert!(error.contains("a.toml:9)"), "{error}");
+        let line = 1 + version_of_im("v3", "2024-01-01")
+            .lines()
+            .position(|l| l.starts_with("effective_from"))
+            .unwrap();
+        assert!(error.contains(&format!("b.toml:{line}: ")), "{error}");
+        assert!(error.contains(&format!("a.toml:{line})")), "{error}");
         assert!(error.contains("may not overlap"), "{error}");
     }
 
