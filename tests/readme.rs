@@ -64,15 +64,15 @@ fn the_readme_policy_table_matches_the_built_in_policies() {
     }
 }
 
-/// The README's ```sh blocks that call grpcurl.
-fn grpcurl_blocks(readme: &str) -> Vec<String> {
+/// The README's ```sh blocks that contain `command` (e.g. "grpcurl ").
+fn sh_blocks(readme: &str, command: &str) -> Vec<String> {
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
     for line in readme.lines() {
         match (&mut current, line) {
             (None, "```sh") => current = Some(String::new()),
             (Some(block), "```") => {
-                if block.contains("grpcurl ") {
+                if block.contains(command) {
                     blocks.push(block.clone());
                 }
                 current = None;
@@ -89,7 +89,7 @@ fn grpcurl_blocks(readme: &str) -> Vec<String> {
 
 #[test]
 fn the_readme_grpcurl_session_runs_as_described() {
-    let blocks = grpcurl_blocks(&readme());
+    let blocks = sh_blocks(&readme(), "grpcurl ");
     assert_eq!(blocks.len(), 5, "the README's grpcurl blocks: {blocks:#?}");
     let server = TestServer::build(Setup {
         health_listener: true,
@@ -239,32 +239,9 @@ fn the_readme_documents_every_flag_with_its_default() {
     }
 }
 
-/// The README's ```sh blocks that run `sla-evaluator evaluate`.
-fn evaluate_blocks(readme: &str) -> Vec<String> {
-    let mut blocks = Vec::new();
-    let mut current: Option<String> = None;
-    for line in readme.lines() {
-        match (&mut current, line) {
-            (None, "```sh") => current = Some(String::new()),
-            (Some(block), "```") => {
-                if block.contains("sla-evaluator evaluate ") {
-                    blocks.push(block.clone());
-                }
-                current = None;
-            }
-            (Some(block), line) => {
-                block.push_str(line);
-                block.push('\n');
-            }
-            (None, _) => {}
-        }
-    }
-    blocks
-}
-
 #[test]
 fn the_readme_file_example_runs_as_described() {
-    let blocks = evaluate_blocks(&readme());
+    let blocks = sh_blocks(&readme(), "sla-evaluator evaluate ");
     assert_eq!(blocks.len(), 1, "the README's evaluate blocks: {blocks:#?}");
     let dir = tempfile::tempdir().unwrap();
     let binary = std::path::Path::new(env!("CARGO_BIN_EXE_sla-evaluator"));
