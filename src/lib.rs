@@ -13,7 +13,7 @@ pub mod classify;
 pub mod cli;
 pub mod config;
 pub mod engine;
-mod files;
+pub mod files;
 pub mod input;
 pub mod limits;
 pub mod memory;

@@ -83,12 +83,20 @@ impl CalendarSet {
         Ok(set)
     }
 
-    /// Adds every `*.toml` file of `dir`, in file-name order; hidden entries are skipped, as in a
-    /// policy directory. Any bad file refuses the whole set.
+    /// Adds every `*.toml` file of `dir`, in file-name order, read as a policy directory is
+    /// (skipped entries are logged). Any bad file refuses the whole set.
     pub fn with_directory(mut self, dir: &Path) -> Result<Self, CalendarLoadError> {
-        let files = crate::files::toml_files(dir)
-            .map_err(|(path, source)| CalendarLoadError::Io { path, source })?;
-        for (shown, text) in files {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| CalendarLoadError::Io { path, source }
+        };
+        let (files, skipped) = crate::files::directory_entries(dir).map_err(io(dir))?;
+        for entry in skipped {
+            tracing::info!(path = %entry.path.display(), reason = entry.reason, "calendar directory entry skipped");
+        }
+        for path in files {
+            let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+            let shown = path.display().to_string();
             let calendar = parse_calendar(&shown, &text)?;
             self.add(&shown, calendar)?;
         }

@@ -12,7 +12,8 @@ use super::output::Table;
 use super::policies::method;
 use super::{REFUSED, fail};
 use crate::api::policy_message;
-use crate::policy::{LoadError, PolicySet, directory_entries, skip_reason};
+use crate::files::{directory_entries, skip_reason};
+use crate::policy::{LoadError, PolicySet};
 
 /// `check-policy`'s arguments.
 #[derive(Debug, Args)]
@@ -56,7 +57,7 @@ fn expand(args: &[PathBuf]) -> Result<Vec<PathBuf>, ()> {
                     files.extend(found);
                 }
                 Err(error) => {
-                    report(&error);
+                    let _ = fail(&format!("{}: {error}", arg.display()));
                     refused = true;
                 }
             }

@@ -17,9 +17,7 @@ pub use clause::{
 };
 pub use file::PolicyFileError;
 pub use percent::{Fraction, Percent, PercentError};
-pub use set::{
-    LoadError, LoadedVersion, PolicySet, PolicyVersions, Skipped, directory_entries, skip_reason,
-};
+pub use set::{LoadError, LoadedVersion, PolicySet, PolicyVersions};
 pub use store::PolicyStore;
 
 /// One SLA, as the engine reads it.

@@ -1,5 +1,6 @@
 //! The policies a server evaluates against: the five built-in ones plus any loaded from a directory.
 
+use crate::files::{Skipped, directory_entries};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -153,15 +154,6 @@ struct Entry {
     files: Vec<LoadedVersion>,
 }
 
-/// What the loader did not read from a directory, and why: logged, never silently passed over.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Skipped {
-    /// The entry.
-    pub path: PathBuf,
-    /// Why it was not read.
-    pub reason: &'static str,
-}
-
 /// An immutable, ordered set of policies looked up by id, each with its versions.
 #[derive(Clone, Debug, Default)]
 pub struct PolicySet {
@@ -194,7 +186,10 @@ impl PolicySet {
     /// subdirectories and other extensions are skipped and listed in [`PolicySet::skipped`]. Any
     /// bad file refuses the whole set.
     pub fn with_directory(mut self, dir: &Path) -> Result<Self, LoadError> {
-        let (files, skipped) = directory_entries(dir)?;
+        let (files, skipped) = directory_entries(dir).map_err(|source| LoadError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
         self.skipped.extend(skipped);
         self.from_directory += files.len();
         self.with_files(&files)
@@ -305,41 +300,6 @@ impl PolicySet {
     /// True when none are.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
-    }
-}
-
-/// The policy files of `dir` in file-name order, and the entries a server skips, with why.
-pub fn directory_entries(dir: &Path) -> Result<(Vec<PathBuf>, Vec<Skipped>), LoadError> {
-    let io = |source| LoadError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut files = Vec::new();
-    let mut skipped = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io)? {
-        let path = entry.map_err(io)?.path();
-        match skip_reason(&path) {
-            Some(reason) => skipped.push(Skipped { path, reason }),
-            None => files.push(path),
-        }
-    }
-    files.sort();
-    skipped.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok((files, skipped))
-}
-
-/// Why a server does not read this entry of its policy directory: hidden (a Kubernetes
-/// ConfigMap's `..data` links), a directory, or not `*.toml` (in any case: `IM.TOML` is read).
-pub fn skip_reason(path: &Path) -> Option<&'static str> {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if name.starts_with('.') {
-        Some("hidden")
-    } else if path.is_dir() {
-        Some("a directory: policy directories are not searched recursively")
-    } else if !name.to_ascii_lowercase().ends_with(".toml") {
-        Some("not a .toml file")
-    } else {
-        None
     }
 }
 
