@@ -4,13 +4,13 @@
 // A failed unwrap in a test is a failed assertion, with a backtrace.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 mod common;
 
+use common::process::Binary;
 use common::requests::{april_minutes, im_spec};
 use common::scrape::wait_for_open_streams;
 use sla_evaluator::api::pb::{self, sla_evaluator_client::SlaEvaluatorClient};
@@ -18,61 +18,6 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-
-/// Starts the binary on ephemeral ports and reads the gRPC and metrics addresses it logged.
-fn start(extra: &[&str]) -> (Child, SocketAddr, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sla-evaluator"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--metrics-listen",
-            "127.0.0.1:0",
-        ])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start sla-evaluator");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let (addr, metrics) = loop {
-        let line = lines
-            .next()
-            .expect("the server logs before exiting")
-            .unwrap();
-        let log: serde_json::Value = serde_json::from_str(&line).unwrap();
-        if let Some(listen) = log["fields"]["listen"].as_str() {
-            let metrics = log["fields"]["metrics_listen"].as_str().unwrap();
-            break (listen.parse().unwrap(), metrics.parse().unwrap());
-        }
-    };
-    // Keep draining the logs so the server never blocks on a full pipe.
-    std::thread::spawn(move || lines.for_each(drop));
-    (child, addr, metrics)
-}
-
-fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success(), "kill -{name} failed");
-}
-
-fn wait_for_exit(child: &mut Child, within: Duration) -> std::process::ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the server did not exit within {within:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 async fn health_of(addr: SocketAddr, service: &str) -> Option<i32> {
     let channel = tonic::transport::Channel::from_shared(format!("http://{addr}")).ok()?;
@@ -111,7 +56,8 @@ async fn open_stream(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
-    let (mut child, addr, metrics) = start(&["--drain-delay", "5s", "--grace-period", "20s"]);
+    let mut binary = Binary::start(&["--drain-delay", "5s", "--grace-period", "20s"]);
+    let (addr, metrics) = (binary.addr, binary.metrics);
     assert_eq!(
         health_of(addr, "").await,
         Some(ServingStatus::Serving as i32)
@@ -120,7 +66,7 @@ async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
     // A stream is open, half sent.
     let (tx, call) = open_stream(addr, metrics, Some(april_minutes(0, 300, 2, 2))).await;
 
-    signal(&child, "TERM");
+    binary.signal("TERM");
     let signalled = Instant::now();
 
     // Health turns NOT_SERVING at once, and new connections are still answered during the delay.
@@ -179,10 +125,9 @@ async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
         (433, "98.9976", 1)
     );
 
-    let status =
-        tokio::task::spawn_blocking(move || wait_for_exit(&mut child, Duration::from_secs(10)))
-            .await
-            .unwrap();
+    let status = tokio::task::spawn_blocking(move || binary.wait_for_exit(Duration::from_secs(10)))
+        .await
+        .unwrap();
     assert_eq!(status.code(), Some(0), "{status}");
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
@@ -192,15 +137,15 @@ async fn sigterm_reports_not_serving_drains_open_streams_and_exits_zero() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_cancels_what_outlives_the_grace_period_and_still_exits_zero() {
-    let (mut child, addr, metrics) = start(&["--grace-period", "1s"]);
+    let mut binary = Binary::start(&["--grace-period", "1s"]);
+    let (addr, metrics) = (binary.addr, binary.metrics);
     let (tx, call) = open_stream(addr, metrics, Some(april_minutes(0, 10, 2, 2))).await;
 
-    signal(&child, "INT");
+    binary.signal("INT");
     let signalled = Instant::now();
-    let status =
-        tokio::task::spawn_blocking(move || wait_for_exit(&mut child, Duration::from_secs(10)))
-            .await
-            .unwrap();
+    let status = tokio::task::spawn_blocking(move || binary.wait_for_exit(Duration::from_secs(10)))
+        .await
+        .unwrap();
     assert_eq!(status.code(), Some(0), "{status}");
     assert!(
         signalled.elapsed() >= Duration::from_secs(1),
@@ -237,17 +182,17 @@ fn a_bad_policy_directory_stops_the_server_from_starting() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_signal_exits_without_waiting_for_the_drain() {
-    let (mut child, addr, metrics) = start(&["--grace-period", "60s"]);
+    let mut binary = Binary::start(&["--grace-period", "60s"]);
+    let (addr, metrics) = (binary.addr, binary.metrics);
     let (tx, call) = open_stream(addr, metrics, None).await;
 
-    signal(&child, "TERM");
+    binary.signal("TERM");
     // The held stream would keep the drain waiting for a minute; a second signal ends it now.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    signal(&child, "INT");
-    let status =
-        tokio::task::spawn_blocking(move || wait_for_exit(&mut child, Duration::from_secs(10)))
-            .await
-            .unwrap();
+    binary.signal("INT");
+    let status = tokio::task::spawn_blocking(move || binary.wait_for_exit(Duration::from_secs(10)))
+        .await
+        .unwrap();
     assert_eq!(status.code(), Some(130), "{status}");
     assert!(call.await.unwrap().is_err());
     drop(tx);

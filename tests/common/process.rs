@@ -103,6 +103,21 @@ impl Binary {
         assert!(status.success(), "kill -{name} failed");
     }
 
+    /// Waits for it to exit by itself (after a signal), up to `within`.
+    pub(crate) fn wait_for_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not exit within {within:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The `http://` endpoint of its gRPC listener.
     pub(crate) fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
