@@ -21,14 +21,14 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Runs `buf generate` into `out` (buf.gen.yaml writes under `out/gen`).
 fn generate(out: &Path) {
-    for (program, package) in [
-        ("protoc", "protobuf-compiler"),
-        ("protoc-gen-go", "protoc-gen-go"),
-        ("protoc-gen-go-grpc", "protoc-gen-go-grpc"),
-        ("grpc_python_plugin", "protobuf-compiler-grpc"),
-        ("grpc_java_plugin", "protobuf-compiler-grpc-java-plugin"),
+    for program in [
+        "protoc",
+        "protoc-gen-go",
+        "protoc-gen-go-grpc",
+        "grpc_python_plugin",
+        "grpc_java_plugin",
     ] {
-        system_tool(program, package);
+        system_tool(program);
     }
     let mut buf = tool("buf");
     buf.env("PATH", tools_path())
@@ -75,15 +75,12 @@ fn buf_generates_go_java_python_and_typescript_that_work() {
 /// Builds tests/go/client.go against the generated package in GOPATH mode, with the Go gRPC and
 /// protobuf libraries Debian installs under /usr/share/gocode (no module download), and runs it.
 fn go_client_evaluates(generated: &Path, server: &TestServer) {
-    let go = system_tool(
-        "go",
-        "golang-go golang-google-grpc-dev golang-google-protobuf-dev",
-    );
+    // Installs Go with its libraries (tests/tools/debian-packages) when it is missing.
+    let go = system_tool("go");
     let gocode = Path::new("/usr/share/gocode/src/google.golang.org/grpc");
     assert!(
         gocode.is_dir(),
-        "{} is missing; install it (Debian: apt-get install golang-google-grpc-dev \
-         golang-google-protobuf-dev; .ci/run does)",
+        "{} is missing; tests/tools/install-debian-packages installs it (golang-google-grpc-dev)",
         gocode.display()
     );
     let gopath = generated.join("gopath");

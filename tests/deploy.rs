@@ -294,6 +294,47 @@ fn ci_builds_what_the_dockerfile_builds() {
     );
 }
 
+/// CI proves the README's promise: its last step is exactly the test command of the README's first
+/// lines, with nothing installed before it that the command would not install itself.
+#[test]
+fn ci_runs_the_readmes_test_command() {
+    let readme = read("README.md");
+    let first_block = readme
+        .split_once("```sh\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("the README opens with a sh block")
+        .0;
+    let lines: Vec<&str> = first_block.lines().collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "the README's first block is its two set-up commands"
+    );
+    let command = |line: &str| {
+        line.split_once(" #")
+            .map_or(line, |(c, _)| c)
+            .trim()
+            .to_string()
+    };
+    assert_eq!(command(lines[0]), "cargo run --release");
+    let test_command = command(lines[1]);
+    let ci = read(".ci/run");
+    let steps: Vec<&str> = ci
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    assert_eq!(
+        steps.last(),
+        Some(&test_command.as_str()),
+        "the last step of .ci/run"
+    );
+    assert!(
+        !ci.contains("apt-get"),
+        ".ci/run installs nothing itself: the README's test command must"
+    );
+}
+
 /// The image says what it is: the OCI annotations on the image that runs, with the crate's
 /// version and licence.
 #[test]

@@ -162,7 +162,7 @@ async fn calls_streams_buckets_and_shedding_are_counted() {
         );
     }
     // And the exposition is clean by Prometheus's own linter.
-    let mut promtool = std::process::Command::new("promtool");
+    let mut promtool = std::process::Command::new(common::tools::system_tool("promtool"));
     promtool.args(["check", "metrics"]);
     let output = common::tools::run(promtool, &body);
     assert!(

@@ -47,7 +47,7 @@ const METRICS: [&str; 22] = [
 ];
 
 fn promtool() -> Command {
-    let mut promtool = Command::new(system_tool("promtool", "prometheus"));
+    let mut promtool = Command::new(system_tool("promtool"));
     promtool.current_dir(Path::new(ROOT).join("deploy/prometheus"));
     promtool
 }

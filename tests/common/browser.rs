@@ -1,7 +1,7 @@
 //! A real headless browser, Debian's `chromium`, for the tests that look at a rendered page.
 //!
-//! A missing browser fails the test with what to install; nothing is skipped (CI installs it with
-//! apt-get in `.ci/run`). `CHROMIUM` may name another binary. Each run gets a fresh profile and
+//! A missing browser is installed on first use, or fails the test with what to install
+//! (`system_tool`); nothing is skipped. `CHROMIUM` may name another binary. Each run gets a fresh profile and
 //! every background service turned off: the machines these tests run on have no network, and a
 //! browser that tries to reach one stalls.
 #![allow(dead_code)]
@@ -12,6 +12,8 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::tools::system_tool;
+
 /// The longest one browser run may take.
 const TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -19,19 +21,10 @@ const TIMEOUT: Duration = Duration::from_secs(120);
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn binary() -> PathBuf {
-    if let Some(named) = std::env::var_os("CHROMIUM") {
-        return named.into();
+    match std::env::var_os("CHROMIUM") {
+        Some(named) => named.into(),
+        None => system_tool("chromium"),
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join("chromium"))
-        .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "no `chromium` on PATH: the claim-report tests open each page in a real headless \
-                 browser. Install it (Debian: apt-get install chromium) or point CHROMIUM at one."
-            )
-        })
 }
 
 /// Runs the browser headless on `page` with `action` (e.g. `--dump-dom`) and returns its standard

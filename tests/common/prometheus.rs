@@ -7,6 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use super::tools::system_tool;
+
 /// A running Prometheus, stopped when dropped.
 pub(crate) struct Prometheus {
     pub(crate) url: String,
@@ -15,15 +17,7 @@ pub(crate) struct Prometheus {
 }
 
 fn tool(name: &str) -> Command {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "`{name}` is not on PATH: install Prometheus (Debian: apt-get install prometheus; \
-         .ci/run does)"
-    );
-    Command::new(name)
+    Command::new(system_tool(name))
 }
 
 impl Prometheus {

@@ -129,21 +129,16 @@ pub(crate) fn node_modules() -> &'static Path {
             std::fs::create_dir_all(&dir).expect("create the npm tools directory");
             std::fs::write(dir.join("package.json"), NODE_PACKAGE).expect("write package.json");
             std::fs::write(dir.join("package-lock.json"), NODE_LOCK).expect("write the lock");
-            let output = Command::new("npm")
+            let output = Command::new(system_tool("npm"))
                 .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
                 .current_dir(&dir)
-                .output();
-            match output {
-                Ok(output) => assert!(
-                    output.status.success(),
-                    "npm could not install tests/tools/package.json:\n{}",
-                    String::from_utf8_lossy(&output.stderr)
-                ),
-                Err(error) => panic!(
-                    "cannot run npm ({error}); install Node.js with npm (Debian: apt-get install \
-                     npm; .ci/run does)"
-                ),
-            }
+                .output()
+                .expect("run npm");
+            assert!(
+                output.status.success(),
+                "npm could not install tests/tools/package.json:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
             std::fs::write(&marker, wanted).expect("write the npm marker");
         }
         dir.join("node_modules")
@@ -163,16 +158,55 @@ pub(crate) fn node_tool(name: &str) -> Command {
     command
 }
 
-/// A program the machine must provide (CI installs it with apt-get in .ci/run): its path, or a
-/// failure naming the Debian package to install.
-pub(crate) fn system_tool(name: &str, debian_package: &str) -> PathBuf {
+/// A program from Debian's packages (tests/tools/debian-packages names each one's package): its
+/// path. The first time one is missing, tests/tools/install-debian-packages installs every missing
+/// package (as root, with apt-get; once, under a lock, for all the tests running at once);
+/// otherwise the test fails with what it printed, the one command that installs them all.
+pub(crate) fn system_tool(name: &str) -> PathBuf {
+    let listed = include_str!("../tools/debian-packages")
+        .lines()
+        .any(|line| line.split_whitespace().next() == Some(name));
+    assert!(listed, "{name} is not in tests/tools/debian-packages");
+    on_path(name).unwrap_or_else(|| {
+        if let Err(refusal) = install_debian_packages() {
+            panic!("{name} is not on PATH, and {refusal}");
+        }
+        on_path(name).unwrap_or_else(|| {
+            panic!("{name} is still not on PATH after tests/tools/install-debian-packages")
+        })
+    })
+}
+
+/// Where `name` is on PATH.
+fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
-        .unwrap_or_else(|| {
-            panic!("{name} is not on PATH; install it (Debian: apt-get install {debian_package}; .ci/run does)")
+}
+
+/// Runs tests/tools/install-debian-packages once per test process, under a lock shared by every
+/// test process (a second one waits, then finds the packages there).
+fn install_debian_packages() -> Result<(), String> {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    INSTALLED
+        .get_or_init(|| {
+            let root = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            std::fs::create_dir_all(root).expect("create target/tmp");
+            let lock = File::create(root.join("debian-packages.lock")).expect("create the lock");
+            lock.lock().expect("lock the Debian install");
+            let script =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/install-debian-packages");
+            let output = Command::new(&script)
+                .output()
+                .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+            if output.status.success() {
+                Ok(())
+            } else {
+                Err(String::from_utf8_lossy(&output.stderr).into_owned())
+            }
         })
+        .clone()
 }
 
 /// PATH with the venv's and the npm tools' programs first, for tools that run other tools (buf
