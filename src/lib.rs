@@ -20,5 +20,5 @@ pub mod memory;
 pub mod policy;
 pub mod render;
 pub mod server;
+pub mod strict;
 pub mod telemetry;
-pub mod text;

@@ -63,7 +63,7 @@ impl FromStr for Percent {
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let value =
-            crate::text::decimal(text).ok_or_else(|| PercentError::NotANumber(text.to_string()))?;
+            crate::strict::decimal(text).ok_or_else(|| PercentError::NotANumber(text.to_string()))?;
         Percent::from_decimal(value)
     }
 }
