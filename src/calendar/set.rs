@@ -90,7 +90,7 @@ impl CalendarSet {
             let path = path.to_path_buf();
             move |source| CalendarLoadError::Io { path, source }
         };
-        let (files, skipped) = crate::files::directory_entries(dir).map_err(io(dir))?;
+        let (files, skipped) = crate::data_dir::directory_entries(dir).map_err(io(dir))?;
         for entry in skipped {
             tracing::info!(path = %entry.path.display(), reason = entry.reason, "calendar directory entry skipped");
         }

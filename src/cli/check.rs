@@ -12,7 +12,7 @@ use super::output::Table;
 use super::policies::method;
 use super::{REFUSED, fail};
 use crate::api::policy_message;
-use crate::files::{directory_entries, skip_reason};
+use crate::data_dir::{directory_entries, skip_reason};
 use crate::policy::{LoadError, PolicySet};
 
 /// `check-policy`'s arguments.

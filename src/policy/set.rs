@@ -1,6 +1,6 @@
 //! The policies a server evaluates against: the five built-in ones plus any loaded from a directory.
 
-use crate::files::{Skipped, directory_entries};
+use crate::data_dir::{Skipped, directory_entries};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
