@@ -11,7 +11,7 @@ use tracing::{Span, field};
 use super::error::{ApiError, log_refusal};
 use super::from_pb;
 use super::pb;
-use super::session::Session;
+use super::stream_evaluation::StreamEvaluation;
 use super::to_pb;
 use super::upload::{ClientGone, Upload};
 use crate::calendar::CalendarSet;
@@ -68,7 +68,7 @@ impl SlaService {
         let gone = request.extensions().get::<ClientGone>().cloned();
         let mut upload = Upload::new(request.into_inner(), gone);
         let spec = upload.spec().await?;
-        let mut session = Session::start(
+        let mut evaluation = StreamEvaluation::start(
             &policies,
             &self.calendars,
             self.limits,
@@ -77,21 +77,25 @@ impl SlaService {
             spec,
             Utc::now(),
         )?;
-        Span::current().record("policy_id", session.policy_id());
-        let outcome = self.fold(&mut upload, &mut session).await;
-        let ingested = session.ingested();
+        Span::current().record("policy_id", evaluation.policy_id());
+        let outcome = self.fold(&mut upload, &mut evaluation).await;
+        let ingested = evaluation.ingested();
         let span = Span::current();
         span.record("buckets_accepted", ingested.accepted);
         span.record("buckets_ignored", ingested.ignored);
-        span.record("batches", session.batches());
+        span.record("batches", evaluation.batches());
         outcome?;
-        session.finish()
+        evaluation.finish()
     }
 
     /// Takes every message after the spec.
-    async fn fold(&self, upload: &mut Upload, session: &mut Session) -> Result<(), ApiError> {
+    async fn fold(
+        &self,
+        upload: &mut Upload,
+        evaluation: &mut StreamEvaluation,
+    ) -> Result<(), ApiError> {
         while let Some(message) = upload.next().await? {
-            let taken = session.take(message);
+            let taken = evaluation.take(message);
             // Counted as they arrive, rows before a refused one included.
             self.metrics.buckets(taken.ingested);
             taken.result()?;

@@ -3,7 +3,7 @@
 //!
 //! Both ways build the same `sla.v1` messages from the inputs (the spec with `as_of` fixed once,
 //! the outages, then the buckets as `BucketColumns` of up to 10,000 rows) and feed them to an
-//! `api::Session` in process or to an Evaluate stream of the server: the responses are the same
+//! `api::StreamEvaluation` in process or to an Evaluate stream of the server: the responses are the same
 //! messages, so their JSON is the same bytes.
 
 mod feed;

@@ -17,7 +17,7 @@ use crate::memory::Reservation;
 use crate::policy::PolicySet;
 
 /// An evaluation in progress, fed message by message.
-pub struct Session {
+pub struct StreamEvaluation {
     evaluation: Evaluation,
     memory: Reservation,
     /// What the term's empty ledgers may take, kept reserved however little they hold yet.
@@ -29,7 +29,7 @@ pub struct Session {
     batches: u64,
 }
 
-impl Session {
+impl StreamEvaluation {
     /// Starts an evaluation from a stream's spec. `received` is when the spec arrived: the
     /// evaluation's `as_of` unless the spec names one. A stream may carry at most `max_buckets`
     /// buckets.
@@ -51,7 +51,7 @@ impl Session {
         let term = Term::new(request.policy, request.spec, limits)?;
         let floor = term.ledger_bytes();
         memory.grow(floor)?;
-        Ok(Session {
+        Ok(StreamEvaluation {
             evaluation: Evaluation::with_term(term),
             memory,
             floor,
