@@ -12,7 +12,7 @@ pub mod output;
 pub mod policies;
 pub mod render;
 pub mod serve;
-mod service;
+mod target;
 
 use std::fmt::Display;
 use std::path::Path;

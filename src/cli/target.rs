@@ -16,9 +16,10 @@ use crate::memory::MemoryBudget;
 use crate::policy::PolicyStore;
 use crate::server::metrics::Metrics;
 
-/// Where a unary call is answered.
+/// Where a unary call is answered: `--target`, or this process with its policy and calendar
+/// directories.
 #[derive(Debug, Clone, Args)]
-pub struct Where {
+pub struct TargetArgs {
     /// Ask the server at HOST:PORT instead of answering in this process: the same output.
     #[arg(long, value_name = "HOST:PORT", global = true)]
     pub target: Option<String>,
@@ -43,24 +44,24 @@ pub struct Where {
     pub calendar_dir: Option<std::path::PathBuf>,
 }
 
-/// A service to call.
-pub(crate) enum Service {
+/// The service a subcommand calls.
+pub(crate) enum Target {
     /// The handlers, in process.
-    Local(SlaService),
-    /// A server.
-    Remote(SlaEvaluatorClient<Channel>, String),
+    InProcess(SlaService),
+    /// A server, and its address for messages.
+    Server(SlaEvaluatorClient<Channel>, String),
 }
 
-impl Service {
+impl Target {
     /// The service `place` names; a message on failure.
-    pub(crate) async fn new(place: &Where) -> Result<Service, String> {
+    pub(crate) async fn new(place: &TargetArgs) -> Result<Target, String> {
         match &place.target {
             None => {
                 let policies = super::load_policies(place.policy_dir.as_deref())
                     .map_err(|_| "cannot load the policies".to_string())?;
                 let calendars = super::load_calendars(place.calendar_dir.as_deref(), &policies)
                     .map_err(|_| "cannot load the calendars".to_string())?;
-                Ok(Service::Local(SlaService::new(
+                Ok(Target::InProcess(SlaService::new(
                     Arc::new(PolicyStore::new(Arc::new(policies))),
                     Arc::new(calendars),
                     Limits::default(),
@@ -80,7 +81,7 @@ impl Service {
                     .connect()
                     .await
                     .map_err(|error| format!("cannot reach the server at {url}: {error}"))?;
-                Ok(Service::Remote(
+                Ok(Target::Server(
                     SlaEvaluatorClient::new(channel),
                     target.clone(),
                 ))
@@ -90,8 +91,8 @@ impl Service {
 
     fn refused(&self, status: tonic::Status) -> String {
         match self {
-            Service::Local(_) => status.message().to_string(),
-            Service::Remote(_, target) => {
+            Target::InProcess(_) => status.message().to_string(),
+            Target::Server(_, target) => {
                 format!(
                     "the server at {target} answered {:?}: {}",
                     status.code(),
@@ -105,8 +106,8 @@ impl Service {
     pub(crate) async fn list_policies(&mut self) -> Result<pb::ListPoliciesResponse, String> {
         let request = Request::new(pb::ListPoliciesRequest {});
         let answer = match self {
-            Service::Local(service) => service.list_policies(request).await,
-            Service::Remote(client, _) => client.list_policies(request).await,
+            Target::InProcess(service) => service.list_policies(request).await,
+            Target::Server(client, _) => client.list_policies(request).await,
         };
         answer
             .map(tonic::Response::into_inner)
@@ -119,8 +120,8 @@ impl Service {
             policy_id: id.to_string(),
         });
         let answer = match self {
-            Service::Local(service) => service.get_policy(request).await,
-            Service::Remote(client, _) => client.get_policy(request).await,
+            Target::InProcess(service) => service.get_policy(request).await,
+            Target::Server(client, _) => client.get_policy(request).await,
         };
         answer
             .map(tonic::Response::into_inner)
@@ -134,8 +135,8 @@ impl Service {
     ) -> Result<pb::ClassifyOutagesResponse, String> {
         let request = Request::new(request);
         let answer = match self {
-            Service::Local(service) => service.classify_outages(request).await,
-            Service::Remote(client, _) => client.classify_outages(request).await,
+            Target::InProcess(service) => service.classify_outages(request).await,
+            Target::Server(client, _) => client.classify_outages(request).await,
         };
         answer
             .map(tonic::Response::into_inner)
