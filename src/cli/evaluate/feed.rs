@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::sent::{Sent, batch_and_row};
+use super::trace_back::{TraceBack, batch_and_row};
 use crate::api::pb;
 use crate::api::pb::evaluate_request::Item;
 use crate::input::buckets::Block;
@@ -66,7 +66,7 @@ pub(super) struct Feed<'a, E: Evaluator> {
     evaluator: &'a E,
     plan: &'a Plan,
     streams: BTreeMap<Key, E::Stream>,
-    sent: BTreeMap<Key, Sent>,
+    trace_backs: BTreeMap<Key, TraceBack>,
     /// The input being read, for messages.
     pub(super) source: String,
     /// The first failure; once set, nothing more is fed.
@@ -82,7 +82,7 @@ impl<'a, E: Evaluator> Feed<'a, E> {
             evaluator,
             plan,
             streams: BTreeMap::new(),
-            sent: BTreeMap::new(),
+            trace_backs: BTreeMap::new(),
             source: String::new(),
             failure: None,
             progress: Box::new(|_| {}),
@@ -96,8 +96,11 @@ impl<'a, E: Evaluator> Feed<'a, E> {
                 return self.fail(failure);
             }
             if self.evaluator.refuses_late() {
-                let sent = self.sent.entry(chunk.subscription.clone()).or_default();
-                sent.note(&self.source, block.origin, &chunk.places);
+                let trace_back = self
+                    .trace_backs
+                    .entry(chunk.subscription.clone())
+                    .or_default();
+                trace_back.note(&self.source, block.origin, &chunk.places);
             }
             let message = pb::EvaluateRequest {
                 item: Some(Item::Columns(chunk.columns)),
@@ -200,7 +203,7 @@ impl<'a, E: Evaluator> Feed<'a, E> {
     /// the batch is remembered.
     fn late_failure(&self, key: &Key, refusal: Refusal) -> Failure {
         let found = batch_and_row(&refusal.message)
-            .and_then(|(batch, row)| self.sent.get(key)?.find(batch, row));
+            .and_then(|(batch, row)| self.trace_backs.get(key)?.find(batch, row));
         match found {
             Some((source, place)) => bucket_failure(&source, place, key, refusal),
             None => InputError::whole(&self.source, with_subscription(key, refusal.message)),

@@ -9,9 +9,9 @@
 mod feed;
 mod local;
 mod remote;
-mod sent;
 pub mod source;
 pub mod spec;
+mod trace_back;
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;

@@ -22,12 +22,12 @@ enum Places {
 
 /// One stream's recent batches.
 #[derive(Debug, Default)]
-pub(super) struct Sent {
+pub(super) struct TraceBack {
     batches: u64,
     recent: VecDeque<(u64, String, Origin, Places)>,
 }
 
-impl Sent {
+impl TraceBack {
     /// Notes the next batch, read from `source` at `origin` with these row places.
     pub(super) fn note(&mut self, source: &str, origin: Origin, places: &[u32]) {
         let first = places.first().copied().unwrap_or_default();
@@ -75,12 +75,18 @@ mod tests {
 
     #[test]
     fn finds_rows_of_recent_batches() {
-        let mut sent = Sent::default();
-        sent.note("a.csv", Origin::Lines { before: 100 }, &[2, 3, 4]);
-        sent.note("a.csv", Origin::Lines { before: 100 }, &[5, 9]);
-        assert_eq!(sent.find(0, 2), Some(("a.csv".into(), Place::Line(104))));
-        assert_eq!(sent.find(1, 1), Some(("a.csv".into(), Place::Line(109))));
-        assert_eq!(sent.find(2, 0), None);
+        let mut trace_back = TraceBack::default();
+        trace_back.note("a.csv", Origin::Lines { before: 100 }, &[2, 3, 4]);
+        trace_back.note("a.csv", Origin::Lines { before: 100 }, &[5, 9]);
+        assert_eq!(
+            trace_back.find(0, 2),
+            Some(("a.csv".into(), Place::Line(104)))
+        );
+        assert_eq!(
+            trace_back.find(1, 1),
+            Some(("a.csv".into(), Place::Line(109)))
+        );
+        assert_eq!(trace_back.find(2, 0), None);
         assert_eq!(
             batch_and_row("answered: batch 3, row 17 (columns.failed[17]): x"),
             Some((3, 17))
