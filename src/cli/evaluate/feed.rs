@@ -6,11 +6,10 @@ use std::collections::BTreeMap;
 use super::trace_back::{TraceBack, batch_and_row};
 use crate::api::pb;
 use crate::api::pb::evaluate_request::Item;
-use crate::input::buckets::Block;
 use crate::input::fees::Fees;
 use crate::input::ordered::Flow;
 use crate::input::outages::Entry;
-use crate::input::{InputError, Place};
+use crate::input::{Block, InputError, Place};
 
 /// A subscription's name; `None` for an input without a `subscription` column.
 pub(super) type Key = Option<String>;

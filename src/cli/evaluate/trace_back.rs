@@ -4,8 +4,7 @@
 
 use std::collections::VecDeque;
 
-use crate::input::Place;
-use crate::input::buckets::Origin;
+use crate::input::{Origin, Place};
 
 /// Batches remembered per stream: more than can be in flight (the queue, HTTP/2's window, the
 /// message being decoded).
