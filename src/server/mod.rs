@@ -22,8 +22,8 @@ use tonic_health::ServingStatus;
 use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
 
-pub use connections::{ConnectionLimits, TlsError};
-pub use options::{Http2Options, ServerOptions, ShutdownOptions, TlsOptions};
+pub use connections::{ConnectionLimits, TlsError, TlsOptions};
+pub use options::{Http2Options, ServerOptions, ShutdownOptions};
 pub use reload::{PolicyReload, log_policies};
 
 use crate::api::SlaService;

@@ -10,7 +10,17 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{RootCertStore, ServerConfig, crypto};
 
-use super::super::options::TlsOptions;
+/// TLS material, as PEM.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// The server's certificate chain.
+    pub certificate: Vec<u8>,
+    /// The server's private key.
+    pub key: Vec<u8>,
+    /// CA certificates that sign acceptable client certificates; when given, every client must
+    /// present one (mutual TLS).
+    pub client_ca: Option<Vec<u8>>,
+}
 
 /// Why the TLS material cannot serve.
 #[derive(Debug, thiserror::Error)]
