@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
 use crate::calendar::{CalendarLoadError, CalendarSet};
 use crate::limits::{CallLimits, Limits};
@@ -14,6 +14,7 @@ use crate::policy::{LoadError, PolicySet};
 use crate::server::{
     ConnectionLimits, Http2Options, PolicyReload, ServerOptions, ShutdownOptions, TlsOptions,
 };
+use crate::telemetry::LogFormat;
 
 /// Evaluates measured availability against SLA policies over gRPC.
 #[derive(Debug, Parser)]
@@ -136,15 +137,6 @@ pub struct Config {
     /// Log filter, in tracing's EnvFilter syntax.
     #[arg(long, env = "SLA_LOG", default_value = "info")]
     pub log: String,
-}
-
-/// How log lines are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Readable lines, coloured on a terminal.
-    Human,
-    /// One JSON object per line, for log collectors.
-    Json,
 }
 
 /// An address, or none.
