@@ -12,7 +12,7 @@ mod upload;
 
 pub use error::{ApiError, ERROR_DOMAIN, log_refusal};
 pub use ingest::Taken;
-pub use service::SlaService;
+pub use service::{BucketCounter, SlaService, Uncounted};
 pub use stream_evaluation::StreamEvaluation;
 pub use upload::ClientGone;
 

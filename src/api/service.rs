@@ -1,5 +1,6 @@
 //! The `sla.v1.SlaEvaluator` handlers: validate, convert, call the domain, convert back. Serving
-//! policy (shedding, time limits, call metrics) wraps them in `server::call_policy`.
+//! policy (shedding, time limits, call metrics) wraps them at the server's edge
+//! (`server/edge/`).
 
 use std::sync::Arc;
 
@@ -16,13 +17,28 @@ use super::to_pb;
 use super::upload::{ClientGone, Upload};
 use crate::calendar::CalendarSet;
 use crate::classify::{self, Context};
+use crate::engine::Ingested;
 use crate::limits::{CallLimits, Limits};
 use crate::memory::MemoryBudget;
 use crate::policy::{PolicySet, PolicyStore};
-use crate::server::metrics::Metrics;
 
-/// The service: the loaded policies and calendars, the limits, and the metrics buckets are
-/// counted in.
+/// Where the service counts the buckets Evaluate streams bring, as they arrive. The server counts
+/// them in its metrics; the command line, answering one person's call in process, counts nothing
+/// ([`Uncounted`]). A trait, so that the API layer needs nothing of the server's.
+pub trait BucketCounter: Send + Sync + std::fmt::Debug {
+    /// Counts what one message added: buckets accepted, and ignored.
+    fn buckets(&self, ingested: Ingested);
+}
+
+/// Counts nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Uncounted;
+
+impl BucketCounter for Uncounted {
+    fn buckets(&self, _: Ingested) {}
+}
+
+/// The service: the loaded policies and calendars, the limits, and where buckets are counted.
 #[derive(Clone, Debug)]
 pub struct SlaService {
     policies: Arc<PolicyStore>,
@@ -30,19 +46,19 @@ pub struct SlaService {
     limits: Limits,
     calls: CallLimits,
     budget: Arc<MemoryBudget>,
-    metrics: Arc<Metrics>,
+    counter: Arc<dyn BucketCounter>,
 }
 
 impl SlaService {
     /// A service evaluating against the policies in `policies`, counting business days in
-    /// `calendars`, within `limits`.
+    /// `calendars`, within `limits`, and buckets in `counter`.
     pub fn new(
         policies: Arc<PolicyStore>,
         calendars: Arc<CalendarSet>,
         limits: Limits,
         calls: CallLimits,
         budget: Arc<MemoryBudget>,
-        metrics: Arc<Metrics>,
+        counter: Arc<dyn BucketCounter>,
     ) -> Self {
         SlaService {
             policies,
@@ -50,7 +66,7 @@ impl SlaService {
             limits,
             calls,
             budget,
-            metrics,
+            counter,
         }
     }
 
@@ -97,7 +113,7 @@ impl SlaService {
         while let Some(message) = upload.next().await? {
             let taken = evaluation.take(message);
             // Counted as they arrive, rows before a refused one included.
-            self.metrics.buckets(taken.ingested);
+            self.counter.buckets(taken.ingested);
             taken.result()?;
         }
         Ok(())

@@ -7,14 +7,13 @@ use clap::Args;
 use tonic::Request;
 use tonic::transport::Channel;
 
-use crate::api::SlaService;
+use crate::api::{SlaService, Uncounted};
 use crate::api::pb;
 use crate::api::pb::sla_evaluator_client::SlaEvaluatorClient;
 use crate::api::pb::sla_evaluator_server::SlaEvaluator;
 use crate::limits::{CallLimits, Limits};
 use crate::memory::MemoryBudget;
 use crate::policy::PolicyStore;
-use crate::server::metrics::Metrics;
 
 /// Where a unary call is answered: `--target`, or this process with its policy and calendar
 /// directories.
@@ -67,7 +66,7 @@ impl Target {
                     Limits::default(),
                     CallLimits::default(),
                     MemoryBudget::unlimited(),
-                    Arc::new(Metrics::default()),
+                    Arc::new(Uncounted),
                 )))
             }
             Some(target) => {

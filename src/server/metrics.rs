@@ -15,6 +15,7 @@ use prometheus::{
 };
 use tonic::Code;
 
+use crate::api::BucketCounter;
 use crate::engine::Ingested;
 use crate::memory::MemoryBudget;
 
@@ -375,16 +376,6 @@ impl Metrics {
         self.shed.with_label_values(&[rpc.method]).inc();
     }
 
-    /// Counts an Evaluate stream's buckets.
-    pub fn buckets(&self, ingested: Ingested) {
-        self.buckets
-            .with_label_values(&["accepted"])
-            .inc_by(ingested.accepted);
-        self.buckets
-            .with_label_values(&["ignored"])
-            .inc_by(ingested.ignored);
-    }
-
     /// Reads the memory budget's state into the metrics, as a scrape is answered.
     pub fn observe_memory(&self, budget: &MemoryBudget) {
         let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
@@ -425,6 +416,18 @@ impl Metrics {
             String::from_utf8_lossy(&text).into_owned(),
             encoder.format_type().to_string(),
         )
+    }
+}
+
+/// `sla_buckets_total`, by outcome.
+impl BucketCounter for Metrics {
+    fn buckets(&self, ingested: Ingested) {
+        self.buckets
+            .with_label_values(&["accepted"])
+            .inc_by(ingested.accepted);
+        self.buckets
+            .with_label_values(&["ignored"])
+            .inc_by(ingested.ignored);
     }
 }
 

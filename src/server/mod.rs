@@ -26,8 +26,8 @@ pub use connections::{ConnectionLimits, TlsError, TlsOptions};
 pub use options::{Http2Options, ServerOptions, ShutdownOptions};
 pub use reload::{PolicyReload, log_policies};
 
-use crate::api::SlaService;
 use crate::api::pb::sla_evaluator_server::SlaEvaluatorServer;
+use crate::api::{BucketCounter, SlaService};
 use crate::memory::MemoryBudget;
 use crate::policy::PolicyStore;
 use connections::{incoming, tls_acceptor};
@@ -167,7 +167,7 @@ pub async fn serve(
         limits,
         calls,
         Arc::clone(&budget),
-        Arc::clone(&metrics),
+        Arc::clone(&metrics) as Arc<dyn BucketCounter>,
     ))
     .max_decoding_message_size(max_message_bytes)
     // gzip and zstd requests are taken (grpcio's `compression=Gzip`, grpc-go's `UseCompressor`),
