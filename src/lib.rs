@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod calendar;
+pub mod catalogue;
 pub mod classify;
 pub mod cli;
 pub mod config;

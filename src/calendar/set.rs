@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use super::BusinessCalendar;
 use super::file::{CalendarFileError, parse_calendar};
-use crate::policy::Policy;
 
 /// The built-in calendars, embedded so the binary needs no files at run time.
 const BUILT_IN: [(&str, &str); 1] = [(
@@ -41,19 +40,6 @@ pub enum CalendarLoadError {
         path: String,
         /// The file that defined it first.
         first: String,
-    },
-    #[error(
-        "policy '{policy_id}' counts business days in calendar '{}', which is not loaded; known \
-         calendars: {}",
-        unknown.name,
-        unknown.known.join(", ")
-    )]
-    /// A policy's default calendar is not loaded.
-    PolicyCalendar {
-        /// The policy.
-        policy_id: String,
-        /// Its calendar, and the known ones.
-        unknown: UnknownCalendar,
     },
 }
 
@@ -125,23 +111,6 @@ impl CalendarSet {
                 name: name.to_string(),
                 known: self.names().map(str::to_string).collect(),
             })
-    }
-
-    /// Checks that every policy's default calendar is loaded, so that no call finds out later.
-    pub fn check_policies<'a>(
-        &self,
-        policies: impl IntoIterator<Item = &'a Policy>,
-    ) -> Result<(), CalendarLoadError> {
-        for policy in policies {
-            if let Some(name) = &policy.calendar {
-                self.get(name)
-                    .map_err(|unknown| CalendarLoadError::PolicyCalendar {
-                        policy_id: policy.id.clone(),
-                        unknown,
-                    })?;
-            }
-        }
-        Ok(())
     }
 
     /// The names loaded, sorted.

@@ -14,6 +14,10 @@ use crate::input::outages;
 
 /// `classify`'s flags.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("policy_dir", |arg| arg.conflicts_with("target")),
+    mut_arg("calendar_dir", |arg| arg.conflicts_with("target"))
+)]
 pub struct ClassifyArgs {
     /// The outages: sla.v1.Outage objects in JSON, one per line (as `evaluate --outages` takes).
     #[arg(value_name = "OUTAGES")]

@@ -12,6 +12,10 @@ use crate::api::pb;
 
 /// `policies`' flags.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("policy_dir", |arg| arg.conflicts_with("target")),
+    mut_arg("calendar_dir", |arg| arg.conflicts_with("target"))
+)]
 pub struct PoliciesArgs {
     /// What to show.
     #[command(subcommand)]

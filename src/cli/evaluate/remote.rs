@@ -12,6 +12,7 @@ use super::feed::{Evaluator, Key, Refusal};
 use crate::api::pb;
 use crate::api::pb::evaluate_request::Item;
 use crate::api::pb::sla_evaluator_client::SlaEvaluatorClient;
+use crate::cli::target::connect;
 
 /// Messages queued per stream: enough to keep the connection busy, few enough to bound memory.
 const QUEUED: usize = 8;
@@ -20,9 +21,6 @@ const QUEUED: usize = 8;
 /// server takes a bounded number per connection (256 by default) before new ones wait, which
 /// would stall the upload of those already open.
 const MAX_STREAMS: usize = 200;
-
-/// The largest response accepted: a long term's evidence can pass gRPC's default of 4 MiB.
-pub(super) const MAX_RESPONSE_BYTES: usize = 256 << 20;
 
 /// A server evaluating for this process.
 pub(super) struct Remote {
@@ -45,19 +43,9 @@ pub(super) struct Call {
 impl Remote {
     /// Connects to `target` (`HOST:PORT` or an `http://` URL).
     pub(super) async fn connect(target: &str) -> Result<Self, String> {
-        let url = if target.contains("://") {
-            target.to_string()
-        } else {
-            format!("http://{target}")
-        };
-        let channel = Channel::from_shared(url.clone())
-            .map_err(|error| format!("--target {target} is not an address: {error}"))?
-            .connect()
-            .await
-            .map_err(|error| format!("cannot reach the server at {url}: {error}"))?;
         Ok(Remote {
             runtime: Handle::current(),
-            client: SlaEvaluatorClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES),
+            client: connect(target).await?,
             target: target.to_string(),
             opened: std::sync::atomic::AtomicUsize::new(0),
         })
