@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 use iso_currency::Currency;
 use rust_decimal::Decimal;
 
-use super::error::ApiError;
+use super::error::{ApiError, At};
 use super::pb;
 use crate::calendar::{BusinessCalendar, CalendarSet};
 use crate::classify::{AccountKind, Facts, Notice, Outage, OutageWindow};
@@ -72,7 +72,10 @@ pub(super) fn evaluation_spec(
     let fees = fees
         .into_iter()
         .enumerate()
-        .map(|(index, fee)| monthly_fee(&format!("spec.fees[{index}]"), fee))
+        .map(|(index, fee)| {
+            monthly_fee(&format!("spec.fees[{index}]"), fee)
+                .map_err(|error| error.at(At::Fee { index }))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let term_first_day = date("spec.term_start", &term_start)?;
     let spec = EvaluationSpec {

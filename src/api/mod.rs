@@ -10,7 +10,7 @@ mod stream_evaluation;
 mod to_pb;
 mod upload;
 
-pub use error::{ApiError, ERROR_DOMAIN, log_refusal};
+pub use error::{ApiError, At, ERROR_DOMAIN, field_name, log_refusal};
 pub use ingest::Taken;
 pub use service::{BucketCounter, SlaService, Uncounted};
 pub use stream_evaluation::StreamEvaluation;

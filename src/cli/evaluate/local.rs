@@ -24,16 +24,15 @@ pub(super) struct Local {
     pub(super) threads: usize,
 }
 
-/// The service's refusal, with the field it names.
-fn refusal(error: ApiError, row: Option<usize>) -> Refusal {
-    let field = match &error {
-        ApiError::InvalidField { field, .. } => Some(field.clone()),
+/// The service's refusal, with where its value sat.
+fn refusal(error: ApiError) -> Refusal {
+    let at = match &error {
+        ApiError::InvalidField { at, .. } => at.clone(),
         _ => None,
     };
     Refusal {
         message: error.to_string(),
-        field,
-        row,
+        at,
     }
 }
 
@@ -51,7 +50,7 @@ impl Evaluator for Local {
             spec,
             Utc::now(),
         )
-        .map_err(|error| refusal(error, None))
+        .map_err(refusal)
     }
 
     fn take(
@@ -59,15 +58,7 @@ impl Evaluator for Local {
         evaluation: &mut StreamEvaluation,
         message: pb::EvaluateRequest,
     ) -> Result<(), Refusal> {
-        let taken = evaluation.take(message);
-        match taken.refused {
-            None => Ok(()),
-            // Rows before a refused one are taken, so their count is the refused row's index.
-            Some(error) => {
-                let row = taken.ingested.accepted + taken.ingested.ignored;
-                Err(refusal(error, usize::try_from(row).ok()))
-            }
-        }
+        evaluation.take(message).result().map_err(refusal)
     }
 
     /// Finishing (tallying every month, listing evidence) is the part of an evaluation that does
@@ -87,7 +78,7 @@ impl Evaluator for Local {
                         let Some((index, (key, evaluation))) = next else {
                             break;
                         };
-                        let response = evaluation.finish().map_err(|error| refusal(error, None));
+                        let response = evaluation.finish().map_err(refusal);
                         done.lock()
                             .unwrap_or_else(PoisonError::into_inner)
                             .push((index, key, response));

@@ -6,12 +6,11 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
-use tonic_types::StatusExt;
 
 use super::feed::{Evaluator, Key, Refusal};
-use crate::api::pb;
 use crate::api::pb::evaluate_request::Item;
 use crate::api::pb::sla_evaluator_client::SlaEvaluatorClient;
+use crate::api::{At, pb};
 use crate::cli::target::connect;
 
 /// Messages queued per stream: enough to keep the connection busy, few enough to bound memory.
@@ -52,9 +51,6 @@ impl Remote {
     }
 
     fn refusal(&self, status: &tonic::Status) -> Refusal {
-        let field = status
-            .get_details_bad_request()
-            .and_then(|bad| bad.field_violations.first().map(|v| v.field.clone()));
         Refusal {
             message: format!(
                 "the server at {} answered {:?}: {}",
@@ -62,8 +58,7 @@ impl Remote {
                 status.code(),
                 status.message()
             ),
-            field,
-            row: None,
+            at: At::of_status(status),
         }
     }
 
@@ -71,20 +66,12 @@ impl Remote {
     fn outcome(&self, call: &mut Call) -> Result<pb::EvaluateResponse, Refusal> {
         call.sender = None;
         let Some(handle) = call.call.take() else {
-            return Err(Refusal {
-                message: "the call already ended".into(),
-                field: None,
-                row: None,
-            });
+            return Err(Refusal::whole("the call already ended"));
         };
         match self.runtime.block_on(handle) {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(status)) => Err(self.refusal(&status)),
-            Err(error) => Err(Refusal {
-                message: format!("the call failed: {error}"),
-                field: None,
-                row: None,
-            }),
+            Err(error) => Err(Refusal::whole(format!("the call failed: {error}"))),
         }
     }
 }
@@ -97,15 +84,11 @@ impl Evaluator for Remote {
             .opened
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if opened >= MAX_STREAMS {
-            return Err(Refusal {
-                message: format!(
-                    "--target evaluates at most {MAX_STREAMS} subscriptions in one run (one \
-                     stream each, open until the input ends); split the input, or evaluate in \
-                     process without --target"
-                ),
-                field: None,
-                row: None,
-            });
+            return Err(Refusal::whole(format!(
+                "--target evaluates at most {MAX_STREAMS} subscriptions in one run (one stream \
+                 each, open until the input ends); split the input, or evaluate in process \
+                 without --target"
+            )));
         }
         let (sender, receiver) = mpsc::channel(QUEUED);
         let mut client = self.client.clone();
@@ -139,11 +122,7 @@ impl Evaluator for Remote {
         // The server ended the call before the upload did: its status says why.
         Err(match self.outcome(call) {
             Err(refusal) => refusal,
-            Ok(_) => Refusal {
-                message: "the server answered before the upload ended".into(),
-                field: None,
-                row: None,
-            },
+            Ok(_) => Refusal::whole("the server answered before the upload ended"),
         })
     }
 
