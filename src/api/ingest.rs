@@ -20,6 +20,14 @@ pub struct Taken {
 }
 
 impl Taken {
+    /// What a message that adds no buckets did: nothing, or `result`'s refusal.
+    pub(super) fn from_result(result: Result<(), ApiError>) -> Self {
+        Taken {
+            ingested: Ingested::default(),
+            refused: result.err(),
+        }
+    }
+
     fn all(ingested: Ingested) -> Self {
         Taken {
             ingested,
