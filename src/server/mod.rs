@@ -4,9 +4,10 @@
 
 mod connections;
 mod edge;
-pub mod metrics;
+mod metrics;
 mod options;
 mod reload;
+mod rpc;
 
 use std::future::Future;
 use std::sync::Arc;
