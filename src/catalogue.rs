@@ -31,7 +31,7 @@ pub enum CatalogueError {
         unknown.known.join(", ")
     )]
     UnknownCalendar {
-        /// The policy.
+        /// The id of the policy whose version names the calendar.
         policy_id: String,
         /// The file of the version naming the calendar.
         path: String,

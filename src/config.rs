@@ -220,10 +220,10 @@ pub enum ConfigError {
     #[error("{path}: {source}")]
     /// A file a flag names cannot be read.
     Read {
-        /// The file.
+        /// The path the flag gave.
         path: PathBuf,
         #[source]
-        /// Why.
+        /// The error reading it (not found, permission denied, ...).
         source: std::io::Error,
     },
 }

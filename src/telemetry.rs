@@ -37,9 +37,9 @@ pub enum TelemetryError {
     /// `--log` is not an `EnvFilter` directive.
     #[error("--log '{filter}' is not a log filter: {error}")]
     Filter {
-        /// The directive.
+        /// The `--log` value as given.
         filter: String,
-        /// Why.
+        /// Where `EnvFilter`'s syntax stopped reading it.
         error: tracing_subscriber::filter::ParseError,
     },
     /// The OTLP exporter could not be built from the `OTEL_*` variables.

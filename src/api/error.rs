@@ -42,7 +42,7 @@ pub enum ApiError {
          replica"
     )]
     Overloaded {
-        /// The limit.
+        /// `--max-concurrent-calls`: the work calls the server takes at once.
         max: usize,
     },
     /// The call ran past the server's time limit (a stream that uploads too slowly, too).
@@ -51,7 +51,7 @@ pub enum ApiError {
          close within it", humantime::format_duration(*limit)
     )]
     TimedOut {
-        /// The limit.
+        /// `--call-timeout`: the longest any call may take.
         limit: std::time::Duration,
     },
     /// The call ran past the deadline its client set (`grpc-timeout`), shorter than the server's.
@@ -254,7 +254,7 @@ pub fn field_name(field: BucketField) -> &'static str {
 pub struct UnreadableStarts {
     /// The message, counted from 0 among the bucket-carrying ones.
     pub batch: u64,
-    /// Why.
+    /// Both forms of the starts were given, or a delta took a start past 64 bits.
     pub error: StartsError,
 }
 

@@ -28,13 +28,13 @@ pub enum CalendarLoadError {
         /// What could not be read.
         path: PathBuf,
         #[source]
-        /// Why.
+        /// The error reading it (not found, permission denied, ...).
         source: std::io::Error,
     },
     #[error("{path}: calendar name '{name}' is already defined by {first}")]
     /// Two files define one name.
     DuplicateName {
-        /// The name.
+        /// The calendar name both files give.
         name: String,
         /// The file defining it again.
         path: String,

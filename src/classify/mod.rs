@@ -64,7 +64,7 @@ impl From<&Clause> for ClauseRef {
 pub struct OutageVerdict {
     /// The outage's id, as given.
     pub outage_id: String,
-    /// The answer.
+    /// Excluded, counted, or for a person to decide.
     pub verdict: Verdict,
     /// The clause that excludes (EXCLUDED), that might (NEEDS_REVIEW), or that was weighed and
     /// did not apply (COUNTED); `None` when no clause was in question.

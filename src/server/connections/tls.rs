@@ -28,9 +28,9 @@ pub enum TlsError {
     /// A PEM file holds no usable certificate or key.
     #[error("{what}: {source}")]
     Pem {
-        /// Which file.
+        /// Which of the PEM files: the certificate chain, the key or the client CA.
         what: &'static str,
-        /// Why.
+        /// What the PEM reader found wrong in it.
         source: rustls_pki_types::pem::Error,
     },
     /// rustls refused the configuration.
