@@ -6,14 +6,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 
-use crate::calendar::{CalendarLoadError, CalendarSet};
+use crate::catalogue::{self, CatalogueError};
 use crate::limits::{CallLimits, Limits};
-use crate::policy::{LoadError, PolicySet};
+use crate::policy::PolicySet;
 use crate::server::{
     ConnectionLimits, Http2Options, PolicyReload, ServerOptions, ShutdownOptions, TlsOptions,
 };
+use crate::telemetry::LogFormat;
 
 /// Evaluates measured availability against SLA policies over gRPC.
 #[derive(Debug, Parser)]
@@ -138,15 +139,6 @@ pub struct Config {
     pub log: String,
 }
 
-/// How log lines are written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Readable lines, coloured on a terminal.
-    Human,
-    /// One JSON object per line, for log collectors.
-    Json,
-}
-
 /// An address, or none.
 pub type OptionalAddress = Option<SocketAddr>;
 
@@ -223,43 +215,33 @@ fn optional_address(text: &str) -> Result<OptionalAddress, String> {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error(transparent)]
-    /// A policy file is bad.
-    Policies(#[from] LoadError),
-    #[error(transparent)]
-    /// A calendar file is bad, or a policy names a calendar that is not loaded.
-    Calendars(#[from] CalendarLoadError),
+    /// A policy or calendar file is bad, or a policy names a calendar that is not loaded.
+    Catalogue(#[from] CatalogueError),
     #[error("{path}: {source}")]
     /// A file a flag names cannot be read.
     Read {
-        /// The file.
+        /// The path the flag gave.
         path: PathBuf,
         #[source]
-        /// Why.
+        /// The error reading it (not found, permission denied, ...).
         source: std::io::Error,
     },
 }
 
 impl Config {
-    /// The built-in policies plus the policy directory's.
+    /// The built-in policies plus the policy directory's: loaded first, so that the log says
+    /// what will be served before anything else is set up.
     pub fn policies(&self) -> Result<PolicySet, ConfigError> {
-        Ok(PolicySet::load(self.policy_dir.as_deref())?)
+        Ok(catalogue::policies(self.policy_dir.as_deref())?)
     }
 
-    /// The built-in calendars plus the calendar directory's, checked against the policies'
-    /// defaults.
-    pub fn calendars(&self, policies: &PolicySet) -> Result<CalendarSet, ConfigError> {
-        let set = CalendarSet::built_in()?;
-        let set = match &self.calendar_dir {
-            Some(dir) => set.with_directory(dir)?,
-            None => set,
-        };
-        set.check_policies(policies.files().map(|file| file.policy.as_ref()))?;
-        Ok(set)
-    }
-
-    /// Everything but the listeners, with TLS and calendar files read.
+    /// Everything but the listeners, with TLS and calendar files read (the calendars checked
+    /// against `policies`).
     pub fn server_options(&self, policies: Arc<PolicySet>) -> Result<ServerOptions, ConfigError> {
-        let calendars = Arc::new(self.calendars(&policies)?);
+        let calendars = Arc::new(catalogue::calendars(
+            self.calendar_dir.as_deref(),
+            &policies,
+        )?);
         let read = |path: &PathBuf| {
             std::fs::read(path).map_err(|source| ConfigError::Read {
                 path: path.clone(),

@@ -17,7 +17,14 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::config::LogFormat;
+/// How log lines are written (`--log-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines, coloured on a terminal.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
 
 /// What was set up, to flush at exit.
 pub struct Telemetry {
@@ -30,9 +37,9 @@ pub enum TelemetryError {
     /// `--log` is not an `EnvFilter` directive.
     #[error("--log '{filter}' is not a log filter: {error}")]
     Filter {
-        /// The directive.
+        /// The `--log` value as given.
         filter: String,
-        /// Why.
+        /// Where `EnvFilter`'s syntax stopped reading it.
         error: tracing_subscriber::filter::ParseError,
     },
     /// The OTLP exporter could not be built from the `OTEL_*` variables.

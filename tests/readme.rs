@@ -286,3 +286,121 @@ fn the_readme_file_example_runs_as_described() {
         assert!(readme.contains(claim), "the README no longer says: {claim}");
     }
 }
+
+/// The text of the README's inline code spans, line by line, outside fenced code blocks.
+fn code_spans(readme: &str) -> Vec<(String, Vec<String>)> {
+    let mut fenced = false;
+    let mut lines = Vec::new();
+    for line in readme.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if !fenced {
+            let spans = line.split('`').skip(1).step_by(2).map(str::to_string);
+            lines.push((line.to_string(), spans.collect()));
+        }
+    }
+    lines
+}
+
+/// A path of the repository, as the README writes one: under one of its folders.
+fn is_path(span: &str) -> bool {
+    const FOLDERS: [&str; 10] = [
+        "src/",
+        "tests/",
+        "bench/",
+        "docs/",
+        "deploy/",
+        "clients/",
+        "proto/",
+        "policies/",
+        "calendars/",
+        ".ci/",
+    ];
+    !span.contains([' ', '*']) && FOLDERS.iter().any(|folder| span.starts_with(folder))
+}
+
+/// A file or folder named by itself, as the Layout table names one under its row's folder.
+fn is_name(span: &str) -> bool {
+    const EXTENSIONS: [&str; 8] = [
+        ".rs", ".md", ".json", ".toml", ".sh", ".yaml", ".proto", ".py",
+    ];
+    !span.contains([' ', '*', '-'])
+        && (span.ends_with('/') || EXTENSIONS.iter().any(|extension| span.ends_with(extension)))
+}
+
+/// Whether `name` is in `dir`, or in a folder under it.
+fn found_under(dir: &std::path::Path, name: &str) -> bool {
+    if dir.join(name).exists() {
+        return true;
+    }
+    std::fs::read_dir(dir).into_iter().flatten().any(|entry| {
+        let path = entry.unwrap().path();
+        path.is_dir() && found_under(&path, name)
+    })
+}
+
+/// Every file and folder the README names exists: a path or a link wherever it is written, and
+/// in the Layout table a file a row names by itself, under the row's folders (or the root). A
+/// table that names a file that moved or never was (a `call_policy.rs`) fails here.
+#[test]
+fn every_file_the_readme_names_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = readme();
+    let layout = readme
+        .split("## Layout")
+        .nth(1)
+        .and_then(|rest| rest.split("Where each rule lives").next())
+        .unwrap()
+        .to_string();
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for (line, spans) in code_spans(&readme) {
+        let links = line
+            .split("](")
+            .skip(1)
+            .filter_map(|rest| rest.split(')').next())
+            .filter(|target| !target.starts_with("http") && !target.starts_with('#'))
+            .map(|target| target.split('#').next().unwrap_or_default());
+        for target in links {
+            checked += 1;
+            if !root.join(target).exists() {
+                missing.push(format!("link {target} in: {line}"));
+            }
+        }
+        let in_layout = line.starts_with('|') && layout.contains(&line);
+        // A Layout row's folders: those its first cell names (`src/calendar.rs` stands for
+        // `src/calendar/` too), and the root.
+        let folders: Vec<std::path::PathBuf> = line
+            .split('|')
+            .nth(1)
+            .filter(|_| in_layout)
+            .into_iter()
+            .flat_map(|first| first.split('`').skip(1).step_by(2))
+            .map(|path| root.join(path.trim_end_matches(".rs").trim_end_matches('/')))
+            .filter(|path| path.is_dir())
+            .chain([root.to_path_buf()])
+            .collect();
+        for span in spans {
+            let exists = if is_path(&span) {
+                root.join(span.trim_end_matches('/')).exists()
+            } else if in_layout && is_name(&span) {
+                folders
+                    .iter()
+                    .any(|folder| found_under(folder, span.trim_end_matches('/')))
+            } else {
+                continue;
+            };
+            checked += 1;
+            if !exists {
+                missing.push(format!("`{span}` in: {line}"));
+            }
+        }
+    }
+    assert!(
+        checked > 50,
+        "only {checked} file names found in the README"
+    );
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}

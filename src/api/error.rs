@@ -19,6 +19,8 @@ pub enum ApiError {
         field: String,
         /// What is wrong, naming the field and the value.
         message: String,
+        /// Where the value sat, when it is one bucket or fee of many.
+        at: Option<At>,
     },
     /// No loaded policy has the id.
     #[error("no policy has the id '{0}'; ListPolicies shows the loaded ones")]
@@ -40,7 +42,7 @@ pub enum ApiError {
          replica"
     )]
     Overloaded {
-        /// The limit.
+        /// `--max-concurrent-calls`: the work calls the server takes at once.
         max: usize,
     },
     /// The call ran past the server's time limit (a stream that uploads too slowly, too).
@@ -49,7 +51,7 @@ pub enum ApiError {
          close within it", humantime::format_duration(*limit)
     )]
     TimedOut {
-        /// The limit.
+        /// `--call-timeout`: the longest any call may take.
         limit: std::time::Duration,
     },
     /// The call ran past the deadline its client set (`grpc-timeout`), shorter than the server's.
@@ -89,7 +91,88 @@ impl ApiError {
         ApiError::InvalidField {
             field: field.into(),
             message: message.into(),
+            at: None,
         }
+    }
+
+    /// The same refusal, placed at `at`; other refusals are not about one value.
+    pub(super) fn at(mut self, place: At) -> Self {
+        if let ApiError::InvalidField { at, .. } = &mut self {
+            *at = Some(place);
+        }
+        self
+    }
+}
+
+/// Where in a request a refused value sat, as typed values. A client that traces a refusal to its
+/// own input (a file's line, as the command line does) reads these from the status's `ErrorInfo`
+/// metadata ([`At::of_status`]) instead of parsing the message, which may be reworded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum At {
+    /// A bucket of an Evaluate stream.
+    Bucket {
+        /// The bucket-carrying message (`buckets` or `columns`), counted from 0.
+        batch: u64,
+        /// The bucket's row in it, counted from 0, when one row is at fault.
+        row: Option<usize>,
+        /// The part of the bucket at fault, when one is.
+        column: Option<BucketField>,
+        /// What is wrong, without where: the message names the batch and row as the stream
+        /// counts them, and a client that knows the bucket's own place names that instead.
+        problem: String,
+    },
+    /// An entry of `spec.fees`.
+    Fee {
+        /// Its index, counted from 0.
+        index: usize,
+    },
+}
+
+impl At {
+    /// The metadata that carries it: `batch`, `row` and `column` of a bucket, or `fee_index`.
+    fn metadata(&self) -> Vec<(&'static str, String)> {
+        match self {
+            At::Bucket {
+                batch, row, column, ..
+            } => {
+                let mut metadata = vec![("batch", batch.to_string())];
+                metadata.extend(row.map(|row| ("row", row.to_string())));
+                metadata.extend(column.map(|column| ("column", field_name(column).to_string())));
+                metadata
+            }
+            At::Fee { index } => vec![("fee_index", index.to_string())],
+        }
+    }
+
+    /// Where a refusal of this service says its value sat: read from its `ErrorInfo` metadata,
+    /// and a bucket's problem from its `BadRequest` (whose description leaves the batch and row
+    /// to the metadata).
+    pub fn of_status(status: &Status) -> Option<At> {
+        let info = status
+            .get_details_error_info()
+            .filter(|info| info.domain == ERROR_DOMAIN)?;
+        let number = |key: &str| info.metadata.get(key).and_then(|value| value.parse().ok());
+        if let Some(index) = number("fee_index") {
+            return Some(At::Fee {
+                index: usize::try_from(index).ok()?,
+            });
+        }
+        let problem = status
+            .get_details_bad_request()?
+            .field_violations
+            .into_iter()
+            .next()?
+            .description;
+        Some(At::Bucket {
+            batch: number("batch")?,
+            row: number("row").and_then(|row| usize::try_from(row).ok()),
+            column: info.metadata.get("column").and_then(|name| {
+                BUCKET_FIELDS
+                    .into_iter()
+                    .find(|&field| field_name(field) == name)
+            }),
+            problem,
+        })
     }
 }
 
@@ -123,8 +206,9 @@ impl From<RefusedBucket> for ApiError {
             form,
             error: IngestError { row, error, .. },
         } = refused;
-        let field = match (form, error.field()) {
-            (BucketForm::Rows, field) => format!("buckets.buckets[{row}].{}", row_field(field)),
+        let column = error.field();
+        let field = match (form, column) {
+            (BucketForm::Rows, field) => format!("buckets.buckets[{row}].{}", field_name(field)),
             (BucketForm::Columns { .. }, BucketField::Duration) => {
                 "columns.duration_seconds".to_string()
             }
@@ -138,12 +222,25 @@ impl From<RefusedBucket> for ApiError {
             (BucketForm::Columns { .. }, BucketField::Failed) => format!("columns.failed[{row}]"),
         };
         let message = format!("batch {batch}, row {row} ({field}): {error}");
-        ApiError::InvalidField { field, message }
+        ApiError::invalid(field, message).at(At::Bucket {
+            batch,
+            row: Some(row),
+            column: Some(column),
+            problem: error.to_string(),
+        })
     }
 }
 
-/// A `Bucket`'s field name for the part at fault.
-fn row_field(field: BucketField) -> &'static str {
+/// Every part of a bucket.
+const BUCKET_FIELDS: [BucketField; 4] = [
+    BucketField::Start,
+    BucketField::Duration,
+    BucketField::Total,
+    BucketField::Failed,
+];
+
+/// The name of a bucket's part, as `Bucket` names its field and the `column` metadata names it.
+pub fn field_name(field: BucketField) -> &'static str {
     match field {
         BucketField::Start => "start",
         BucketField::Duration => "duration_seconds",
@@ -157,16 +254,26 @@ fn row_field(field: BucketField) -> &'static str {
 pub struct UnreadableStarts {
     /// The message, counted from 0 among the bucket-carrying ones.
     pub batch: u64,
-    /// Why.
+    /// Both forms of the starts were given, or a delta took a start past 64 bits.
     pub error: StartsError,
 }
 
 impl From<UnreadableStarts> for ApiError {
     fn from(UnreadableStarts { batch, error }: UnreadableStarts) -> Self {
+        let row = match error {
+            StartsError::Overflow { row } => Some(row),
+            StartsError::BothForms => None,
+        };
         ApiError::invalid(
             "columns.start_delta_seconds",
             format!("batch {batch}: {error}"),
         )
+        .at(At::Bucket {
+            batch,
+            row,
+            column: Some(BucketField::Start),
+            problem: error.to_string(),
+        })
     }
 }
 
@@ -206,7 +313,18 @@ impl From<SpecError> for ApiError {
             }
             SpecError::TooManyIntervals { .. } => "spec.max_intervals".to_string(),
         };
-        ApiError::invalid(field, format!("spec: {error}"))
+        let fee = match &error {
+            SpecError::FeeMonthUnknown { index, .. }
+            | SpecError::FeeMonthRepeated { index, .. }
+            | SpecError::FeeInvalid { index, .. }
+            | SpecError::DeductionsExceedPaid { index, .. } => Some(*index),
+            _ => None,
+        };
+        let refused = ApiError::invalid(field, format!("spec: {error}"));
+        match fee {
+            Some(index) => refused.at(At::Fee { index }),
+            None => refused,
+        }
     }
 }
 
@@ -281,9 +399,14 @@ impl From<ApiError> for Status {
         let mut details = ErrorDetails::new();
         let mut metadata: Vec<(&str, String)> = Vec::new();
         let code = match error {
-            ApiError::InvalidField { field, .. } => {
+            ApiError::InvalidField { field, at, .. } => {
                 metadata.push(("field", field.clone()));
-                details.add_bad_request_violation(field, message.clone());
+                let description = match &at {
+                    Some(At::Bucket { problem, .. }) => problem.clone(),
+                    _ => message.clone(),
+                };
+                metadata.extend(at.iter().flat_map(At::metadata));
+                details.add_bad_request_violation(field, description);
                 Code::InvalidArgument
             }
             ApiError::PolicyNotFound(id) => {
@@ -382,4 +505,72 @@ pub fn log_refusal(status: &Status) {
         detail = status.message(),
         "call refused"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::engine::{BucketError, Ingested};
+
+    /// What a client reads back is what the refusal was made of: no message is parsed.
+    #[test]
+    fn a_refusal_s_place_survives_the_status() {
+        let refused = RefusedBucket {
+            batch: 3,
+            form: BucketForm::Columns { deltas: true },
+            error: IngestError {
+                row: 17,
+                error: BucketError::FailedExceedsTotal {
+                    total: 5,
+                    failed: 6,
+                },
+                before: Ingested::default(),
+            },
+        };
+        let status = Status::from(ApiError::from(refused));
+        assert_eq!(
+            status.message(),
+            "batch 3, row 17 (columns.failed[17]): failed 6 exceeds total 5"
+        );
+        assert_eq!(
+            At::of_status(&status),
+            Some(At::Bucket {
+                batch: 3,
+                row: Some(17),
+                column: Some(BucketField::Failed),
+                problem: "failed 6 exceeds total 5".into(),
+            })
+        );
+        let info = status.get_details_error_info().unwrap();
+        assert_eq!(info.metadata["column"], "failed");
+        assert_eq!(info.metadata["field"], "columns.failed[17]");
+
+        let unreadable = UnreadableStarts {
+            batch: 0,
+            error: StartsError::BothForms,
+        };
+        let status = Status::from(ApiError::from(unreadable));
+        assert!(matches!(
+            At::of_status(&status),
+            Some(At::Bucket {
+                batch: 0,
+                row: None,
+                column: Some(BucketField::Start),
+                ..
+            })
+        ));
+
+        let day = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
+        let repeated = SpecError::FeeMonthRepeated {
+            index: 2,
+            month_start: day,
+        };
+        let status = Status::from(ApiError::from(repeated));
+        assert_eq!(At::of_status(&status), Some(At::Fee { index: 2 }));
+
+        let elsewhere = Status::from(ApiError::invalid("spec.currency", "spec: no"));
+        assert_eq!(At::of_status(&elsewhere), None);
+    }
 }

@@ -9,13 +9,13 @@ use chrono_tz::Tz;
 use iso_currency::Currency;
 use rust_decimal::Decimal;
 
-use super::error::ApiError;
+use super::error::{ApiError, At};
 use super::pb;
 use crate::calendar::{BusinessCalendar, CalendarSet};
 use crate::classify::{AccountKind, Facts, Notice, Outage, OutageWindow};
 use crate::engine::{EvaluationSpec, MonthlyFee};
 use crate::policy::{Cause, Policy, PolicySet, PolicyVersions};
-use crate::text;
+use crate::strict;
 
 /// Every version of a policy, looked up by id.
 pub(super) fn policy_versions(
@@ -72,7 +72,10 @@ pub(super) fn evaluation_spec(
     let fees = fees
         .into_iter()
         .enumerate()
-        .map(|(index, fee)| monthly_fee(&format!("spec.fees[{index}]"), fee))
+        .map(|(index, fee)| {
+            monthly_fee(&format!("spec.fees[{index}]"), fee)
+                .map_err(|error| error.at(At::Fee { index }))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let term_first_day = date("spec.term_start", &term_start)?;
     let spec = EvaluationSpec {
@@ -189,7 +192,7 @@ fn calendar(
     })
 }
 
-/// A date "YYYY-MM-DD" with a year from 0001 to 9999 (see [`text::date`]).
+/// A date "YYYY-MM-DD" with a year from 0001 to 9999 (see [`strict::date`]).
 pub(super) fn date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
     if text.is_empty() {
         return Err(ApiError::invalid(
@@ -197,7 +200,7 @@ pub(super) fn date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
             format!("{field} is required (YYYY-MM-DD)"),
         ));
     }
-    text::date(text).ok_or_else(|| {
+    strict::date(text).ok_or_else(|| {
         ApiError::invalid(
             field,
             format!(
@@ -238,13 +241,13 @@ fn required_decimal(field: &str, text: &str) -> Result<Decimal, ApiError> {
         .ok_or_else(|| ApiError::invalid(field, format!("{field} is required (a decimal string)")))
 }
 
-/// A decimal string; empty means absent. Only plain decimals are read (see [`text::decimal`]):
+/// A decimal string; empty means absent. Only plain decimals are read (see [`strict::decimal`]):
 /// exponents, separators, underscores and anything a `Decimal` could only approximate are refused.
 fn optional_decimal(field: &str, text: &str) -> Result<Option<Decimal>, ApiError> {
     if text.is_empty() {
         return Ok(None);
     }
-    text::decimal(text).map(Some).ok_or_else(|| {
+    strict::decimal(text).map(Some).ok_or_else(|| {
         ApiError::invalid(
             field,
             format!("{field} '{text}' is not a decimal number written plainly (digits and one point, e.g. 1234.56)"),

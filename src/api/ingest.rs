@@ -2,10 +2,12 @@
 //! they are, readable rows become columns once. A refused bucket comes back naming its batch, row
 //! and field.
 
-use super::error::{ApiError, BucketForm, RefusedBucket, UnreadableStarts};
+use super::error::{ApiError, At, BucketForm, RefusedBucket, UnreadableStarts};
 use super::from_pb::{duration_seconds, instant};
 use super::pb;
-use crate::engine::{Batch, BucketError, Durations, Evaluation, IngestError, Ingested};
+use crate::engine::{
+    Batch, BucketError, BucketField, Durations, Evaluation, IngestError, Ingested,
+};
 
 /// What a bucket message added, and the problem that stopped it: rows before a refused one stay
 /// added, so both are known even when the message is refused.
@@ -18,6 +20,14 @@ pub struct Taken {
 }
 
 impl Taken {
+    /// What a message that adds no buckets did: nothing, or `result`'s refusal.
+    pub(super) fn from_result(result: Result<(), ApiError>) -> Self {
+        Taken {
+            ingested: Ingested::default(),
+            refused: result.err(),
+        }
+    }
+
     fn all(ingested: Ingested) -> Self {
         Taken {
             ingested,
@@ -88,10 +98,16 @@ fn start_seconds(
     row: usize,
     start: Option<prost_types::Timestamp>,
 ) -> Result<i64, ApiError> {
-    let field = || format!("buckets.buckets[{row}].start");
-    let start = instant(&field(), start.as_ref()).map_err(|error| ApiError::InvalidField {
-        field: field(),
-        message: format!("batch {batch}, row {row}: {error}"),
+    let field = format!("buckets.buckets[{row}].start");
+    let start = instant(&field, start.as_ref()).map_err(|error| {
+        ApiError::invalid(field.clone(), format!("batch {batch}, row {row}: {error}")).at(
+            At::Bucket {
+                batch,
+                row: Some(row),
+                column: Some(BucketField::Start),
+                problem: error.to_string(),
+            },
+        )
     })?;
     if start.timestamp_subsec_nanos() != 0 {
         let error = IngestError {
@@ -131,14 +147,19 @@ pub(super) fn columns(
     } = columns;
     let rows = starts.len();
     if total.len() != rows || failed.len() != rows {
-        let unequal = ApiError::invalid(
-            "columns.total",
-            format!(
-                "batch {batch}: columns must have equal lengths, but the starts have {rows} rows, \
-                 total {} and failed {}",
-                total.len(),
-                failed.len()
-            ),
+        let problem = format!(
+            "columns must have equal lengths, but the starts have {rows} rows, total {} and \
+             failed {}",
+            total.len(),
+            failed.len()
+        );
+        let unequal = ApiError::invalid("columns.total", format!("batch {batch}: {problem}")).at(
+            At::Bucket {
+                batch,
+                row: None,
+                column: None,
+                problem,
+            },
         );
         return Taken::refused(Ingested::default(), unequal);
     }

@@ -6,14 +6,14 @@ mod error;
 mod from_pb;
 mod ingest;
 mod service;
-mod session;
+mod stream_evaluation;
 mod to_pb;
 mod upload;
 
-pub use error::{ApiError, ERROR_DOMAIN, log_refusal};
+pub use error::{ApiError, At, ERROR_DOMAIN, field_name, log_refusal};
 pub use ingest::Taken;
-pub use service::SlaService;
-pub use session::Session;
+pub use service::{BucketCounter, SlaService, Uncounted};
+pub use stream_evaluation::StreamEvaluation;
 pub use upload::ClientGone;
 
 /// Code generated from `proto/sla/v1/sla.proto`.

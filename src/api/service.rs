@@ -1,5 +1,6 @@
 //! The `sla.v1.SlaEvaluator` handlers: validate, convert, call the domain, convert back. Serving
-//! policy (shedding, time limits, call metrics) wraps them in `server::call_policy`.
+//! policy (shedding, time limits, call metrics) wraps them at the server's edge
+//! (`server/edge/`).
 
 use std::sync::Arc;
 
@@ -11,18 +12,33 @@ use tracing::{Span, field};
 use super::error::{ApiError, log_refusal};
 use super::from_pb;
 use super::pb;
-use super::session::Session;
+use super::stream_evaluation::StreamEvaluation;
 use super::to_pb;
 use super::upload::{ClientGone, Upload};
 use crate::calendar::CalendarSet;
 use crate::classify::{self, Context};
+use crate::engine::Ingested;
 use crate::limits::{CallLimits, Limits};
 use crate::memory::MemoryBudget;
 use crate::policy::{PolicySet, PolicyStore};
-use crate::server::metrics::Metrics;
 
-/// The service: the loaded policies and calendars, the limits, and the metrics buckets are
-/// counted in.
+/// Where the service counts the buckets Evaluate streams bring, as they arrive. The server counts
+/// them in its metrics; the command line, answering one person's call in process, counts nothing
+/// ([`Uncounted`]). A trait, so that the API layer needs nothing of the server's.
+pub trait BucketCounter: Send + Sync + std::fmt::Debug {
+    /// Counts what one message added: buckets accepted, and ignored.
+    fn buckets(&self, ingested: Ingested);
+}
+
+/// Counts nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Uncounted;
+
+impl BucketCounter for Uncounted {
+    fn buckets(&self, _: Ingested) {}
+}
+
+/// The service: the loaded policies and calendars, the limits, and where buckets are counted.
 #[derive(Clone, Debug)]
 pub struct SlaService {
     policies: Arc<PolicyStore>,
@@ -30,19 +46,19 @@ pub struct SlaService {
     limits: Limits,
     calls: CallLimits,
     budget: Arc<MemoryBudget>,
-    metrics: Arc<Metrics>,
+    counter: Arc<dyn BucketCounter>,
 }
 
 impl SlaService {
     /// A service evaluating against the policies in `policies`, counting business days in
-    /// `calendars`, within `limits`.
+    /// `calendars`, within `limits`, and buckets in `counter`.
     pub fn new(
         policies: Arc<PolicyStore>,
         calendars: Arc<CalendarSet>,
         limits: Limits,
         calls: CallLimits,
         budget: Arc<MemoryBudget>,
-        metrics: Arc<Metrics>,
+        counter: Arc<dyn BucketCounter>,
     ) -> Self {
         SlaService {
             policies,
@@ -50,7 +66,7 @@ impl SlaService {
             limits,
             calls,
             budget,
-            metrics,
+            counter,
         }
     }
 
@@ -68,7 +84,7 @@ impl SlaService {
         let gone = request.extensions().get::<ClientGone>().cloned();
         let mut upload = Upload::new(request.into_inner(), gone);
         let spec = upload.spec().await?;
-        let mut session = Session::start(
+        let mut evaluation = StreamEvaluation::start(
             &policies,
             &self.calendars,
             self.limits,
@@ -77,23 +93,27 @@ impl SlaService {
             spec,
             Utc::now(),
         )?;
-        Span::current().record("policy_id", session.policy_id());
-        let outcome = self.fold(&mut upload, &mut session).await;
-        let ingested = session.ingested();
+        Span::current().record("policy_id", evaluation.policy_id());
+        let outcome = self.fold(&mut upload, &mut evaluation).await;
+        let ingested = evaluation.ingested();
         let span = Span::current();
         span.record("buckets_accepted", ingested.accepted);
         span.record("buckets_ignored", ingested.ignored);
-        span.record("batches", session.batches());
+        span.record("batches", evaluation.batches());
         outcome?;
-        session.finish()
+        evaluation.finish()
     }
 
     /// Takes every message after the spec.
-    async fn fold(&self, upload: &mut Upload, session: &mut Session) -> Result<(), ApiError> {
+    async fn fold(
+        &self,
+        upload: &mut Upload,
+        evaluation: &mut StreamEvaluation,
+    ) -> Result<(), ApiError> {
         while let Some(message) = upload.next().await? {
-            let taken = session.take(message);
+            let taken = evaluation.take(message);
             // Counted as they arrive, rows before a refused one included.
-            self.metrics.buckets(taken.ingested);
+            self.counter.buckets(taken.ingested);
             taken.result()?;
         }
         Ok(())

@@ -81,7 +81,7 @@ pub(super) fn parse_calendar(
     text: &str,
 ) -> Result<BusinessCalendar, CalendarFileError> {
     let at = |span: Range<usize>, message: String| {
-        let (line, column) = crate::text::line_column(text, span.start);
+        let (line, column) = crate::strict::line_column(text, span.start);
         CalendarFileError {
             path: path.to_string(),
             line,
@@ -101,7 +101,7 @@ pub(super) fn parse_calendar(
     if file.title.trim().is_empty() {
         return Err(at(0..0, "title must not be empty".into()));
     }
-    if crate::text::date(file.source.retrieved.get_ref()).is_none() {
+    if crate::strict::date(file.source.retrieved.get_ref()).is_none() {
         return Err(at(
             file.source.retrieved.span(),
             format!(
@@ -129,7 +129,7 @@ pub(super) fn parse_calendar(
         let mut seen = std::collections::BTreeSet::new();
         list.iter()
             .map(|text| {
-                let day = crate::text::date(text.get_ref()).ok_or_else(|| {
+                let day = crate::strict::date(text.get_ref()).ok_or_else(|| {
                     at(
                         text.span(),
                         format!("'{}' is not a YYYY-MM-DD date", text.get_ref()),
@@ -158,7 +158,7 @@ pub(super) fn parse_calendar(
                     .days
                     .make_up_working_days
                     .iter()
-                    .find(|text| crate::text::date(text.get_ref()) == Some(day))
+                    .find(|text| crate::strict::date(text.get_ref()) == Some(day))
                     .map_or(0..0, Spanned::span),
                 super::CalendarError::DayOutsideYears { .. } => 0..0,
             };

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use super::BusinessCalendar;
 use super::file::{CalendarFileError, parse_calendar};
-use crate::policy::Policy;
 
 /// The built-in calendars, embedded so the binary needs no files at run time.
 const BUILT_IN: [(&str, &str); 1] = [(
@@ -29,31 +28,18 @@ pub enum CalendarLoadError {
         /// What could not be read.
         path: PathBuf,
         #[source]
-        /// Why.
+        /// The error reading it (not found, permission denied, ...).
         source: std::io::Error,
     },
     #[error("{path}: calendar name '{name}' is already defined by {first}")]
     /// Two files define one name.
     DuplicateName {
-        /// The name.
+        /// The calendar name both files give.
         name: String,
         /// The file defining it again.
         path: String,
         /// The file that defined it first.
         first: String,
-    },
-    #[error(
-        "policy '{policy_id}' counts business days in calendar '{}', which is not loaded; known \
-         calendars: {}",
-        unknown.name,
-        unknown.known.join(", ")
-    )]
-    /// A policy's default calendar is not loaded.
-    PolicyCalendar {
-        /// The policy.
-        policy_id: String,
-        /// Its calendar, and the known ones.
-        unknown: UnknownCalendar,
     },
 }
 
@@ -90,7 +76,7 @@ impl CalendarSet {
             let path = path.to_path_buf();
             move |source| CalendarLoadError::Io { path, source }
         };
-        let (files, skipped) = crate::files::directory_entries(dir).map_err(io(dir))?;
+        let (files, skipped) = crate::data_dir::directory_entries(dir).map_err(io(dir))?;
         for entry in skipped {
             tracing::info!(path = %entry.path.display(), reason = entry.reason, "calendar directory entry skipped");
         }
@@ -125,23 +111,6 @@ impl CalendarSet {
                 name: name.to_string(),
                 known: self.names().map(str::to_string).collect(),
             })
-    }
-
-    /// Checks that every policy's default calendar is loaded, so that no call finds out later.
-    pub fn check_policies<'a>(
-        &self,
-        policies: impl IntoIterator<Item = &'a Policy>,
-    ) -> Result<(), CalendarLoadError> {
-        for policy in policies {
-            if let Some(name) = &policy.calendar {
-                self.get(name)
-                    .map_err(|unknown| CalendarLoadError::PolicyCalendar {
-                        policy_id: policy.id.clone(),
-                        unknown,
-                    })?;
-            }
-        }
-        Ok(())
     }
 
     /// The names loaded, sorted.

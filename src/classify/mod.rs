@@ -64,7 +64,7 @@ impl From<&Clause> for ClauseRef {
 pub struct OutageVerdict {
     /// The outage's id, as given.
     pub outage_id: String,
-    /// The answer.
+    /// Excluded, counted, or for a person to decide.
     pub verdict: Verdict,
     /// The clause that excludes (EXCLUDED), that might (NEEDS_REVIEW), or that was weighed and
     /// did not apply (COUNTED); `None` when no clause was in question.
@@ -75,83 +75,134 @@ pub struct OutageVerdict {
     pub missing_facts: Vec<Fact>,
 }
 
-/// Classifies one outage under one policy.
+/// Classifies one outage under one policy: the decision first ([`decide`]), then its words
+/// ([`explain`]), so that rewording an explanation cannot change a verdict.
 pub fn classify(policy: &Policy, outage: &Outage, context: &Context) -> OutageVerdict {
-    let verdict =
-        |verdict, clause: Option<&Clause>, explanation: String, missing: Vec<Fact>| OutageVerdict {
-            outage_id: outage.id.clone(),
-            verdict,
-            clause: clause.map(ClauseRef::from),
-            explanation,
-            missing_facts: missing,
-        };
+    let decision = decide(policy, outage, context);
+    OutageVerdict {
+        outage_id: outage.id.clone(),
+        verdict: decision.verdict(),
+        clause: decision.clause().map(ClauseRef::from),
+        explanation: explain(&decision, policy),
+        missing_facts: decision.missing_facts(),
+    }
+}
+
+/// Why an outage gets its verdict, before it is worded.
+#[derive(Debug)]
+enum Decision<'a> {
+    /// No cause is given, so no clause can be weighed: a person decides.
+    NoCause,
+    /// A provider fault counts; no clause excludes it.
+    ProviderFault,
+    /// No clause of the policy names the cause: a person decides, under the catch-all clause
+    /// when the policy has one.
+    Unnamed {
+        cause: Cause,
+        catch_all: Option<&'a Clause>,
+        /// The law or rule an exemption is claimed under, if any.
+        claimed: Option<&'a str>,
+    },
+    /// The first clause whose condition holds excludes the outage.
+    Excluded {
+        cause: Cause,
+        clause: &'a Clause,
+        reason: String,
+    },
+    /// No clause's condition holds, and the first that could not be decided might: the facts
+    /// that would decide it are missing.
+    Undecided {
+        cause: Cause,
+        clause: &'a Clause,
+        reason: String,
+        missing: Vec<Fact>,
+    },
+    /// Every clause for the cause was weighed and fails: the outage counts.
+    Rejected { clause: &'a Clause, reason: String },
+    /// An exemption is claimed under `basis` and the policy has a catch-all clause: whatever the
+    /// clauses alone decided (`under`: no cause, undecided or rejected), a person weighs it
+    /// (docs/contract-readings.md, "Which clause a NEEDS_REVIEW names").
+    Exemption {
+        basis: &'a str,
+        catch_all: &'a Clause,
+        under: Box<Decision<'a>>,
+    },
+}
+
+impl Decision<'_> {
+    fn verdict(&self) -> Verdict {
+        match self {
+            Decision::ProviderFault | Decision::Rejected { .. } => Verdict::Counted,
+            Decision::Excluded { .. } => Verdict::Excluded,
+            Decision::NoCause
+            | Decision::Unnamed { .. }
+            | Decision::Undecided { .. }
+            | Decision::Exemption { .. } => Verdict::NeedsReview,
+        }
+    }
+
+    /// The clause the verdict names.
+    fn clause(&self) -> Option<&Clause> {
+        match self {
+            Decision::NoCause | Decision::ProviderFault => None,
+            Decision::Unnamed { catch_all, .. } => *catch_all,
+            Decision::Excluded { clause, .. }
+            | Decision::Undecided { clause, .. }
+            | Decision::Rejected { clause, .. } => Some(clause),
+            Decision::Exemption { catch_all, .. } => Some(catch_all),
+        }
+    }
+
+    fn missing_facts(&self) -> Vec<Fact> {
+        match self {
+            Decision::NoCause => vec![Fact::Cause],
+            Decision::Undecided { missing, .. } => missing.clone(),
+            Decision::Exemption { under, .. } => under.missing_facts(),
+            Decision::ProviderFault
+            | Decision::Unnamed { .. }
+            | Decision::Excluded { .. }
+            | Decision::Rejected { .. } => vec![],
+        }
+    }
+}
+
+/// The one rule for every policy (see the module's documentation).
+fn decide<'a>(policy: &'a Policy, outage: &'a Outage, context: &Context) -> Decision<'a> {
+    let claimed = outage.facts.exemption_basis.as_deref();
+    // An exemption claimed under a law or published rule is the catch-all clause's to weigh.
+    let weighed = |under: Decision<'a>| match (claimed, policy.case_by_case_clause()) {
+        (Some(basis), Some(catch_all)) => Decision::Exemption {
+            basis,
+            catch_all,
+            under: Box::new(under),
+        },
+        _ => under,
+    };
     let Some(cause) = outage.cause else {
-        // An exemption claimed under a law or published rule is the catch-all clause's to weigh,
-        // whatever the cause (docs/contract-readings.md, "Which clause a NEEDS_REVIEW names").
-        return match (&outage.facts.exemption_basis, policy.case_by_case_clause()) {
-            (Some(basis), Some(catch_all)) => verdict(
-                Verdict::NeedsReview,
-                Some(catch_all),
-                format!(
-                    "The outage's cause is not given, but an exemption is claimed under \
-                     \"{basis}\"; clause {} ({}) covers such exemptions and only a person can \
-                     weigh it.",
-                    catch_all.id, catch_all.title
-                ),
-                vec![Fact::Cause],
-            ),
-            _ => verdict(
-                Verdict::NeedsReview,
-                None,
-                "The outage's cause is not given, so no clause can be weighed.".into(),
-                vec![Fact::Cause],
-            ),
-        };
+        return weighed(Decision::NoCause);
     };
     if cause == Cause::ProviderFault {
-        return verdict(
-            Verdict::Counted,
-            None,
-            "A provider fault counts against availability; no exclusion clause covers it.".into(),
-            vec![],
-        );
+        return Decision::ProviderFault;
     }
     let candidates = policy.clauses_for(cause);
     if candidates.is_empty() {
-        let catch_all = policy.case_by_case_clause();
-        let claimed = match &outage.facts.exemption_basis {
-            Some(basis) => format!(" An exemption is claimed under \"{basis}\"."),
-            None => String::new(),
+        return Decision::Unnamed {
+            cause,
+            catch_all: policy.case_by_case_clause(),
+            claimed,
         };
-        let explanation = match catch_all {
-            Some(clause) => format!(
-                "No clause of {} names {cause}.{claimed} Clause {} ({}) may still exempt it, but \
-                 only a person can tell whether a law, agreement or published rule applies.",
-                policy.id, clause.id, clause.title
-            ),
-            None => format!(
-                "No clause of {} names {cause}; a person must decide whether it counts.",
-                policy.id
-            ),
-        };
-        return verdict(Verdict::NeedsReview, catch_all, explanation, vec![]);
     }
-
     let mut undecided: Option<(&Clause, String)> = None;
     let mut missing = BTreeSet::new();
     let mut rejected: Option<(&Clause, String)> = None;
-    for clause in &candidates {
+    for clause in candidates {
         match check(clause, outage, context) {
             Finding::Holds(reason) => {
-                return verdict(
-                    Verdict::Excluded,
-                    Some(clause),
-                    format!(
-                        "Clause {} ({}) excludes this {cause} outage: {reason}.",
-                        clause.id, clause.title
-                    ),
-                    vec![],
-                );
+                return Decision::Excluded {
+                    cause,
+                    clause,
+                    reason,
+                };
             }
             Finding::Unknown {
                 missing: facts,
@@ -165,42 +216,92 @@ pub fn classify(policy: &Policy, outage: &Outage, context: &Context) -> OutageVe
             }
         }
     }
-    let (kind, clause, explanation) = match undecided {
-        Some((clause, reason)) => (
-            Verdict::NeedsReview,
+    let decided = match undecided {
+        Some((clause, reason)) => Decision::Undecided {
+            cause,
             clause,
-            format!(
-                "Clause {} ({}) may exclude this {cause} outage, but {reason}.",
-                clause.id, clause.title
-            ),
-        ),
+            reason,
+            missing: missing.into_iter().collect(),
+        },
         None => {
             let (clause, reason) =
                 rejected.expect("every candidate either held, was undecided or failed");
-            (
-                Verdict::Counted,
-                clause,
-                format!(
-                    "Clause {} ({}) does not apply: {reason}; the outage counts against \
-                     availability.",
-                    clause.id, clause.title
-                ),
-            )
+            Decision::Rejected { clause, reason }
         }
     };
-    let missing: Vec<Fact> = missing.into_iter().collect();
-    match (&outage.facts.exemption_basis, policy.case_by_case_clause()) {
-        (Some(basis), Some(catch_all)) => verdict(
-            Verdict::NeedsReview,
-            Some(catch_all),
+    weighed(decided)
+}
+
+/// A sentence a customer could be shown, saying why.
+fn explain(decision: &Decision, policy: &Policy) -> String {
+    match decision {
+        Decision::NoCause => "The outage's cause is not given, so no clause can be weighed.".into(),
+        Decision::ProviderFault => {
+            "A provider fault counts against availability; no exclusion clause covers it.".into()
+        }
+        Decision::Unnamed {
+            cause,
+            catch_all: Some(clause),
+            claimed,
+        } => {
+            let claimed = match claimed {
+                Some(basis) => format!(" An exemption is claimed under \"{basis}\"."),
+                None => String::new(),
+            };
             format!(
-                "{explanation} An exemption is claimed under \"{basis}\"; clause {} ({}) covers \
-                 such exemptions and only a person can weigh it.",
+                "No clause of {} names {cause}.{claimed} Clause {} ({}) may still exempt it, but \
+                 only a person can tell whether a law, agreement or published rule applies.",
+                policy.id, clause.id, clause.title
+            )
+        }
+        Decision::Unnamed {
+            cause,
+            catch_all: None,
+            ..
+        } => format!(
+            "No clause of {} names {cause}; a person must decide whether it counts.",
+            policy.id
+        ),
+        Decision::Excluded {
+            cause,
+            clause,
+            reason,
+        } => format!(
+            "Clause {} ({}) excludes this {cause} outage: {reason}.",
+            clause.id, clause.title
+        ),
+        Decision::Undecided {
+            cause,
+            clause,
+            reason,
+            ..
+        } => format!(
+            "Clause {} ({}) may exclude this {cause} outage, but {reason}.",
+            clause.id, clause.title
+        ),
+        Decision::Rejected { clause, reason } => format!(
+            "Clause {} ({}) does not apply: {reason}; the outage counts against availability.",
+            clause.id, clause.title
+        ),
+        Decision::Exemption {
+            basis,
+            catch_all,
+            under,
+        } => match under.as_ref() {
+            Decision::NoCause => format!(
+                "The outage's cause is not given, but an exemption is claimed under \
+                 \"{basis}\"; clause {} ({}) covers such exemptions and only a person can \
+                 weigh it.",
                 catch_all.id, catch_all.title
             ),
-            missing,
-        ),
-        _ => verdict(kind, Some(clause), explanation, missing),
+            under => format!(
+                "{} An exemption is claimed under \"{basis}\"; clause {} ({}) covers such \
+                 exemptions and only a person can weigh it.",
+                explain(under, policy),
+                catch_all.id,
+                catch_all.title
+            ),
+        },
     }
 }
 

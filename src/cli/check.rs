@@ -12,7 +12,8 @@ use super::output::Table;
 use super::policies::method;
 use super::{REFUSED, fail};
 use crate::api::policy_message;
-use crate::files::{directory_entries, skip_reason};
+use crate::catalogue;
+use crate::data_dir::{directory_entries, skip_reason};
 use crate::policy::{LoadError, PolicySet};
 
 /// `check-policy`'s arguments.
@@ -100,8 +101,8 @@ fn check(files: &[PathBuf], calendar_dir: Option<&std::path::Path>) -> ExitCode 
             return ExitCode::from(REFUSED);
         }
     };
-    if let Err(code) = super::load_calendars(calendar_dir, &set) {
-        return code;
+    if let Err(error) = catalogue::calendars(calendar_dir, &set) {
+        return fail(&error);
     }
     print!("{}", summary(&set, files));
     ExitCode::SUCCESS

@@ -8,12 +8,16 @@ use clap::Args;
 use super::evaluate::spec::read_message;
 use super::fail;
 use super::output::{self, Format, Table, short};
-use super::service::{Service, Where};
+use super::target::{Target, TargetArgs};
 use crate::api::pb;
 use crate::input::outages;
 
 /// `classify`'s flags.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("policy_dir", |arg| arg.conflicts_with("target")),
+    mut_arg("calendar_dir", |arg| arg.conflicts_with("target"))
+)]
 pub struct ClassifyArgs {
     /// The outages: sla.v1.Outage objects in JSON, one per line (as `evaluate --outages` takes).
     #[arg(value_name = "OUTAGES")]
@@ -33,7 +37,7 @@ pub struct ClassifyArgs {
     pub calendar_name: Option<String>,
     /// Where to classify.
     #[command(flatten)]
-    pub place: Where,
+    pub target: TargetArgs,
     /// Output format: table on a terminal, json otherwise.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -59,7 +63,7 @@ pub async fn run(args: ClassifyArgs) -> ExitCode {
         time_zone: args.zone.clone().unwrap_or_default(),
         calendar_name: args.calendar_name.clone().unwrap_or_default(),
     };
-    let mut service = match Service::new(&args.place).await {
+    let mut service = match Target::new(&args.target).await {
         Ok(service) => service,
         Err(message) => return fail(&message),
     };

@@ -12,17 +12,14 @@ pub mod output;
 pub mod policies;
 pub mod render;
 pub mod serve;
-mod service;
+mod target;
 
 use std::fmt::Display;
-use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::calendar::CalendarSet;
 use crate::config::Config;
-use crate::policy::PolicySet;
 
 /// Evaluates measured availability against SLA policies: a gRPC service, and the same engine on
 /// the command line.
@@ -83,24 +80,4 @@ pub const REFUSED: u8 = 1;
 pub(crate) fn fail(error: &dyn Display) -> ExitCode {
     eprintln!("sla-evaluator: {error}");
     ExitCode::from(REFUSED)
-}
-
-/// The built-in calendars and a directory's, checked against `policies` as the server checks them.
-pub(crate) fn load_calendars(
-    dir: Option<&Path>,
-    policies: &PolicySet,
-) -> Result<CalendarSet, ExitCode> {
-    let set = CalendarSet::built_in().map_err(|error| fail(&error))?;
-    let set = match dir {
-        Some(dir) => set.with_directory(dir).map_err(|error| fail(&error))?,
-        None => set,
-    };
-    set.check_policies(policies.files().map(|file| file.policy.as_ref()))
-        .map_err(|error| fail(&error))?;
-    Ok(set)
-}
-
-/// The built-in policies and a directory's, as the server loads them.
-pub(crate) fn load_policies(dir: Option<&Path>) -> Result<PolicySet, ExitCode> {
-    PolicySet::load(dir).map_err(|error| fail(&error))
 }

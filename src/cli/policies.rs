@@ -7,18 +7,22 @@ use clap::{Args, Subcommand};
 
 use super::fail;
 use super::output::{self, Format, Table, short};
-use super::service::{Service, Where};
+use super::target::{Target, TargetArgs};
 use crate::api::pb;
 
 /// `policies`' flags.
 #[derive(Debug, Args)]
+#[command(
+    mut_arg("policy_dir", |arg| arg.conflicts_with("target")),
+    mut_arg("calendar_dir", |arg| arg.conflicts_with("target"))
+)]
 pub struct PoliciesArgs {
     /// What to show.
     #[command(subcommand)]
     pub command: PoliciesCommand,
     /// Where to ask.
     #[command(flatten)]
-    pub place: Where,
+    pub target: TargetArgs,
     /// Output format: table on a terminal, json otherwise.
     #[arg(long, value_enum, global = true)]
     pub format: Option<Format>,
@@ -38,7 +42,7 @@ pub enum PoliciesCommand {
 
 /// Runs `policies`.
 pub async fn run(args: PoliciesArgs) -> ExitCode {
-    let mut service = match Service::new(&args.place).await {
+    let mut service = match Target::new(&args.target).await {
         Ok(service) => service,
         Err(message) => return fail(&message),
     };

@@ -6,8 +6,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::{fail, load_policies};
+use super::fail;
 use crate::api::pb;
+use crate::catalogue;
 use crate::input::protojson;
 use crate::policy::PolicySet;
 use crate::render;
@@ -30,9 +31,9 @@ pub struct RenderArgs {
 
 /// Runs `render`.
 pub async fn run(args: RenderArgs) -> ExitCode {
-    let policies = match load_policies(args.policy_dir.as_deref()) {
+    let policies = match catalogue::policies(args.policy_dir.as_deref()) {
         Ok(policies) => policies,
-        Err(code) => return code,
+        Err(error) => return fail(&error),
     };
     match read(&args.response, args.subscription.as_deref()) {
         Ok((response, subscription)) => {

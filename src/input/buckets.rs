@@ -5,10 +5,8 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use chrono::DateTime;
-
 use super::ordered::{self, Flow};
-use super::{Chunk, Chunker, InputError, Place, RowError, csv, jsonl, parquet};
+use super::{Block, Chunk, Chunker, InputError, Origin, Place, RowError, csv, jsonl, parquet};
 
 /// Bytes per block of a text file: large enough that per-block costs vanish (about 100,000
 /// rows), small enough that the blocks in flight (one per thread, one queued, one being read),
@@ -36,56 +34,6 @@ impl Format {
             "jsonl" | "ndjson" | "json" => Some(Format::Jsonl),
             "parquet" | "pq" => Some(Format::Parquet),
             _ => None,
-        }
-    }
-}
-
-/// What reading handed on for one block of the input, in input order.
-#[derive(Debug)]
-pub struct Block {
-    /// The block's chunks, in a fixed order.
-    pub chunks: Vec<Chunk>,
-    /// How the chunks' places become places in the input.
-    pub origin: Origin,
-    /// What stopped the block, after its chunks' rows.
-    pub error: Option<InputError>,
-    /// Bytes (text) or rows (Parquet) the block took up, for a progress bar.
-    pub progress: u64,
-}
-
-/// Where a block sits in its input.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Origin {
-    /// Lines of a text file, after `before` lines of earlier blocks.
-    Lines {
-        /// Lines before the block.
-        before: u64,
-    },
-    /// A Parquet row group.
-    RowGroup(usize),
-    /// Steps of a Prometheus query: row places count steps from `first`.
-    Steps {
-        /// The first step's start, Unix seconds.
-        first: i64,
-        /// The step, seconds.
-        step: i64,
-    },
-}
-
-impl Origin {
-    /// Where the row with relative place `places[row]` sits in the input.
-    pub fn place(&self, places: &[u32], row: usize) -> Place {
-        let relative = u64::from(places.get(row).copied().unwrap_or_default());
-        match *self {
-            Origin::Lines { before } => Place::Line(before + relative),
-            Origin::RowGroup(group) => Place::Row {
-                group,
-                row: relative,
-            },
-            Origin::Steps { first, step } => {
-                let start = first + step * i64::from(places.get(row).copied().unwrap_or_default());
-                DateTime::from_timestamp(start, 0).map_or(Place::Whole, Place::Step)
-            }
         }
     }
 }

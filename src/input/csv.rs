@@ -13,16 +13,7 @@
 use csv::{ByteRecord, ReaderBuilder};
 
 use super::chunk::{Chunker, Row};
-use super::{RowError, values};
-
-/// The columns a bucket file may have, in the order messages list them.
-pub const COLUMNS: [&str; 5] = [
-    "subscription",
-    "start",
-    "duration_seconds",
-    "total",
-    "failed",
-];
+use super::{COLUMNS, RowError, place, subscription, values};
 
 /// Where each column sits in a row.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,22 +165,6 @@ fn read_row<'r>(layout: &Layout, record: &'r ByteRecord, line: u64) -> Result<Ro
         total: values::count(field(layout.total, "total")?).map_err(with("total"))?,
         failed: values::count(field(layout.failed, "failed")?).map_err(with("failed"))?,
     })
-}
-
-/// A subscription's name: non-empty UTF-8.
-pub(crate) fn subscription(name: &[u8], place: u64) -> Result<&[u8], RowError> {
-    if name.is_empty() {
-        return Err(RowError::new(place, "subscription", "is empty"));
-    }
-    if std::str::from_utf8(name).is_err() {
-        return Err(RowError::new(place, "subscription", "is not UTF-8 text"));
-    }
-    Ok(name)
-}
-
-/// A line within a block as a chunk stores it.
-pub(crate) fn place(line: u64) -> Result<u32, RowError> {
-    u32::try_from(line).map_err(|_| RowError::row(line, "too many lines in one block"))
 }
 
 #[cfg(test)]

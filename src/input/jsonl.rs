@@ -10,8 +10,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use super::chunk::{Chunker, Row};
-use super::csv::{place, subscription};
-use super::{RowError, values};
+use super::{RowError, place, subscription, values};
 
 /// The keys of a row.
 #[derive(Clone, Copy, Deserialize)]

@@ -9,6 +9,10 @@
 //!
 //! A refused input is an [`InputError`] naming the file, the line (or row group and row, or
 //! Prometheus step) and the column.
+//!
+//! What the readers share lives here, so that no reader imports another: the bucket columns
+//! ([`COLUMNS`]), a parsed [`Block`] and where it sits ([`Origin`]), the errors, and the checks of
+//! a subscription name and a row's place.
 
 pub mod buckets;
 pub mod chunk;
@@ -24,7 +28,18 @@ mod values;
 
 use std::fmt;
 
+use chrono::DateTime;
+
 pub use chunk::{Chunk, Chunker, ROWS_PER_CHUNK};
+
+/// The columns a bucket file may have, in the order messages list them.
+pub const COLUMNS: [&str; 5] = [
+    "subscription",
+    "start",
+    "duration_seconds",
+    "total",
+    "failed",
+];
 
 /// Where in an input a problem sits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,4 +131,70 @@ impl RowError {
             message: message.into(),
         }
     }
+}
+
+/// What reading handed on for one block of the input, in input order.
+#[derive(Debug)]
+pub struct Block {
+    /// The block's chunks, in a fixed order.
+    pub chunks: Vec<Chunk>,
+    /// How the chunks' places become places in the input.
+    pub origin: Origin,
+    /// What stopped the block, after its chunks' rows.
+    pub error: Option<InputError>,
+    /// Bytes (text) or rows (Parquet) the block took up, for a progress bar.
+    pub progress: u64,
+}
+
+/// Where a block sits in its input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Lines of a text file, after `before` lines of earlier blocks.
+    Lines {
+        /// Lines before the block.
+        before: u64,
+    },
+    /// A Parquet row group.
+    RowGroup(usize),
+    /// Steps of a Prometheus query: row places count steps from `first`.
+    Steps {
+        /// The first step's start, Unix seconds.
+        first: i64,
+        /// The step, seconds.
+        step: i64,
+    },
+}
+
+impl Origin {
+    /// Where the row with relative place `places[row]` sits in the input.
+    pub fn place(&self, places: &[u32], row: usize) -> Place {
+        let relative = u64::from(places.get(row).copied().unwrap_or_default());
+        match *self {
+            Origin::Lines { before } => Place::Line(before + relative),
+            Origin::RowGroup(group) => Place::Row {
+                group,
+                row: relative,
+            },
+            Origin::Steps { first, step } => {
+                let start = first + step * i64::from(places.get(row).copied().unwrap_or_default());
+                DateTime::from_timestamp(start, 0).map_or(Place::Whole, Place::Step)
+            }
+        }
+    }
+}
+
+/// A subscription's name: non-empty UTF-8.
+pub(crate) fn subscription(name: &[u8], place: u64) -> Result<&[u8], RowError> {
+    if name.is_empty() {
+        return Err(RowError::new(place, "subscription", "is empty"));
+    }
+    if std::str::from_utf8(name).is_err() {
+        return Err(RowError::new(place, "subscription", "is not UTF-8 text"));
+    }
+    Ok(name)
+}
+
+/// A line within a block as a chunk stores it.
+pub(crate) fn place(line: u64) -> Result<u32, RowError> {
+    u32::try_from(line).map_err(|_| RowError::row(line, "too many lines in one block"))
 }

@@ -16,11 +16,9 @@ use parquet::data_type::ByteArray;
 use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
 use parquet::schema::types::ColumnDescriptor;
 
-use super::buckets::{Block, Origin};
 use super::chunk::{Chunker, Row};
-use super::csv::{COLUMNS, subscription};
 use super::ordered::{self, Flow};
-use super::{InputError, Place, RowError, values};
+use super::{Block, COLUMNS, InputError, Origin, Place, RowError, subscription, values};
 
 /// Rows read from each column at a time.
 const BATCH: usize = 8192;

@@ -20,10 +20,9 @@ use chrono::DateTime;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
 
-use super::buckets::{Block, Origin};
 use super::chunk::{Chunker, Row};
 use super::ordered::{self, Flow};
-use super::{InputError, Place};
+use super::{Block, InputError, Origin, Place};
 
 /// Steps per request: under the 11,000 points per series Prometheus answers at most.
 pub const STEPS_PER_REQUEST: i64 = 10_000;

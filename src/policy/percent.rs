@@ -62,8 +62,8 @@ impl FromStr for Percent {
     type Err = PercentError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        let value =
-            crate::text::decimal(text).ok_or_else(|| PercentError::NotANumber(text.to_string()))?;
+        let value = crate::strict::decimal(text)
+            .ok_or_else(|| PercentError::NotANumber(text.to_string()))?;
         Percent::from_decimal(value)
     }
 }

@@ -1,6 +1,6 @@
 //! The policies a server evaluates against: the five built-in ones plus any loaded from a directory.
 
-use crate::files::{Skipped, directory_entries};
+use crate::data_dir::{Skipped, directory_entries};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -462,7 +462,7 @@ mod tests {
         assert_eq!(labels, ["2021-12-24", "v2", "v3"]);
         let on = |day: &str| {
             versions
-                .in_force_on(crate::text::date(day).unwrap())
+                .in_force_on(crate::strict::date(day).unwrap())
                 .map(|v| v.version.clone())
         };
         assert_eq!(on("2019-01-01").as_deref(), Some("2021-12-24"));
@@ -481,7 +481,7 @@ mod tests {
         let versions = set.versions("tencent-im").unwrap();
         assert!(
             versions
-                .in_force_on(crate::text::date("2023-12-31").unwrap())
+                .in_force_on(crate::strict::date("2023-12-31").unwrap())
                 .is_none()
         );
     }

@@ -124,20 +124,17 @@ fn header(
         "revision",
         format!("<code>{}</code>", Esc(&provenance.policy_revision)),
     );
+    // The document by its title and date, as a reader finds it; the policy file's `document`
+    // key is a name for the policy's authors, not for the customer.
     if let Some(policy) = cx.policy {
-        let dated = policy
-            .source
-            .last_updated
-            .map(|day| format!(", last updated {day}"))
-            .unwrap_or_default();
+        let dated = policy.source.last_updated.map_or_else(
+            || ", undated".to_string(),
+            |day| format!(", last updated {day}"),
+        );
         row(
             "Source document",
             "source",
-            format!(
-                "{} (<code>{}</code>{dated})",
-                Esc(&policy.source.title),
-                Esc(&policy.source.file)
-            ),
+            format!("{}{dated}", Esc(&policy.source.title)),
         );
     }
     row(

@@ -15,73 +15,14 @@ use prometheus::{
 };
 use tonic::Code;
 
+use super::rpc::Rpc;
+use crate::api::BucketCounter;
 use crate::engine::Ingested;
 use crate::memory::MemoryBudget;
 
-/// One RPC the server answers, as metric labels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rpc {
-    /// The fully qualified service, e.g. `sla.v1.SlaEvaluator`.
-    pub service: &'static str,
-    /// The method, e.g. `Evaluate`.
-    pub method: &'static str,
-    /// `unary`, `client_stream`, `server_stream` or `bidi_stream`.
-    pub kind: &'static str,
-}
-
-/// Every RPC the server serves. A path outside it is labelled `unknown`, so a client cannot grow
-/// the number of series by calling made-up methods.
-const RPCS: [Rpc; 8] = [
-    Rpc::new("sla.v1.SlaEvaluator", "ListPolicies", "unary"),
-    Rpc::new("sla.v1.SlaEvaluator", "GetPolicy", "unary"),
-    Rpc::new("sla.v1.SlaEvaluator", "Evaluate", "client_stream"),
-    Rpc::new("sla.v1.SlaEvaluator", "ClassifyOutages", "unary"),
-    Rpc::new("grpc.health.v1.Health", "Check", "unary"),
-    Rpc::new("grpc.health.v1.Health", "Watch", "server_stream"),
-    Rpc::new(
-        "grpc.reflection.v1.ServerReflection",
-        "ServerReflectionInfo",
-        "bidi_stream",
-    ),
-    Rpc::new(
-        "grpc.reflection.v1alpha.ServerReflection",
-        "ServerReflectionInfo",
-        "bidi_stream",
-    ),
-];
-
-const UNKNOWN: Rpc = Rpc::new("unknown", "unknown", "unknown");
-
-impl Rpc {
-    const fn new(service: &'static str, method: &'static str, kind: &'static str) -> Rpc {
-        Rpc {
-            service,
-            method,
-            kind,
-        }
-    }
-
-    /// The RPC a request path (`/service/method`) names.
-    pub fn from_path(path: &str) -> Rpc {
-        let Some((service, method)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
-            return UNKNOWN;
-        };
-        RPCS.into_iter()
-            .find(|rpc| rpc.service == service && rpc.method == method)
-            .unwrap_or(UNKNOWN)
-    }
-
-    /// A call of the SLA service that does real work, shed when the server is full; policy
-    /// lookups, health and reflection never are, so a client can always learn what the server
-    /// offers and probes always get an answer.
-    pub fn is_work(self) -> bool {
-        self.service == "sla.v1.SlaEvaluator"
-            && matches!(self.method, "Evaluate" | "ClassifyOutages")
-    }
-
-    fn labels(self) -> [&'static str; 3] {
-        [self.kind, self.service, self.method]
-    }
+/// An RPC's labels: `grpc_type`, `grpc_service`, `grpc_method`.
+fn labels(rpc: Rpc) -> [&'static str; 3] {
+    [rpc.kind(), rpc.service(), rpc.method()]
 }
 
 /// Every gRPC status code, named as grpc-go's `codes.Code.String()` names them.
@@ -106,7 +47,7 @@ const CODES: [Code; 17] = [
 ];
 
 /// A code's label value, as dashboards built for grpc-go expect it.
-pub fn code_name(code: Code) -> &'static str {
+pub(crate) fn code_name(code: Code) -> &'static str {
     match code {
         Code::Ok => "OK",
         Code::Cancelled => "Canceled",
@@ -130,7 +71,7 @@ pub fn code_name(code: Code) -> &'static str {
 
 /// Why the server closed or refused a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConnectionRefusal {
+pub(crate) enum ConnectionRefusal {
     /// The server was at `--max-connections`.
     MaxConnections,
     /// The connection did not finish its handshake and first request in time.
@@ -161,7 +102,7 @@ impl ConnectionRefusal {
 
 /// The server's metrics and the registry that exposes them.
 #[derive(Clone, Debug)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     started: IntCounterVec,
     handled: IntCounterVec,
@@ -187,11 +128,11 @@ impl Default for Metrics {
 
 impl Metrics {
     /// The metrics, every series registered at zero.
-    pub fn new() -> Metrics {
+    pub(crate) fn new() -> Metrics {
         let registry = Registry::new();
         let rpc = ["grpc_type", "grpc_service", "grpc_method"];
-        let counter = |name: &str, help: &str, labels: &[&str]| {
-            let family = IntCounterVec::new(Opts::new(name, help), labels)
+        let counter = |name: &str, help: &str, label_names: &[&str]| {
+            let family = IntCounterVec::new(Opts::new(name, help), label_names)
                 .expect("a valid metric definition");
             registry
                 .register(Box::new(family.clone()))
@@ -301,17 +242,17 @@ impl Metrics {
             ))
             .expect("each metric registered once");
 
-        for rpc in RPCS {
-            started.with_label_values(&rpc.labels());
-            received.with_label_values(&rpc.labels());
-            sent.with_label_values(&rpc.labels());
-            handling.with_label_values(&rpc.labels());
+        for rpc in Rpc::SERVED {
+            started.with_label_values(&labels(rpc));
+            received.with_label_values(&labels(rpc));
+            sent.with_label_values(&labels(rpc));
+            handling.with_label_values(&labels(rpc));
             for code in CODES {
-                let [kind, service, method] = rpc.labels();
+                let [kind, service, method] = labels(rpc);
                 handled.with_label_values(&[kind, service, method, code_name(code)]);
             }
             if rpc.is_work() {
-                shed.with_label_values(&[rpc.method]);
+                shed.with_label_values(&[rpc.method()]);
             }
         }
         for outcome in ["accepted", "ignored"] {
@@ -343,16 +284,15 @@ impl Metrics {
     }
 
     /// Counts a call's start; the returned record counts its end.
-    pub fn start(&self, rpc: Rpc) -> CallRecord {
-        self.started.with_label_values(&rpc.labels()).inc();
-        let streams = (rpc.service == "sla.v1.SlaEvaluator" && rpc.method == "Evaluate")
-            .then(|| self.open_streams.clone());
+    pub(crate) fn start(&self, rpc: Rpc) -> CallRecord {
+        self.started.with_label_values(&labels(rpc)).inc();
+        let streams = (rpc == Rpc::Evaluate).then(|| self.open_streams.clone());
         if let Some(streams) = &streams {
             streams.inc();
         }
         CallRecord {
             handled: self.handled.clone(),
-            handling: self.handling.with_label_values(&rpc.labels()),
+            handling: self.handling.with_label_values(&labels(rpc)),
             rpc,
             started: Instant::now(),
             code: None,
@@ -361,32 +301,22 @@ impl Metrics {
     }
 
     /// Counts a message received from a client.
-    pub fn received(&self, rpc: Rpc) {
-        self.received.with_label_values(&rpc.labels()).inc();
+    pub(crate) fn received(&self, rpc: Rpc) {
+        self.received.with_label_values(&labels(rpc)).inc();
     }
 
     /// Counts a message sent to a client.
-    pub fn sent(&self, rpc: Rpc) {
-        self.sent.with_label_values(&rpc.labels()).inc();
+    pub(crate) fn sent(&self, rpc: Rpc) {
+        self.sent.with_label_values(&labels(rpc)).inc();
     }
 
     /// Counts a call shed at the concurrency limit.
-    pub fn shed(&self, rpc: Rpc) {
-        self.shed.with_label_values(&[rpc.method]).inc();
-    }
-
-    /// Counts an Evaluate stream's buckets.
-    pub fn buckets(&self, ingested: Ingested) {
-        self.buckets
-            .with_label_values(&["accepted"])
-            .inc_by(ingested.accepted);
-        self.buckets
-            .with_label_values(&["ignored"])
-            .inc_by(ingested.ignored);
+    pub(crate) fn shed(&self, rpc: Rpc) {
+        self.shed.with_label_values(&[rpc.method()]).inc();
     }
 
     /// Reads the memory budget's state into the metrics, as a scrape is answered.
-    pub fn observe_memory(&self, budget: &MemoryBudget) {
+    pub(crate) fn observe_memory(&self, budget: &MemoryBudget) {
         let gauge = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
         self.memory_budget.set(gauge(budget.total()));
         self.memory_reserved.set(gauge(budget.reserved()));
@@ -396,26 +326,26 @@ impl Metrics {
     }
 
     /// Counts a connection opening (`+1`) or closing (`-1`).
-    pub fn connections(&self, change: i64) {
+    pub(crate) fn connections(&self, change: i64) {
         self.open_connections.add(change);
     }
 
     /// Counts a connection refused or closed to protect the server.
-    pub fn refused_connection(&self, reason: ConnectionRefusal) {
+    pub(crate) fn refused_connection(&self, reason: ConnectionRefusal) {
         self.refused_connections
             .with_label_values(&[reason.label()])
             .inc();
     }
 
     /// Counts a reload of the policy directory.
-    pub fn policy_reload(&self, ok: bool) {
+    pub(crate) fn policy_reload(&self, ok: bool) {
         self.policy_reloads
             .with_label_values(&[if ok { "ok" } else { "error" }])
             .inc();
     }
 
     /// The metrics in the Prometheus text exposition format (version 0.0.4), and its content type.
-    pub fn encode(&self) -> (String, String) {
+    pub(crate) fn encode(&self) -> (String, String) {
         let encoder = TextEncoder::new();
         let mut text = Vec::new();
         encoder
@@ -428,10 +358,22 @@ impl Metrics {
     }
 }
 
+/// `sla_buckets_total`, by outcome.
+impl BucketCounter for Metrics {
+    fn buckets(&self, ingested: Ingested) {
+        self.buckets
+            .with_label_values(&["accepted"])
+            .inc_by(ingested.accepted);
+        self.buckets
+            .with_label_values(&["ignored"])
+            .inc_by(ingested.ignored);
+    }
+}
+
 /// One call being timed. Dropped without [`CallRecord::finish`] (the client went away first), the
 /// call counts as CANCELLED.
 #[derive(Debug)]
-pub struct CallRecord {
+pub(crate) struct CallRecord {
     handled: IntCounterVec,
     handling: Histogram,
     rpc: Rpc,
@@ -442,7 +384,7 @@ pub struct CallRecord {
 
 impl CallRecord {
     /// Records how the call ended.
-    pub fn finish(mut self, code: Code) {
+    pub(crate) fn finish(mut self, code: Code) {
         self.code = Some(code);
     }
 }
@@ -450,7 +392,7 @@ impl CallRecord {
 impl Drop for CallRecord {
     fn drop(&mut self) {
         let code = code_name(self.code.unwrap_or(Code::Cancelled));
-        let [kind, service, method] = self.rpc.labels();
+        let [kind, service, method] = labels(self.rpc);
         self.handled
             .with_label_values(&[kind, service, method, code])
             .inc();

@@ -4,35 +4,35 @@
 
 mod connections;
 mod edge;
-pub mod metrics;
+mod metrics;
 mod options;
 mod reload;
+mod rpc;
+mod side;
 
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tokio::sync::watch;
 use tonic::codec::CompressionEncoding;
 use tonic::server::NamedService;
 use tonic::transport::Server;
 use tonic_health::ServingStatus;
-use tonic_health::pb::health_server::HealthServer;
-use tonic_health::server::{HealthReporter, HealthService};
+use tonic_health::server::HealthReporter;
 
-pub use connections::{ConnectionLimits, TlsError};
-pub use options::{Http2Options, ServerOptions, ShutdownOptions, TlsOptions};
+pub use connections::{ConnectionLimits, TlsError, TlsOptions};
+pub use options::{Http2Options, ServerOptions, ShutdownOptions};
 pub use reload::{PolicyReload, log_policies};
 
-use crate::api::SlaService;
 use crate::api::pb::sla_evaluator_server::SlaEvaluatorServer;
+use crate::api::{BucketCounter, SlaService};
 use crate::memory::MemoryBudget;
 use crate::policy::PolicyStore;
 use connections::{incoming, tls_acceptor};
 use edge::EdgeLayer;
 use metrics::Metrics;
+use side::SideListeners;
 
 /// The fully qualified name health reports the SLA service under.
 pub const SERVICE_NAME: &str = <SlaEvaluatorServer<SlaService> as NamedService>::NAME;
@@ -101,10 +101,7 @@ pub async fn serve(
         memory_budget,
         connections,
         http2,
-        shutdown: ShutdownOptions {
-            drain_delay,
-            grace_period,
-        },
+        shutdown: steps,
         tls,
     } = options;
 
@@ -122,34 +119,18 @@ pub async fn serve(
     let (health, health_service) = tonic_health::server::health_reporter();
     // Policies are loaded before `serve` is called, so the service is ready from the first call.
     health.set_serving::<SlaEvaluatorServer<SlaService>>().await;
-
-    // The side servers (plaintext health, metrics) stop when the gRPC server has stopped, so that
-    // probes keep seeing NOT_SERVING through the whole drain.
-    let (stopped, stop_watch) = watch::channel(false);
-    let mut side = Vec::new();
-    if let Some(listener) = health_listener {
-        let incoming = incoming(
-            listener,
-            None,
+    let side = SideListeners::start(
+        health_listener,
+        metrics_listener,
+        side::Shared {
+            edge: edge.clone(),
+            health: health.clone(),
+            metrics: Arc::clone(&metrics),
+            budget: Arc::clone(&budget),
             connections,
-            Arc::clone(&slots),
-            Arc::clone(&metrics),
-        );
-        side.push(tokio::spawn(serve_health(
-            incoming,
-            edge.clone(),
-            health.clone(),
-            stop_watch.clone(),
-        )));
-    }
-    if let Some(listener) = metrics_listener {
-        side.push(tokio::spawn(serve_metrics(
-            listener,
-            Arc::clone(&metrics),
-            Arc::clone(&budget),
-            stop_watch.clone(),
-        )));
-    }
+            slots: Arc::clone(&slots),
+        },
+    );
 
     let policies = Arc::new(PolicyStore::new(policies));
     if let Some(reload) = policy_reload {
@@ -158,24 +139,81 @@ pub async fn serve(
             reload,
             Arc::clone(&calendars),
             Arc::clone(&metrics),
-            stop_watch.clone(),
+            side.stopping(),
         ));
     }
-    let service = SlaEvaluatorServer::new(SlaService::new(
+    let service = SlaService::new(
         policies,
         calendars,
         limits,
         calls,
         Arc::clone(&budget),
-        Arc::clone(&metrics),
-    ))
-    .max_decoding_message_size(max_message_bytes)
-    // gzip and zstd requests are taken (grpcio's `compression=Gzip`, grpc-go's `UseCompressor`),
-    // and answers are compressed the same way when the client asks.
-    .accept_compressed(CompressionEncoding::Gzip)
-    .accept_compressed(CompressionEncoding::Zstd)
-    .send_compressed(CompressionEncoding::Gzip)
-    .send_compressed(CompressionEncoding::Zstd);
+        Arc::clone(&metrics) as Arc<dyn BucketCounter>,
+    );
+    let (stop_accepting, grace_over) = shutdown_steps(shutdown, health, steps);
+    let server = grpc_server(http2)
+        .layer(edge)
+        .add_service(health_service)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .add_service(sla_server(service, max_message_bytes))
+        .serve_with_incoming_shutdown(
+            incoming(grpc, tls, connections, slots, metrics),
+            stop_accepting,
+        );
+    let served = tokio::select! {
+        served = server => served.map(|()| tracing::info!("drained; stopped")),
+        () = grace_over => {
+            tracing::warn!(
+                grace_period = ?steps.grace_period,
+                "grace period over; cancelling the calls still in flight"
+            );
+            Ok(())
+        }
+    };
+    side.stop().await;
+    Ok(served?)
+}
+
+/// The gRPC server, with the HTTP/2 settings.
+fn grpc_server(http2: Http2Options) -> Server {
+    Server::builder()
+        .initial_stream_window_size(http2.stream_window)
+        .initial_connection_window_size(http2.connection_window)
+        .max_concurrent_streams(http2.max_concurrent_streams)
+        .http2_max_local_error_reset_streams(Some(http2.max_local_error_reset_streams))
+        .http2_keepalive_interval(Some(http2.keepalive_interval))
+        .http2_keepalive_timeout(Some(http2.keepalive_timeout))
+        // No max_connection_age_grace: in tonic 0.14.9, setting it skips the GOAWAY and closes the
+        // connection abruptly at age + grace, cutting the calls in flight. Without it, the
+        // connection gets its GOAWAY at the age and its calls end within the call timeout.
+        .max_connection_age(http2.max_connection_age)
+}
+
+/// The SLA service as gRPC serves it: requests up to `max_message_bytes`, gzip and zstd taken
+/// (grpcio's `compression=Gzip`, grpc-go's `UseCompressor`), and answers compressed the same way
+/// when the client asks.
+fn sla_server(service: SlaService, max_message_bytes: usize) -> SlaEvaluatorServer<SlaService> {
+    SlaEvaluatorServer::new(service)
+        .max_decoding_message_size(max_message_bytes)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Zstd)
+        .send_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Zstd)
+}
+
+/// The shutdown in steps, as two futures: the first resolves when the server must stop accepting
+/// (after `shutdown`, health reporting NOT_SERVING for the drain delay); the second when the
+/// grace period for the calls in flight is over (never, before the first).
+fn shutdown_steps(
+    shutdown: impl Future<Output = ()>,
+    health: HealthReporter,
+    steps: ShutdownOptions,
+) -> (impl Future<Output = ()>, impl Future<Output = ()>) {
+    let ShutdownOptions {
+        drain_delay,
+        grace_period,
+    } = steps;
     let (draining_tx, draining_rx) = tokio::sync::oneshot::channel::<()>();
     let stop_accepting = async move {
         shutdown.await;
@@ -192,26 +230,6 @@ pub async fn serve(
         );
         let _ = draining_tx.send(());
     };
-    let server = Server::builder()
-        .initial_stream_window_size(http2.stream_window)
-        .initial_connection_window_size(http2.connection_window)
-        .max_concurrent_streams(http2.max_concurrent_streams)
-        .http2_max_local_error_reset_streams(Some(http2.max_local_error_reset_streams))
-        .http2_keepalive_interval(Some(http2.keepalive_interval))
-        .http2_keepalive_timeout(Some(http2.keepalive_timeout))
-        // No max_connection_age_grace: in tonic 0.14.9, setting it skips the GOAWAY and closes the
-        // connection abruptly at age + grace, cutting the calls in flight. Without it, the
-        // connection gets its GOAWAY at the age and its calls end within the call timeout.
-        .max_connection_age(http2.max_connection_age)
-        .layer(edge)
-        .add_service(health_service)
-        .add_service(reflection().build_v1()?)
-        .add_service(reflection().build_v1alpha()?)
-        .add_service(service)
-        .serve_with_incoming_shutdown(
-            incoming(grpc, tls, connections, slots, metrics),
-            stop_accepting,
-        );
     let grace_over = async move {
         if draining_rx.await.is_ok() {
             tokio::time::sleep(grace_period).await;
@@ -219,22 +237,7 @@ pub async fn serve(
             std::future::pending::<()>().await;
         }
     };
-    let served = tokio::select! {
-        served = server => served.map(|()| tracing::info!("drained; stopped")),
-        () = grace_over => {
-            tracing::warn!(?grace_period, "grace period over; cancelling the calls still in flight");
-            Ok(())
-        }
-    };
-    let _ = stopped.send(true);
-    for task in side {
-        match task.await {
-            Ok(Err(error)) => tracing::error!(%error, "a side listener failed"),
-            Err(error) => tracing::error!(%error, "a side listener panicked"),
-            Ok(Ok(())) => {}
-        }
-    }
-    Ok(served?)
+    (stop_accepting, grace_over)
 }
 
 /// Reflection lists the public services only (the SLA service and health), and also describes the
@@ -246,53 +249,4 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
         .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .with_service_name(SERVICE_NAME)
         .with_service_name("grpc.health.v1.Health")
-}
-
-async fn stopped(mut stop: watch::Receiver<bool>) {
-    let _ = stop.wait_for(|&stopped| stopped).await;
-}
-
-/// Health alone, in plaintext, sharing the reporter with the gRPC listener and bounded by the same
-/// edge.
-async fn serve_health(
-    incoming: impl tokio_stream::Stream<
-        Item = std::io::Result<connections::Guarded<connections::Stream>>,
-    >,
-    edge: EdgeLayer,
-    health: HealthReporter,
-    stop: watch::Receiver<bool>,
-) -> Result<(), ServeError> {
-    Server::builder()
-        .layer(edge)
-        .add_service(HealthServer::new(HealthService::from_health_reporter(
-            health,
-        )))
-        .serve_with_incoming_shutdown(incoming, stopped(stop))
-        .await?;
-    Ok(())
-}
-
-/// `GET /metrics` in the Prometheus text format.
-async fn serve_metrics(
-    listener: TcpListener,
-    metrics: Arc<Metrics>,
-    budget: Arc<MemoryBudget>,
-    stop: watch::Receiver<bool>,
-) -> Result<(), ServeError> {
-    let app = axum::Router::new().route(
-        "/metrics",
-        get(move || {
-            let metrics = Arc::clone(&metrics);
-            let budget = Arc::clone(&budget);
-            async move {
-                metrics.observe_memory(&budget);
-                let (text, content_type) = metrics.encode();
-                ([("content-type", content_type)], text)
-            }
-        }),
-    );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stopped(stop))
-        .await
-        .map_err(ServeError::Metrics)
 }

@@ -1,11 +1,11 @@
 //! Everything a server is configured with besides its listeners, with the defaults a production
-//! deployment starts from. Each is a flag of the binary (see `src/main.rs` and the README).
+//! deployment starts from. Each is a flag of the binary (see `src/config.rs` and the README).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::ConnectionLimits;
 use super::reload::PolicyReload;
+use super::{ConnectionLimits, TlsOptions};
 use crate::calendar::CalendarSet;
 use crate::limits::{CallLimits, Limits};
 use crate::policy::PolicySet;
@@ -119,16 +119,4 @@ impl Default for ShutdownOptions {
             grace_period: Duration::from_secs(20),
         }
     }
-}
-
-/// TLS material, as PEM.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TlsOptions {
-    /// The server's certificate chain.
-    pub certificate: Vec<u8>,
-    /// The server's private key.
-    pub key: Vec<u8>,
-    /// CA certificates that sign acceptable client certificates; when given, every client must
-    /// present one (mutual TLS).
-    pub client_ca: Option<Vec<u8>>,
 }

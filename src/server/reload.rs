@@ -12,6 +12,7 @@ use tokio::sync::{Notify, watch};
 
 use super::metrics::Metrics;
 use crate::calendar::CalendarSet;
+use crate::catalogue;
 use crate::policy::{PolicySet, PolicyStore};
 
 /// Where policies are reloaded from, how often the directory is looked at, and how to ask for a
@@ -117,26 +118,18 @@ fn reload_now(
     metrics: &Metrics,
     why: &str,
 ) {
-    let loaded = PolicySet::load(Some(dir))
-        .map_err(|error| (Some(error.path()), error.to_string()))
-        .and_then(|set| {
-            calendars
-                .check_policies(set.files().map(|file| file.policy.as_ref()))
-                .map_err(|error| (None, error.to_string()))?;
-            Ok(set)
-        });
-    match loaded {
+    match catalogue::reload_policies(dir, calendars) {
         Ok(set) => {
             log_policies(&set, Some(dir), "policies reloaded");
             store.replace(Arc::new(set));
             metrics.policy_reload(true);
             tracing::info!(reason = why, "policy reload: ok");
         }
-        Err((path, error)) => {
+        Err(error) => {
             metrics.policy_reload(false);
             tracing::error!(
                 reason = why,
-                path,
+                path = error.path(),
                 %error,
                 "policy reload refused; the previous policies keep serving"
             );

@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use super::sent::{Sent, batch_and_row};
-use crate::api::pb;
+use super::trace_back::TraceBack;
 use crate::api::pb::evaluate_request::Item;
-use crate::input::buckets::Block;
+use crate::api::{At, field_name, pb};
 use crate::input::fees::Fees;
 use crate::input::ordered::Flow;
 use crate::input::outages::Entry;
-use crate::input::{InputError, Place};
+use crate::input::{Block, InputError, Origin, Place};
 
 /// A subscription's name; `None` for an input without a `subscription` column.
 pub(super) type Key = Option<String>;
@@ -20,10 +19,18 @@ pub(super) type Key = Option<String>;
 pub(super) struct Refusal {
     /// The service's message.
     pub(super) message: String,
-    /// The request field at fault, when it named one, e.g. `columns.failed[17]`.
-    pub(super) field: Option<String>,
-    /// For a refused bucket message, the row refused.
-    pub(super) row: Option<usize>,
+    /// Where the refused value sat in the messages sent, as the service counts them.
+    pub(super) at: Option<At>,
+}
+
+impl Refusal {
+    /// A refusal of the run itself, about no value sent.
+    pub(super) fn whole(message: impl Into<String>) -> Self {
+        Refusal {
+            message: message.into(),
+            at: None,
+        }
+    }
 }
 
 /// Where evaluations run.
@@ -34,8 +41,8 @@ pub(super) trait Evaluator: Sync {
     fn open(&self, spec: pb::EvaluationSpec) -> Result<Self::Stream, Refusal>;
     /// Sends one message.
     fn take(&self, stream: &mut Self::Stream, message: pb::EvaluateRequest) -> Result<(), Refusal>;
-    /// Whether refusals come back later than the message refused (a server's do), naming the
-    /// batch and row as the API counts them rather than the row alone.
+    /// Whether a refusal can come back after later messages were sent (a server's can), so that
+    /// every batch's rows must be remembered to trace it back.
     fn refuses_late(&self) -> bool {
         false
     }
@@ -66,7 +73,7 @@ pub(super) struct Feed<'a, E: Evaluator> {
     evaluator: &'a E,
     plan: &'a Plan,
     streams: BTreeMap<Key, E::Stream>,
-    sent: BTreeMap<Key, Sent>,
+    trace_backs: BTreeMap<Key, TraceBack>,
     /// The input being read, for messages.
     pub(super) source: String,
     /// The first failure; once set, nothing more is fed.
@@ -82,7 +89,7 @@ impl<'a, E: Evaluator> Feed<'a, E> {
             evaluator,
             plan,
             streams: BTreeMap::new(),
-            sent: BTreeMap::new(),
+            trace_backs: BTreeMap::new(),
             source: String::new(),
             failure: None,
             progress: Box::new(|_| {}),
@@ -95,10 +102,15 @@ impl<'a, E: Evaluator> Feed<'a, E> {
             if let Err(failure) = self.open(&chunk.subscription) {
                 return self.fail(failure);
             }
-            if self.evaluator.refuses_late() {
-                let sent = self.sent.entry(chunk.subscription.clone()).or_default();
-                sent.note(&self.source, block.origin, &chunk.places);
-            }
+            let trace_back = self
+                .trace_backs
+                .get_mut(&chunk.subscription)
+                .expect("opened above");
+            let batch = if self.evaluator.refuses_late() {
+                trace_back.note(&self.source, block.origin, &chunk.places)
+            } else {
+                trace_back.count()
+            };
             let message = pb::EvaluateRequest {
                 item: Some(Item::Columns(chunk.columns)),
             };
@@ -107,13 +119,12 @@ impl<'a, E: Evaluator> Feed<'a, E> {
                 .get_mut(&chunk.subscription)
                 .expect("opened above");
             if let Err(refusal) = self.evaluator.take(stream, message) {
-                let failure = match refusal.row {
-                    Some(row) => {
-                        let place = block.origin.place(&chunk.places, row);
-                        bucket_failure(&self.source, place, &chunk.subscription, refusal)
-                    }
-                    None => self.late_failure(&chunk.subscription, refusal),
+                let sent = Sent {
+                    batch,
+                    origin: block.origin,
+                    places: &chunk.places,
                 };
+                let failure = self.refused(&chunk.subscription, refusal, Some(sent));
                 return self.fail(failure);
             }
         }
@@ -180,6 +191,7 @@ impl<'a, E: Evaluator> Feed<'a, E> {
                 })?;
         }
         self.streams.insert(key.clone(), stream);
+        self.trace_backs.insert(key.clone(), TraceBack::default());
         Ok(())
     }
 
@@ -196,15 +208,36 @@ impl<'a, E: Evaluator> Feed<'a, E> {
         keys.iter().try_for_each(|key| self.open(key))
     }
 
-    /// A refusal that names the batch and row as the API counts them, traced to the file when
-    /// the batch is remembered.
-    fn late_failure(&self, key: &Key, refusal: Refusal) -> Failure {
-        let found = batch_and_row(&refusal.message)
-            .and_then(|(batch, row)| self.sent.get(key)?.find(batch, row));
-        match found {
-            Some((source, place)) => bucket_failure(&source, place, key, refusal),
-            None => InputError::whole(&self.source, with_subscription(key, refusal.message)),
+    /// A refusal as a failure of the input: a refused bucket at its file and line, found in the
+    /// batch just sent or among those remembered; anything else as the service said it.
+    fn refused(&self, key: &Key, refusal: Refusal, sent: Option<Sent>) -> Failure {
+        if let Some(At::Bucket {
+            batch,
+            row: Some(row),
+            column,
+            problem,
+        }) = &refusal.at
+        {
+            let found = match sent {
+                Some(sent) if sent.batch == *batch => {
+                    Some((self.source.clone(), sent.origin.place(sent.places, *row)))
+                }
+                _ => self
+                    .trace_backs
+                    .get(key)
+                    .and_then(|trace_back| trace_back.find(*batch, *row)),
+            };
+            if let Some((source_name, place)) = found {
+                // The place replaces the batch and row the service counts in.
+                return InputError {
+                    source_name,
+                    place,
+                    column: column.map(|column| field_name(column).to_string()),
+                    message: with_subscription(key, problem.clone()),
+                };
+            }
         }
+        InputError::whole(&self.source, with_subscription(key, refusal.message))
     }
 
     /// Closes every evaluation: the responses in subscription order, or the first refusal.
@@ -214,46 +247,27 @@ impl<'a, E: Evaluator> Feed<'a, E> {
         for (key, response) in self.evaluator.finish(streams) {
             match response {
                 Ok(response) => responses.push((key, response)),
-                Err(refusal) => return Err(self.late_failure(&key, refusal)),
+                Err(refusal) => return Err(self.refused(&key, refusal, None)),
             }
         }
         Ok(responses)
     }
 }
 
-/// A refused bucket as a file location: the column from the field path, the reason without the
-/// batch and row the service counts in (the location replaces them).
-fn bucket_failure(source: &str, place: Place, key: &Key, refusal: Refusal) -> Failure {
-    let column = refusal.field.as_deref().and_then(|field| {
-        let name = field.strip_prefix("columns.")?;
-        let name = name.split('[').next()?;
-        Some(
-            if name.starts_with("start") {
-                "start"
-            } else {
-                name
-            }
-            .to_string(),
-        )
-    });
-    let reason = refusal
-        .message
-        .split_once("): ")
-        .map_or(refusal.message.as_str(), |(_, reason)| reason);
-    InputError {
-        source_name: source.to_string(),
-        place,
-        column,
-        message: with_subscription(key, reason.to_string()),
-    }
+/// The batch just sent, and where its rows came from.
+#[derive(Clone, Copy)]
+struct Sent<'a> {
+    batch: u64,
+    origin: Origin,
+    places: &'a [u32],
 }
 
 /// A refused spec: a fee traced to its line in the fees file, anything else as the service said.
 fn spec_failure(key: &Key, refusal: Refusal, fee_places: &[(String, Place)]) -> Failure {
-    let fee = refusal.field.as_deref().and_then(|field| {
-        let index = field.strip_prefix("spec.fees[")?.split(']').next()?;
-        fee_places.get(index.parse::<usize>().ok()?)
-    });
+    let fee = match refusal.at {
+        Some(At::Fee { index }) => fee_places.get(index),
+        _ => None,
+    };
     match fee {
         Some((name, place)) => InputError {
             source_name: name.clone(),

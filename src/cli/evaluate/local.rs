@@ -1,4 +1,4 @@
-//! Evaluations in this process: each subscription's `api::Session`, fed the messages a server
+//! Evaluations in this process: each subscription's `api::StreamEvaluation`, fed the messages a server
 //! would receive, so that the response is the server's, byte for byte.
 
 use std::sync::{Arc, Mutex, PoisonError};
@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::Utc;
 
 use super::feed::{Evaluator, Key, Refusal};
-use crate::api::{ApiError, Session, pb};
+use crate::api::{ApiError, StreamEvaluation, pb};
 use crate::calendar::CalendarSet;
 use crate::limits::Limits;
 use crate::memory::MemoryBudget;
@@ -24,25 +24,24 @@ pub(super) struct Local {
     pub(super) threads: usize,
 }
 
-/// The service's refusal, with the field it names.
-fn refusal(error: ApiError, row: Option<usize>) -> Refusal {
-    let field = match &error {
-        ApiError::InvalidField { field, .. } => Some(field.clone()),
+/// The service's refusal, with where its value sat.
+fn refusal(error: ApiError) -> Refusal {
+    let at = match &error {
+        ApiError::InvalidField { at, .. } => at.clone(),
         _ => None,
     };
     Refusal {
         message: error.to_string(),
-        field,
-        row,
+        at,
     }
 }
 
 impl Evaluator for Local {
-    type Stream = Session;
+    type Stream = StreamEvaluation;
 
-    fn open(&self, spec: pb::EvaluationSpec) -> Result<Session, Refusal> {
+    fn open(&self, spec: pb::EvaluationSpec) -> Result<StreamEvaluation, Refusal> {
         // No server bounds the buckets one process evaluates; `as_of` is always set.
-        Session::start(
+        StreamEvaluation::start(
             &self.policies,
             &self.calendars,
             self.limits,
@@ -51,39 +50,35 @@ impl Evaluator for Local {
             spec,
             Utc::now(),
         )
-        .map_err(|error| refusal(error, None))
+        .map_err(refusal)
     }
 
-    fn take(&self, session: &mut Session, message: pb::EvaluateRequest) -> Result<(), Refusal> {
-        let taken = session.take(message);
-        match taken.refused {
-            None => Ok(()),
-            // Rows before a refused one are taken, so their count is the refused row's index.
-            Some(error) => {
-                let row = taken.ingested.accepted + taken.ingested.ignored;
-                Err(refusal(error, usize::try_from(row).ok()))
-            }
-        }
+    fn take(
+        &self,
+        evaluation: &mut StreamEvaluation,
+        message: pb::EvaluateRequest,
+    ) -> Result<(), Refusal> {
+        evaluation.take(message).result().map_err(refusal)
     }
 
     /// Finishing (tallying every month, listing evidence) is the part of an evaluation that does
     /// not depend on the file's order, so subscriptions finish in parallel.
     fn finish(
         &self,
-        sessions: Vec<(Key, Session)>,
+        evaluations: Vec<(Key, StreamEvaluation)>,
     ) -> Vec<(Key, Result<pb::EvaluateResponse, Refusal>)> {
-        let count = sessions.len();
-        let queue = Mutex::new(sessions.into_iter().enumerate());
+        let count = evaluations.len();
+        let queue = Mutex::new(evaluations.into_iter().enumerate());
         let done = Mutex::new(Vec::with_capacity(count));
         std::thread::scope(|scope| {
             for _ in 0..self.threads.clamp(1, count.max(1)) {
                 scope.spawn(|| {
                     loop {
                         let next = queue.lock().unwrap_or_else(PoisonError::into_inner).next();
-                        let Some((index, (key, session))) = next else {
+                        let Some((index, (key, evaluation))) = next else {
                             break;
                         };
-                        let response = session.finish().map_err(|error| refusal(error, None));
+                        let response = evaluation.finish().map_err(refusal);
                         done.lock()
                             .unwrap_or_else(PoisonError::into_inner)
                             .push((index, key, response));

@@ -3,15 +3,15 @@
 //!
 //! Both ways build the same `sla.v1` messages from the inputs (the spec with `as_of` fixed once,
 //! the outages, then the buckets as `BucketColumns` of up to 10,000 rows) and feed them to an
-//! `api::Session` in process or to an Evaluate stream of the server: the responses are the same
+//! `api::StreamEvaluation` in process or to an Evaluate stream of the server: the responses are the same
 //! messages, so their JSON is the same bytes.
 
 mod feed;
 mod local;
 mod remote;
-mod sent;
 pub mod source;
 pub mod spec;
+mod trace_back;
 
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
@@ -27,7 +27,9 @@ use self::remote::Remote;
 use self::source::{PrometheusArgs, Sources};
 use self::spec::SpecArgs;
 use super::output::{self, Format};
-use super::{REFUSED, fail, load_calendars, load_policies};
+use super::target::TargetArgs;
+use super::{REFUSED, fail};
+use crate::catalogue::Catalogue;
 use crate::input::{InputError, buckets, fees, outages};
 use crate::limits::Limits;
 
@@ -56,19 +58,12 @@ pub struct EvaluateArgs {
     /// them); a "subscription" key gives one to a single subscription.
     #[arg(long, value_name = "FILE")]
     pub outages: Option<PathBuf>,
-    /// Evaluate on the server at HOST:PORT instead of in this process: the same output.
-    #[arg(long, value_name = "HOST:PORT")]
-    pub target: Option<String>,
+    /// Where to evaluate, and the policies and calendars to evaluate (and print) with.
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Output format: table on a terminal, json otherwise.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
-    /// Extra policy files (*.toml) next to the built-in ones, as the server's --policy-dir.
-    #[arg(long, env = "SLA_POLICY_DIR", value_name = "DIR")]
-    pub policy_dir: Option<PathBuf>,
-    /// Extra business calendars (*.toml) next to the built-in ones, as the server's
-    /// --calendar-dir.
-    #[arg(long, env = "SLA_CALENDAR_DIR", value_name = "DIR")]
-    pub calendar_dir: Option<PathBuf>,
     /// Threads reading and evaluating; every core by default.
     #[arg(long, value_name = "N")]
     pub threads: Option<NonZeroUsize>,
@@ -87,13 +82,12 @@ pub async fn run(args: EvaluateArgs) -> ExitCode {
         }
         Err(problem) => return fail(&problem),
     };
-    let policies = match load_policies(args.policy_dir.as_deref()) {
-        Ok(policies) => Arc::new(policies),
-        Err(code) => return code,
-    };
-    let calendars = match load_calendars(args.calendar_dir.as_deref(), &policies) {
-        Ok(calendars) => Arc::new(calendars),
-        Err(code) => return code,
+    let Catalogue {
+        policies,
+        calendars,
+    } = match args.target.catalogue() {
+        Ok(catalogue) => catalogue,
+        Err(error) => return fail(&error),
     };
     let plan = match plan(&args, spec) {
         Ok(plan) => plan,
@@ -109,7 +103,7 @@ pub async fn run(args: EvaluateArgs) -> ExitCode {
     );
     let format = Format::chosen(args.format);
     let quiet = args.quiet;
-    let outcome = match &args.target {
+    let outcome = match &args.target.server {
         None => {
             let local = Local {
                 policies: Arc::clone(&policies),

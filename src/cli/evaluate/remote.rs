@@ -6,12 +6,12 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
-use tonic_types::StatusExt;
 
 use super::feed::{Evaluator, Key, Refusal};
-use crate::api::pb;
 use crate::api::pb::evaluate_request::Item;
 use crate::api::pb::sla_evaluator_client::SlaEvaluatorClient;
+use crate::api::{At, pb};
+use crate::cli::target::connect;
 
 /// Messages queued per stream: enough to keep the connection busy, few enough to bound memory.
 const QUEUED: usize = 8;
@@ -20,9 +20,6 @@ const QUEUED: usize = 8;
 /// server takes a bounded number per connection (256 by default) before new ones wait, which
 /// would stall the upload of those already open.
 const MAX_STREAMS: usize = 200;
-
-/// The largest response accepted: a long term's evidence can pass gRPC's default of 4 MiB.
-pub(super) const MAX_RESPONSE_BYTES: usize = 256 << 20;
 
 /// A server evaluating for this process.
 pub(super) struct Remote {
@@ -45,28 +42,15 @@ pub(super) struct Call {
 impl Remote {
     /// Connects to `target` (`HOST:PORT` or an `http://` URL).
     pub(super) async fn connect(target: &str) -> Result<Self, String> {
-        let url = if target.contains("://") {
-            target.to_string()
-        } else {
-            format!("http://{target}")
-        };
-        let channel = Channel::from_shared(url.clone())
-            .map_err(|error| format!("--target {target} is not an address: {error}"))?
-            .connect()
-            .await
-            .map_err(|error| format!("cannot reach the server at {url}: {error}"))?;
         Ok(Remote {
             runtime: Handle::current(),
-            client: SlaEvaluatorClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES),
+            client: connect(target).await?,
             target: target.to_string(),
             opened: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
     fn refusal(&self, status: &tonic::Status) -> Refusal {
-        let field = status
-            .get_details_bad_request()
-            .and_then(|bad| bad.field_violations.first().map(|v| v.field.clone()));
         Refusal {
             message: format!(
                 "the server at {} answered {:?}: {}",
@@ -74,8 +58,7 @@ impl Remote {
                 status.code(),
                 status.message()
             ),
-            field,
-            row: None,
+            at: At::of_status(status),
         }
     }
 
@@ -83,20 +66,12 @@ impl Remote {
     fn outcome(&self, call: &mut Call) -> Result<pb::EvaluateResponse, Refusal> {
         call.sender = None;
         let Some(handle) = call.call.take() else {
-            return Err(Refusal {
-                message: "the call already ended".into(),
-                field: None,
-                row: None,
-            });
+            return Err(Refusal::whole("the call already ended"));
         };
         match self.runtime.block_on(handle) {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(status)) => Err(self.refusal(&status)),
-            Err(error) => Err(Refusal {
-                message: format!("the call failed: {error}"),
-                field: None,
-                row: None,
-            }),
+            Err(error) => Err(Refusal::whole(format!("the call failed: {error}"))),
         }
     }
 }
@@ -109,15 +84,11 @@ impl Evaluator for Remote {
             .opened
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if opened >= MAX_STREAMS {
-            return Err(Refusal {
-                message: format!(
-                    "--target evaluates at most {MAX_STREAMS} subscriptions in one run (one \
-                     stream each, open until the input ends); split the input, or evaluate in \
-                     process without --target"
-                ),
-                field: None,
-                row: None,
-            });
+            return Err(Refusal::whole(format!(
+                "--target evaluates at most {MAX_STREAMS} subscriptions in one run (one stream \
+                 each, open until the input ends); split the input, or evaluate in process \
+                 without --target"
+            )));
         }
         let (sender, receiver) = mpsc::channel(QUEUED);
         let mut client = self.client.clone();
@@ -151,11 +122,7 @@ impl Evaluator for Remote {
         // The server ended the call before the upload did: its status says why.
         Err(match self.outcome(call) {
             Err(refusal) => refusal,
-            Ok(_) => Refusal {
-                message: "the server answered before the upload ended".into(),
-                field: None,
-                row: None,
-            },
+            Ok(_) => Refusal::whole("the server answered before the upload ended"),
         })
     }
 

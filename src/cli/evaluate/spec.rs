@@ -54,9 +54,9 @@ pub enum SpecProblem {
     /// The spec file cannot be read or parsed.
     #[error("{path}: {message}")]
     File {
-        /// The file.
+        /// The `--spec` file, as given.
         path: String,
-        /// What is wrong.
+        /// Why it cannot be read, or what in it is not an `EvaluationSpec`.
         message: String,
     },
     /// A required field was given neither in the file nor as a flag.

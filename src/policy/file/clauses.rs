@@ -97,7 +97,7 @@ fn condition(file: &ConditionFile) -> Result<Condition, String> {
             scope,
         } => {
             let amount = |text: &str, field: &str| -> Result<Decimal, String> {
-                match crate::text::decimal(text) {
+                match crate::strict::decimal(text) {
                     Some(value) if !value.is_sign_negative() => Ok(value),
                     _ => Err(format!("{field} '{text}' must be a non-negative decimal")),
                 }

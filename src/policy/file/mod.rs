@@ -105,7 +105,7 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Parsed, PolicyFileError> {
     }
     let last_updated = match &file.source.last_updated {
         None => None,
-        Some(date) => Some(crate::text::date(date.get_ref()).ok_or_else(|| {
+        Some(date) => Some(crate::strict::date(date.get_ref()).ok_or_else(|| {
             at(
                 date.span(),
                 format!("last_updated '{}' is not a YYYY-MM-DD date", date.get_ref()),
@@ -114,7 +114,7 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Parsed, PolicyFileError> {
     };
     let effective_from = match &file.effective_from {
         None => None,
-        Some(date) => Some(crate::text::date(date.get_ref()).ok_or_else(|| {
+        Some(date) => Some(crate::strict::date(date.get_ref()).ok_or_else(|| {
             at(
                 date.span(),
                 format!(
@@ -207,7 +207,7 @@ fn revision(text: &str) -> String {
 
 /// Turns a byte span into a 1-based line and column.
 fn locate(path: &str, text: &str, span: Range<usize>, message: String) -> PolicyFileError {
-    let (line, column) = crate::text::line_column(text, span.start);
+    let (line, column) = crate::strict::line_column(text, span.start);
     PolicyFileError {
         path: path.to_string(),
         line,

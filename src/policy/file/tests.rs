@@ -138,7 +138,7 @@ fn version_defaults_to_effective_from_and_a_bad_date_is_refused() {
     );
     let policy = parse_policy("p.toml", &dated).unwrap();
     assert_eq!(policy.version, "2024-05-01");
-    assert_eq!(policy.effective_from, crate::text::date("2024-05-01"));
+    assert_eq!(policy.effective_from, crate::strict::date("2024-05-01"));
     assert_eq!(parse_policy("p.toml", MINIMAL).unwrap().version, "1");
     let error = error_for(&dated.replace("2024-05-01", "2024-13-01"));
     assert_eq!(error.line, 4, "{error}");

@@ -22,8 +22,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 pub(crate) use guard::{CallOnConnection, ConnectionInfo, Guarded};
 
-pub use tls::TlsError;
 pub(crate) use tls::tls_acceptor;
+pub use tls::{TlsError, TlsOptions};
 
 use super::metrics::{ConnectionRefusal, Metrics};
 

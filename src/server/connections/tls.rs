@@ -10,7 +10,17 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
 use tokio_rustls::rustls::{RootCertStore, ServerConfig, crypto};
 
-use super::super::options::TlsOptions;
+/// TLS material, as PEM.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// The server's certificate chain.
+    pub certificate: Vec<u8>,
+    /// The server's private key.
+    pub key: Vec<u8>,
+    /// CA certificates that sign acceptable client certificates; when given, every client must
+    /// present one (mutual TLS).
+    pub client_ca: Option<Vec<u8>>,
+}
 
 /// Why the TLS material cannot serve.
 #[derive(Debug, thiserror::Error)]
@@ -18,9 +28,9 @@ pub enum TlsError {
     /// A PEM file holds no usable certificate or key.
     #[error("{what}: {source}")]
     Pem {
-        /// Which file.
+        /// Which of the PEM files: the certificate chain, the key or the client CA.
         what: &'static str,
-        /// Why.
+        /// What the PEM reader found wrong in it.
         source: rustls_pki_types::pem::Error,
     },
     /// rustls refused the configuration.

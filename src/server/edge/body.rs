@@ -16,7 +16,8 @@ use tonic::body::Body;
 use tonic::codegen::http::HeaderMap;
 
 use super::super::connections::CallOnConnection;
-use super::super::metrics::{CallRecord, Metrics, Rpc};
+use super::super::metrics::{CallRecord, Metrics};
+use super::super::rpc::Rpc;
 use super::frames::Frames;
 use crate::api::{ApiError, ClientGone, log_refusal};
 use crate::memory::Reservation;

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use tracing::Instrument;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tonic::Status;
 use tonic::body::Body;
@@ -34,7 +34,8 @@ use tonic::codegen::http::{self, HeaderMap};
 use tower::{Layer, Service};
 
 use super::connections::ConnectionInfo;
-use super::metrics::{CallRecord, Metrics, Rpc};
+use super::metrics::{CallRecord, Metrics};
+use super::rpc::Rpc;
 use crate::api::{ApiError, ClientGone, log_refusal};
 use crate::limits::CallLimits;
 use crate::memory::MemoryBudget;
@@ -121,95 +122,121 @@ where
     fn call(&mut self, request: http::Request<Body>) -> Self::Future {
         // The clone that was not polled ready stays behind; the ready one serves this call.
         let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let edge = Arc::clone(&self.edge);
+        let inner = std::mem::replace(&mut self.inner, clone);
         let rpc = Rpc::from_path(request.uri().path());
-        // Every log line of the call carries its request id (the client's `x-request-id`, or one
-        // made here) and its peer, through this span.
-        let request_id = request
-            .headers()
-            .get("x-request-id")
-            .and_then(|id| id.to_str().ok())
-            .filter(|id| !id.is_empty() && id.len() <= 128)
-            .map_or_else(new_request_id, str::to_string);
-        let peer = request
-            .extensions()
-            .get::<ConnectionInfo>()
-            .and_then(|info| info.remote);
-        let span = tracing::info_span!(
-            "call",
-            rpc = %format_args!("{}/{}", rpc.service, rpc.method),
-            request_id = %request_id,
-            peer = peer.map(|address| address.to_string()),
-            rpc.system = "grpc",
-            rpc.service = rpc.service,
-            rpc.method = rpc.method,
-            rpc.grpc.status_code = tracing::field::Empty,
-        );
-        crate::telemetry::join_callers_trace(&span, request.headers());
-        let call = async move {
-            let record = edge.metrics.start(rpc);
-            // Counted on its connection until its last byte: a connection with a call in
-            // progress is never idle.
-            let connection = request
-                .extensions()
-                .get::<ConnectionInfo>()
-                .map(|info| info.state.call());
-            // The status a call past its deadline ends with: the client's, when it set a
-            // shorter one than the server's.
-            let (timeout, late) = match client_timeout(request.headers()) {
-                Some(client) if client < edge.limits.timeout => (
-                    client,
-                    Status::from(ApiError::ClientDeadline { timeout: client }),
-                ),
-                _ => {
-                    let limit = edge.limits.timeout;
-                    (limit, Status::from(ApiError::TimedOut { limit }))
-                }
-            };
-            let deadline = Instant::now() + timeout;
-            let slot = if rpc.is_work() {
-                match Arc::clone(&edge.slots).try_acquire_owned() {
-                    Ok(slot) => Some(slot),
-                    Err(_) => {
-                        edge.metrics.shed(rpc);
-                        let status = refuse(ApiError::Overloaded {
-                            max: edge.limits.max_concurrent,
-                        });
-                        ended(&tracing::Span::current(), record, status.code());
-                        return Ok(status.into_http());
-                    }
-                }
-            } else {
-                None
-            };
-            let request = watch(request, rpc, &edge);
-            let response = match tokio::time::timeout_at(deadline, inner.call(request)).await {
-                Ok(response) => relabel_too_large(response?),
-                Err(_) => refuse_status(late.clone()).into_http(),
-            };
-            if let Some(status) = Status::from_header_map(response.headers()) {
-                // Answered in the headers alone: a refusal, or an error before any message.
-                ended(&tracing::Span::current(), record, status.code());
-                return Ok(response);
-            }
-            let (parts, body) = response.into_parts();
-            let body = ResponseBody {
-                inner: body,
-                frames: Frames::default(),
-                rpc,
-                metrics: Arc::clone(&edge.metrics),
-                record: Some(record),
-                span: tracing::Span::current(),
-                deadline: Box::pin(tokio::time::sleep_until(deadline)),
-                late,
-                slot,
-                connection,
-                done: false,
-            };
-            Ok(http::Response::from_parts(parts, Body::new(body)))
-        };
-        Box::pin(call.instrument(span))
+        let span = call_span(rpc, &request);
+        Box::pin(bound(Arc::clone(&self.edge), rpc, inner, request).instrument(span))
+    }
+}
+
+/// The span every log line of a call carries: its RPC, its request id (the client's
+/// `x-request-id`, or one made here) and its peer; a child of the caller's trace when the request
+/// carries one.
+fn call_span(rpc: Rpc, request: &http::Request<Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|id| id.to_str().ok())
+        .filter(|id| !id.is_empty() && id.len() <= 128)
+        .map_or_else(new_request_id, str::to_string);
+    let peer = request
+        .extensions()
+        .get::<ConnectionInfo>()
+        .and_then(|info| info.remote);
+    let span = tracing::info_span!(
+        "call",
+        rpc = %format_args!("{}/{}", rpc.service(), rpc.method()),
+        request_id = %request_id,
+        peer = peer.map(|address| address.to_string()),
+        rpc.system = "grpc",
+        rpc.service = rpc.service(),
+        rpc.method = rpc.method(),
+        rpc.grpc.status_code = tracing::field::Empty,
+    );
+    crate::telemetry::join_callers_trace(&span, request.headers());
+    span
+}
+
+/// One call, bounded and counted from its arrival to its last byte: shed when it is work and the
+/// server is full, cut off at its deadline, its request's messages reserved in the memory budget.
+async fn bound<S>(
+    edge: Arc<Edge>,
+    rpc: Rpc,
+    mut inner: S,
+    request: http::Request<Body>,
+) -> Result<http::Response<Body>, S::Error>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>>,
+{
+    let record = edge.metrics.start(rpc);
+    // Counted on its connection until its last byte: a connection with a call in progress is
+    // never idle.
+    let connection = request
+        .extensions()
+        .get::<ConnectionInfo>()
+        .map(|info| info.state.call());
+    let (deadline, late) = deadline(request.headers(), edge.limits.timeout);
+    let slot = match admit(&edge, rpc) {
+        Ok(slot) => slot,
+        Err(status) => {
+            ended(&tracing::Span::current(), record, status.code());
+            return Ok(status.into_http());
+        }
+    };
+    let request = watch(request, rpc, &edge);
+    let response = match tokio::time::timeout_at(deadline, inner.call(request)).await {
+        Ok(response) => relabel_too_large(response?),
+        Err(_) => refuse_status(late.clone()).into_http(),
+    };
+    if let Some(status) = Status::from_header_map(response.headers()) {
+        // Answered in the headers alone: a refusal, or an error before any message.
+        ended(&tracing::Span::current(), record, status.code());
+        return Ok(response);
+    }
+    let (parts, body) = response.into_parts();
+    let body = ResponseBody {
+        inner: body,
+        frames: Frames::default(),
+        rpc,
+        metrics: Arc::clone(&edge.metrics),
+        record: Some(record),
+        span: tracing::Span::current(),
+        deadline: Box::pin(tokio::time::sleep_until(deadline)),
+        late,
+        slot,
+        connection,
+        done: false,
+    };
+    Ok(http::Response::from_parts(parts, Body::new(body)))
+}
+
+/// When the call must end, and the status it then ends with: the server's call timeout, or the
+/// client's own `grpc-timeout` when that is shorter.
+fn deadline(headers: &HeaderMap, limit: Duration) -> (Instant, Status) {
+    let (timeout, late) = match client_timeout(headers) {
+        Some(client) if client < limit => (
+            client,
+            Status::from(ApiError::ClientDeadline { timeout: client }),
+        ),
+        _ => (limit, Status::from(ApiError::TimedOut { limit })),
+    };
+    (Instant::now() + timeout, late)
+}
+
+/// A work call's concurrency slot, held to its last byte; other calls need none. A work call
+/// that finds the server full is refused at once, before any work.
+fn admit(edge: &Edge, rpc: Rpc) -> Result<Option<OwnedSemaphorePermit>, Status> {
+    if !rpc.is_work() {
+        return Ok(None);
+    }
+    match Arc::clone(&edge.slots).try_acquire_owned() {
+        Ok(slot) => Ok(Some(slot)),
+        Err(_) => {
+            edge.metrics.shed(rpc);
+            Err(refuse(ApiError::Overloaded {
+                max: edge.limits.max_concurrent,
+            }))
+        }
     }
 }
 
@@ -237,7 +264,7 @@ fn watch(request: http::Request<Body>, rpc: Rpc, edge: &Edge) -> http::Request<B
     let gone = ClientGone::default();
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(gone.clone());
-    let amplification = if rpc.service == "sla.v1.SlaEvaluator" && rpc.method == "Evaluate" {
+    let amplification = if rpc == Rpc::Evaluate {
         EVALUATE_AMPLIFICATION
     } else {
         OTHER_AMPLIFICATION

@@ -1,11 +1,10 @@
-//! The last batches sent to a server, so that a refusal it sends back ("batch 7, row 12", counted
-//! as the API documents) can be traced to its file and line. The server reads in order and stops
+//! The last batches sent to a server, so that a refusal it sends back (batch 7, row 12, counted
+//! as the API documents and read from the status's metadata) can be traced to its file and line. The server reads in order and stops
 //! at the first refusal, so the refused batch is among the last few in flight.
 
 use std::collections::VecDeque;
 
-use crate::input::Place;
-use crate::input::buckets::Origin;
+use crate::input::{Origin, Place};
 
 /// Batches remembered per stream: more than can be in flight (the queue, HTTP/2's window, the
 /// message being decoded).
@@ -22,14 +21,22 @@ enum Places {
 
 /// One stream's recent batches.
 #[derive(Debug, Default)]
-pub(super) struct Sent {
+pub(super) struct TraceBack {
     batches: u64,
     recent: VecDeque<(u64, String, Origin, Places)>,
 }
 
-impl Sent {
-    /// Notes the next batch, read from `source` at `origin` with these row places.
-    pub(super) fn note(&mut self, source: &str, origin: Origin, places: &[u32]) {
+impl TraceBack {
+    /// Counts the next batch without remembering it (its refusal comes back at once), and
+    /// returns its number.
+    pub(super) fn count(&mut self) -> u64 {
+        self.batches += 1;
+        self.batches - 1
+    }
+
+    /// Notes the next batch, read from `source` at `origin` with these row places, and returns
+    /// its number.
+    pub(super) fn note(&mut self, source: &str, origin: Origin, places: &[u32]) -> u64 {
         let first = places.first().copied().unwrap_or_default();
         let consecutive = places.iter().enumerate().all(|(i, &place)| {
             u32::try_from(i).ok().and_then(|i| first.checked_add(i)) == Some(place)
@@ -44,7 +51,7 @@ impl Sent {
         }
         self.recent
             .push_back((self.batches, source.to_string(), origin, places));
-        self.batches += 1;
+        self.count()
     }
 
     /// The file and place of row `row` of batch `batch`, if it is remembered.
@@ -61,30 +68,32 @@ impl Sent {
     }
 }
 
-/// The batch and row a refusal names, as "batch 7, row 12".
-pub(super) fn batch_and_row(message: &str) -> Option<(u64, usize)> {
-    let (_, rest) = message.split_once("batch ")?;
-    let (batch, rest) = rest.split_once(", row ")?;
-    let row: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    Some((batch.parse().ok()?, row.parse().ok()?))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn finds_rows_of_recent_batches() {
-        let mut sent = Sent::default();
-        sent.note("a.csv", Origin::Lines { before: 100 }, &[2, 3, 4]);
-        sent.note("a.csv", Origin::Lines { before: 100 }, &[5, 9]);
-        assert_eq!(sent.find(0, 2), Some(("a.csv".into(), Place::Line(104))));
-        assert_eq!(sent.find(1, 1), Some(("a.csv".into(), Place::Line(109))));
-        assert_eq!(sent.find(2, 0), None);
+        let mut trace_back = TraceBack::default();
         assert_eq!(
-            batch_and_row("answered: batch 3, row 17 (columns.failed[17]): x"),
-            Some((3, 17))
+            trace_back.note("a.csv", Origin::Lines { before: 100 }, &[2, 3, 4]),
+            0
         );
-        assert_eq!(batch_and_row("spec: no"), None);
+        assert_eq!(
+            trace_back.note("a.csv", Origin::Lines { before: 100 }, &[5, 9]),
+            1
+        );
+        assert_eq!(
+            trace_back.find(0, 2),
+            Some(("a.csv".into(), Place::Line(104)))
+        );
+        assert_eq!(
+            trace_back.find(1, 1),
+            Some(("a.csv".into(), Place::Line(109)))
+        );
+        assert_eq!(trace_back.find(2, 0), None);
+        // A batch counted but not remembered takes its number, and is not found.
+        assert_eq!(trace_back.count(), 2);
+        assert_eq!(trace_back.find(2, 0), None);
     }
 }

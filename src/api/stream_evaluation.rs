@@ -17,7 +17,7 @@ use crate::memory::Reservation;
 use crate::policy::PolicySet;
 
 /// An evaluation in progress, fed message by message.
-pub struct Session {
+pub struct StreamEvaluation {
     evaluation: Evaluation,
     memory: Reservation,
     /// What the term's empty ledgers may take, kept reserved however little they hold yet.
@@ -29,7 +29,7 @@ pub struct Session {
     batches: u64,
 }
 
-impl Session {
+impl StreamEvaluation {
     /// Starts an evaluation from a stream's spec. `received` is when the spec arrived: the
     /// evaluation's `as_of` unless the spec names one. A stream may carry at most `max_buckets`
     /// buckets.
@@ -51,7 +51,7 @@ impl Session {
         let term = Term::new(request.policy, request.spec, limits)?;
         let floor = term.ledger_bytes();
         memory.grow(floor)?;
-        Ok(Session {
+        Ok(StreamEvaluation {
             evaluation: Evaluation::with_term(term),
             memory,
             floor,
@@ -71,56 +71,53 @@ impl Session {
     /// Takes one message after the spec: buckets, columns or an outage. What it added is known
     /// even when it was refused part way.
     pub fn take(&mut self, message: pb::EvaluateRequest) -> Taken {
-        let refused = |error: ApiError| Taken {
-            ingested: Ingested::default(),
-            refused: Some(error),
-        };
-        let rows = match &message.item {
-            Some(Item::Buckets(batch)) => batch.buckets.len() as u64,
-            Some(Item::Columns(columns)) => columns.rows() as u64,
-            Some(Item::Outage(_)) => 0,
-            Some(Item::Spec(_)) => {
-                return refused(ApiError::invalid(
-                    "spec",
-                    "spec may only be sent once, as the stream's first message",
-                ));
+        match message.item {
+            Some(Item::Buckets(pb::BucketBatch { buckets })) => self
+                .take_batch(buckets.len(), |evaluation, batch| {
+                    ingest::rows(evaluation, batch, buckets)
+                }),
+            Some(Item::Columns(columns)) => self.take_batch(columns.rows(), |evaluation, batch| {
+                ingest::columns(evaluation, batch, &columns)
+            }),
+            Some(Item::Outage(outage)) => {
+                let added = from_pb::outage("outage", outage)
+                    .and_then(|outage| Ok(self.evaluation.add_outage(outage).map(|_| ())?));
+                Taken::from_result(added)
             }
-            None => {
-                return refused(ApiError::invalid(
-                    "item",
-                    "an EvaluateRequest must carry spec, buckets, columns or outage",
-                ));
-            }
-        };
+            Some(Item::Spec(_)) => Taken::from_result(Err(ApiError::invalid(
+                "spec",
+                "spec may only be sent once, as the stream's first message",
+            ))),
+            None => Taken::from_result(Err(ApiError::invalid(
+                "item",
+                "an EvaluateRequest must carry spec, buckets, columns or outage",
+            ))),
+        }
+    }
+
+    /// Takes one bucket-carrying message of `rows` rows, which `ingest` adds as batch number
+    /// `batch`: the buckets-per-stream limit first, then the memory the rows may add reserved
+    /// before they add it, then trued up to what they did add.
+    fn take_batch(
+        &mut self,
+        rows: usize,
+        ingest: impl FnOnce(&mut Evaluation, u64) -> Taken,
+    ) -> Taken {
+        let rows = rows as u64;
         if self.buckets + rows > self.max_buckets {
-            return refused(ApiError::LimitExceeded {
+            return Taken::from_result(Err(ApiError::LimitExceeded {
                 subject: "buckets per stream".into(),
                 message: format!(
                     "batch {} would take the stream past the server's limit of {} buckets per \
                      stream; split the term over several streams",
                     self.batches, self.max_buckets
                 ),
-            });
+            }));
         }
         if let Err(exhausted) = self.memory.grow(self.evaluation.growth_bound(rows)) {
-            return refused(exhausted.into());
+            return Taken::from_result(Err(exhausted.into()));
         }
-        let batch = self.batches;
-        let taken = match message.item {
-            Some(Item::Buckets(pb::BucketBatch { buckets })) => {
-                ingest::rows(&mut self.evaluation, batch, buckets)
-            }
-            Some(Item::Columns(columns)) => ingest::columns(&mut self.evaluation, batch, &columns),
-            Some(Item::Outage(outage)) => {
-                let added = from_pb::outage("outage", outage)
-                    .and_then(|outage| Ok(self.evaluation.add_outage(outage).map(|_| ())?));
-                return Taken {
-                    ingested: Ingested::default(),
-                    refused: added.err(),
-                };
-            }
-            Some(Item::Spec(_)) | None => unreachable!("refused above"),
-        };
+        let taken = ingest(&mut self.evaluation, self.batches);
         self.buckets += rows;
         self.batches += 1;
         // What the batch did add; giving back the rest of the bound never fails.

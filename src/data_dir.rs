@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 /// What a loader did not read from a directory, and why: logged, never silently passed over.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Skipped {
-    /// The entry.
+    /// The entry's path, as the directory listing gave it.
     pub path: PathBuf,
     /// Why it was not read.
     pub reason: &'static str,
