@@ -7,7 +7,6 @@ use chrono_tz::Tz;
 use super::months::ServiceMonth;
 use super::report::{Bound, Budget, MonthStatus, Note, NoteKind, TierBudget, Unit};
 use super::tally::Tally;
-use super::term::SECONDS_PER_MINUTE;
 use crate::policy::{Fraction, Method, Percent, Policy};
 
 /// A month's availability under the contract's reading of its data.
@@ -33,7 +32,7 @@ pub(super) fn assess(
     match method {
         Method::Timeslices { .. } => {
             let total = month.contract_minutes();
-            let clock_minutes = clock_minutes(month);
+            let clock_minutes = month.clock_minutes();
             if clock_minutes != total {
                 notes.push(Note {
                     kind: NoteKind::ClockChange,
@@ -82,11 +81,6 @@ pub(super) fn assess(
 /// Availability of `total` units of which `bad` were bad, floored at 0%.
 pub(super) fn with_bad(total: u64, bad: u64) -> Fraction {
     Fraction::new(total - bad.min(total), total)
-}
-
-/// The month's length on the clock, in minutes.
-pub(super) fn clock_minutes(month: &ServiceMonth) -> u64 {
-    month.elapsed_seconds().unsigned_abs() / SECONDS_PER_MINUTE.unsigned_abs()
 }
 
 /// How many more bad units a month of `total` units with `bad` of them bad can take: before it

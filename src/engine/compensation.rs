@@ -1,11 +1,22 @@
 //! Compensation: which tier a month falls in, what that pays, and in what form.
 
+use iso_currency::Currency;
 use rust_decimal::{Decimal, RoundingStrategy};
 
 use super::report::{Note, NoteKind, Payout};
 use super::spec::MonthlyFee;
-use super::term::Money;
 use crate::policy::{CompensationForm, Fraction, Percent, Policy, Tier};
+
+/// The currency amounts are rounded in and the price message credits are bought at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Money {
+    /// `None` when no fee was given.
+    pub currency: Option<Currency>,
+    /// The currency's minor-unit places (2 for CNY), known whenever `currency` is.
+    pub minor_unit_places: Option<u32>,
+    /// List price of one message, for message-credit policies.
+    pub unit_price: Option<Decimal>,
+}
 
 /// What a month's availability earns.
 #[derive(Clone, Debug, PartialEq)]

@@ -4,19 +4,19 @@ use std::collections::HashSet;
 
 use chrono_tz::Tz;
 
-use super::availability::{self, Standing, clock_minutes, with_bad};
+use super::availability::{self, Standing, with_bad};
 use super::bucket::{Batch, Bucket, BucketError, Durations, IngestError, Ingested, Placement};
 use super::claim_window;
 use super::compensation;
 use super::digest;
 use super::evidence;
 use super::ledger::{Counts, MonthLedger};
-use super::months::ServiceMonth;
+use super::months::{SECONDS_PER_MINUTE, ServiceMonth};
 use super::placement::Placer;
 use super::report::{Bound, Coverage, Evidence, MonthReport, Provenance, Report};
 use super::spec::{EvaluationSpec, SpecError};
 use super::tally::{self, Exclusion};
-use super::term::{SECONDS_PER_MINUTE, Term};
+use super::term::Term;
 use crate::classify::{self, Outage, OutageVerdict, OutageWindow, Verdict};
 use crate::limits::Limits;
 use crate::policy::{CompensationForm, Fraction, Method, PolicyVersions};
@@ -75,7 +75,7 @@ impl Evaluation {
             .iter()
             .zip(&term.month_policies)
             .map(|(month, version)| {
-                let minutes = u32::try_from(clock_minutes(month))
+                let minutes = u32::try_from(month.clock_minutes())
                     .expect("a month has far fewer than 2^32 minutes");
                 MonthLedger::for_method(version.method, minutes)
             })
@@ -192,7 +192,7 @@ impl Evaluation {
                 let taken = self.ledgers[month].add_run(
                     self.placer.month_start(month),
                     self.placer.minutes_before_horizon(month),
-                    duration / 60,
+                    duration / SECONDS_PER_MINUTE as u32,
                     (
                         &batch.starts[row..run_end],
                         &batch.totals[row..run_end],
@@ -428,7 +428,7 @@ impl Evaluation {
             claim_window: term.claim_windows[index],
             coverage: Coverage {
                 covered_minutes: tally.covered_minutes,
-                minutes: clock_minutes(month),
+                minutes: month.clock_minutes(),
             },
             outages: touching,
             notes,

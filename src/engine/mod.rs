@@ -34,6 +34,7 @@ pub use bucket::{
     Batch, Bucket, BucketError, BucketField, Durations, IngestError, Ingested, Placement,
 };
 pub use claim_window::ClaimWindow;
+pub use compensation::Money;
 pub use evaluation::{Evaluation, OutageError};
 pub use months::ServiceMonth;
 pub use report::{
@@ -41,4 +42,4 @@ pub use report::{
     Note, NoteKind, Payout, Provenance, Report, TierBudget, UnavailableInterval, Unit,
 };
 pub use spec::{AmountProblem, EvaluationSpec, FeeField, MonthlyFee, SpecError, check_amount};
-pub use term::{Money, Term};
+pub use term::Term;

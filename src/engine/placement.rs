@@ -8,8 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::bucket::BucketError;
 use super::ledger::Misfit;
-use super::months::ServiceMonth;
-use super::term::SECONDS_PER_MINUTE;
+use super::months::{SECONDS_PER_MINUTE, ServiceMonth};
 use crate::policy::Method;
 
 /// The term's months as Unix-second boundaries, for the hot path's lookups.
@@ -81,7 +80,7 @@ impl Placer {
             });
         }
         if let Some(slice_minutes) = self.slice_minutes
-            && !(slice_minutes * 60).is_multiple_of(duration_seconds)
+            && !(slice_minutes * SECONDS_PER_MINUTE as u32).is_multiple_of(duration_seconds)
         {
             return Err(BucketError::DurationDoesNotDivideSlice {
                 seconds: duration_seconds,
@@ -141,7 +140,7 @@ impl Placer {
             month,
             // A month has far fewer than 2^32 minutes.
             minute: (offset / SECONDS_PER_MINUTE) as u32,
-            span: duration_seconds / 60,
+            span: duration_seconds / SECONDS_PER_MINUTE as u32,
         }))
     }
 
@@ -151,7 +150,7 @@ impl Placer {
         let slice_minutes = self.slice_minutes.unwrap_or(1);
         match misfit {
             Misfit::DoesNotDivideSlice => BucketError::DurationDoesNotDivideSlice {
-                seconds: slot.span * 60,
+                seconds: slot.span * SECONDS_PER_MINUTE as u32,
                 slice_minutes,
             },
             Misfit::CrossesSlice { slice_start_minute } => BucketError::CrossesSlice {

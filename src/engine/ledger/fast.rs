@@ -5,6 +5,7 @@ use fixedbitset::FixedBitSet;
 
 use super::log::{BucketLog, Record};
 use super::{Counts, MonthLedger, SliceRule, Store};
+use crate::engine::months::SECONDS_PER_MINUTE;
 
 impl MonthLedger {
     /// Adds the leading rows of a column batch that take the fast path, and returns how many it
@@ -111,17 +112,17 @@ impl Run<'_> {
         let Some(before_horizon) = self.horizon.checked_sub(1) else {
             return 0;
         };
-        let last_offset = (room.min(before_horizon) * 60) as u64;
+        let last_offset = room.min(before_horizon) as u64 * SECONDS_PER_MINUTE.unsigned_abs();
         let rows = self.starts.iter().zip(self.totals).zip(self.failed);
         let mut log = self.log.writer();
         let mut taken = 0;
         for ((&start, &total), &failed) in rows {
             let offset = start.wrapping_sub(self.month_start);
             // A negative offset wraps to a huge one, so one comparison bounds both ends.
-            if offset as u64 > last_offset || offset % 60 != 0 || failed > total {
+            if offset as u64 > last_offset || offset % SECONDS_PER_MINUTE != 0 || failed > total {
                 break;
             }
-            let minute = (offset / 60) as usize;
+            let minute = (offset / SECONDS_PER_MINUTE) as usize;
             let counts = Counts { total, failed };
             if !accept(self.covered, minute, counts) {
                 break;
