@@ -161,16 +161,17 @@ impl Evaluation {
     /// Adds a batch of buckets and says how many were accepted and ignored; on error, which row
     /// was refused. Rows before the refused one stay added.
     ///
-    /// Runs of rows inside one month go through the ledger's fast path; any row it does not take
-    /// goes through [`Placer::place`], which accepts it, ignores it or says what is wrong, so
-    /// every row gets the same answer whichever path it took.
+    /// Rows go through the ledger's fast path, in the month the placer's cursor points at, as long
+    /// as it takes them; any row it does not take goes through [`Placer::place`], which accepts
+    /// it, ignores it or says what is wrong (and moves the cursor), so every row gets the same
+    /// answer whichever path it took.
     pub fn add_batch(&mut self, batch: Batch<'_>) -> Result<Ingested, IngestError> {
         let rows = batch.rows();
         let mut ingested = Ingested::default();
         let mut row = 0;
         while row < rows {
             let duration = batch.duration(row);
-            let run_end = match batch.durations {
+            let same_duration_end = match batch.durations {
                 Durations::Same(_) => rows,
                 Durations::PerRow(durations) => {
                     row + durations[row..rows]
@@ -187,21 +188,21 @@ impl Evaluation {
                 };
                 return Err(self.count(error));
             }
-            while row < run_end {
+            while row < same_duration_end {
                 let month = self.placer.cursor();
-                let taken = self.ledgers[month].add_run(
+                let taken = self.ledgers[month].add_leading_rows(
                     self.placer.month_start(month),
                     self.placer.minutes_before_horizon(month),
                     duration / SECONDS_PER_MINUTE as u32,
                     (
-                        &batch.starts[row..run_end],
-                        &batch.totals[row..run_end],
-                        &batch.failed[row..run_end],
+                        &batch.starts[row..same_duration_end],
+                        &batch.totals[row..same_duration_end],
+                        &batch.failed[row..same_duration_end],
                     ),
                 );
                 ingested.accepted += taken as u64;
                 row += taken;
-                if row < run_end {
+                if row < same_duration_end {
                     let (start, total, failed) =
                         (batch.starts[row], batch.totals[row], batch.failed[row]);
                     match self.place(start, duration, Counts { total, failed }) {

@@ -2,7 +2,9 @@
 //!
 //! This is the careful path every bucket the ledger's fast path does not take goes through, so
 //! both paths give the same answers and the same errors; the fast path only ever takes buckets
-//! this module would have placed the same way.
+//! this module would have placed the same way. The fast path also reads this path's cursor
+//! ([`Placer::cursor`]): it tries each batch's next rows in the month the careful path placed a
+//! bucket in last, and hands back the first row that lies elsewhere, which moves the cursor.
 
 use chrono::{DateTime, Utc};
 
@@ -23,7 +25,8 @@ pub(super) struct Placer {
     /// Buckets starting at or after this instant (the evaluation's `as_of`, rounded up to its
     /// second) are ignored.
     horizon: i64,
-    /// The month the previous bucket fell in: buckets mostly arrive in time order.
+    /// The month the careful path placed its last bucket in (buckets mostly arrive in time order):
+    /// where [`Placer::month_of`] looks first, and the month the fast path tries.
     cursor: usize,
 }
 
@@ -51,7 +54,8 @@ impl Placer {
         }
     }
 
-    /// The month the last bucket was placed in, where the fast path tries the next one.
+    /// The month the careful path placed its last bucket in, where the fast path tries the next
+    /// rows; only [`Placer::place`] moves it.
     pub(super) fn cursor(&self) -> usize {
         self.cursor
     }

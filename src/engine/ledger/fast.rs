@@ -1,5 +1,6 @@
-//! The fast path: runs of a batch's rows that fall in one month, with no per-row branching beyond
-//! what the checks need.
+//! The fast path: the leading rows of a batch that fall in one month (the month the careful path
+//! placed a bucket in last: see `placement`), with no per-row branching beyond what the checks
+//! need.
 
 use fixedbitset::FixedBitSet;
 
@@ -18,7 +19,7 @@ impl MonthLedger {
     /// This is the hot path of the service: per row an offset, a few comparisons, one or two bit
     /// operations, two additions and a few bytes of log, with the slice and bucket lengths as
     /// constants.
-    pub(crate) fn add_run(
+    pub(crate) fn add_leading_rows(
         &mut self,
         month_start: i64,
         horizon: usize,
@@ -32,7 +33,7 @@ impl MonthLedger {
             store,
         } = self;
         let (starts, totals, failed) = rows;
-        let run = Run {
+        let pass = Pass {
             covered: covered.as_mut_slice(),
             log,
             minutes,
@@ -52,7 +53,7 @@ impl MonthLedger {
                     ..
                 },
                 1,
-            ) => run.whole_slices::<1>(*rule, bad, bad_counts),
+            ) => pass.whole_slices::<1>(*rule, bad, bad_counts),
             (
                 Store::Slices {
                     slice_minutes: 5,
@@ -62,7 +63,7 @@ impl MonthLedger {
                     ..
                 },
                 5,
-            ) => run.whole_slices::<5>(*rule, bad, bad_counts),
+            ) => pass.whole_slices::<5>(*rule, bad, bad_counts),
             (
                 Store::Slices {
                     slice_minutes: 5,
@@ -75,16 +76,16 @@ impl MonthLedger {
                 if partial.is_empty() {
                     partial.resize(bad.len(), Counts::default());
                 }
-                run.minutes_into_slices::<5>(partial)
+                pass.minutes_into_slices::<5>(partial)
             }
-            (Store::Events { sum, failing }, 1) => run.event_minutes(sum, failing),
+            (Store::Events { sum, failing }, 1) => pass.event_minutes(sum, failing),
             _ => 0,
         }
     }
 }
 
 /// One fast-path pass over a batch's rows within one month.
-struct Run<'a> {
+struct Pass<'a> {
     covered: &'a mut [usize],
     log: &'a mut BucketLog,
     minutes: usize,
@@ -96,7 +97,7 @@ struct Run<'a> {
     failed: &'a [u64],
 }
 
-impl Run<'_> {
+impl Pass<'_> {
     /// Offers each row, in order, to `accept` with its first minute and counts, as long as the row
     /// is a `SPAN`-minute bucket inside the month that starts before the horizon, on a whole
     /// minute, with `failed <= total`, and `accept` takes it. Each row taken is logged. Returns how

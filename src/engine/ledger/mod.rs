@@ -6,9 +6,15 @@
 //! keep one bit per slice (bad or not) with the counts of the bad ones, for the evidence, plus
 //! per-slice sums only when buckets finer than a slice arrive (TRTC's 1-minute buckets in 5-minute
 //! units). Buckets never overlap, so a month never holds more records than it has minutes.
+//!
+//! Buckets come in through the careful path one at a time (`MonthLedger::add`) and through the
+//! fast path (`fast`) as many leading rows of a batch as it can take. A *run* means one thing
+//! here: buckets of one span, each starting where the one before it ended, as the log keeps them.
 
 mod fast;
 mod log;
+
+pub(crate) use log::{BucketLog, Record};
 
 use fixedbitset::FixedBitSet;
 
@@ -45,7 +51,6 @@ impl From<TimesliceRule> for SliceRule {
         }
     }
 }
-pub(crate) use log::{BucketLog, Record};
 
 /// Attempts and failures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -111,7 +116,8 @@ enum Store {
 
 impl MonthLedger {
     /// The most one bucket adds to a ledger: its counts in the log (two varints of at most ten
-    /// bytes), a run of its own, and its evidence record when it is bad.
+    /// bytes), a new run in the log when it does not continue the one before, and its evidence
+    /// record when it is bad.
     pub(crate) const MAX_BYTES_PER_BUCKET: u64 = 20 + 16 + 24;
 
     /// The log's unit of allocation.
