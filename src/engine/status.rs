@@ -71,6 +71,8 @@ pub(super) fn status(standing: &Standing<'_>, notes: &mut Vec<Note>) -> MonthSta
         ));
     }
     let in_progress = month.end > *as_of;
+    // Without data the month is NO_DATA and has no figures so far to qualify; a month that begins
+    // after as_of never has any (docs/contract-readings.md, "as_of").
     if in_progress && tally.covered_minutes > 0 {
         notes.push(Note {
             kind: NoteKind::InProgress,
