@@ -29,7 +29,7 @@ pub enum OutageError {
     /// The evaluation already holds as many outages as its limits allow.
     #[error("more than {max} outages in one evaluation")]
     TooMany {
-        /// The limit.
+        /// The most outages the evaluation's limits allow.
         max: usize,
     },
 }

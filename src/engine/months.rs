@@ -17,7 +17,7 @@ pub const SECONDS_PER_MINUTE: i64 = 60;
 pub struct ServiceMonth {
     /// The first day, local to the zone.
     pub first_day: NaiveDate,
-    /// Inclusive.
+    /// The last day, local to the zone, inclusive.
     pub last_day: NaiveDate,
     /// Local midnight starting `first_day`.
     pub start: DateTime<Utc>,

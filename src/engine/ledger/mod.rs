@@ -336,9 +336,9 @@ impl MonthLedger {
 /// method, which `tally::close` hands to that method's module.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Judged {
-    /// Timeslices.
+    /// Timeslices: which slices are bad.
     Slices(JudgedSlices),
-    /// Occurrences.
+    /// Occurrences: the events counted and the buckets that failed.
     Events(JudgedEvents),
 }
 
