@@ -35,13 +35,12 @@ pub mod term;
 pub use bucket::{
     Batch, Bucket, BucketError, BucketField, Durations, IngestError, Ingested, Placement,
 };
-pub use claim_window::ClaimWindow;
 pub use compensation::Money;
 pub use evaluation::{Evaluation, OutageError};
 pub use months::ServiceMonth;
 pub use report::{
-    Bound, Budget, Coverage, Evidence, ExcludedInterval, Gap, Listed, MonthReport, MonthStatus,
-    Note, NoteKind, Payout, Provenance, Report, TierBudget, UnavailableInterval, Unit,
+    Bound, Budget, ClaimWindow, Coverage, Evidence, ExcludedInterval, Gap, Listed, MonthReport,
+    MonthStatus, Note, NoteKind, Payout, Provenance, Report, TierBudget, UnavailableInterval, Unit,
 };
 pub use spec::{AmountProblem, EvaluationSpec, FeeField, MonthlyFee, SpecError, check_amount};
 pub use term::Term;

@@ -10,10 +10,11 @@ use chrono_tz::Tz;
 use iso_currency::Currency;
 use rust_decimal::Decimal;
 
-use super::claim_window::{self, ClaimWindow};
+use super::claim_window;
 use super::compensation::{self, Money};
 use super::ledger::MonthLedger;
 use super::months::{SECONDS_PER_MINUTE, ServiceMonth, service_months};
+use super::report::ClaimWindow;
 use super::spec::{EvaluationSpec, FeeField, MonthlyFee, SpecError, check_amount};
 use crate::classify::Context;
 use crate::limits::Limits;
