@@ -158,9 +158,9 @@ impl Evaluation {
     /// was refused. Rows before the refused one stay added.
     ///
     /// Rows go through the ledger's fast path, in the month the placer's cursor points at, as long
-    /// as it takes them; any row it does not take goes through [`Placer::place`], which accepts
-    /// it, ignores it or says what is wrong (and moves the cursor), so every row gets the same
-    /// answer whichever path it took.
+    /// as it takes them; any row it does not take goes through the careful path
+    /// (`Placer::place`), which accepts it, ignores it or says what is wrong (and moves the
+    /// cursor), so every row gets the same answer whichever path it took.
     pub fn add_batch(&mut self, batch: Batch<'_>) -> Result<Ingested, IngestError> {
         let rows = batch.rows();
         let mut ingested = Ingested::default();
