@@ -50,7 +50,7 @@ pub enum CalendarError {
     #[error("{day} lies outside the calendar's years {first}-{last}")]
     /// A listed day outside the years the calendar says it knows.
     DayOutsideYears {
-        /// The day.
+        /// The listed day.
         day: NaiveDate,
         /// The first year known.
         first: i32,

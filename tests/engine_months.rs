@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use chrono_tz::Tz;
 use common::engine::*;
-use sla_evaluator::engine::{Bucket, Evaluation, NoteKind, Placement};
+use sla_evaluator::engine::{Bucket, Evaluation, EvaluationSpec, MonthStatus, NoteKind, Placement};
 use sla_evaluator::limits::Limits;
 use sla_evaluator::policy::PolicySet;
 
@@ -135,6 +135,39 @@ tiers = [
 opens_after_business_day = 5
 closes_after_days = 60
 "#;
+
+#[test]
+fn only_a_month_with_data_is_in_progress_but_every_month_gets_the_notes_on_its_terms() {
+    // IM, April to June 2024, as of May 10th: April is over, May has begun, June has not.
+    let as_of = local(SHANGHAI, "2024-05-10 00:00");
+    let report = evaluate(
+        "tencent-im",
+        EvaluationSpec {
+            as_of,
+            ..spec("2024-04-01", "2024-06-30")
+        },
+        [
+            minute(local(SHANGHAI, "2024-04-02 00:00"), 10, 0),
+            minute(local(SHANGHAI, "2024-05-02 00:00"), 10, 0),
+            // At or after as_of: ignored, so June can have no data.
+            minute(as_of, 10, 10),
+            minute(local(SHANGHAI, "2024-06-02 00:00"), 10, 10),
+        ],
+        [],
+    );
+    assert_eq!(report.buckets_ignored, 2);
+    let kinds = |index: usize| -> Vec<NoteKind> {
+        report.months[index].notes.iter().map(|n| n.kind).collect()
+    };
+    // May ends after as_of and has data: its figures are those so far, and a note says so.
+    assert!(kinds(1).contains(&NoteKind::InProgress));
+    assert!(!kinds(0).contains(&NoteKind::InProgress));
+    // June begins after as_of: no data, so no figures so far to qualify (docs/contract-readings.md,
+    // "as_of"), but what its terms make of it is known already.
+    assert_eq!(report.months[2].status, MonthStatus::NoData);
+    assert!(!kinds(2).contains(&NoteKind::InProgress));
+    assert!(kinds(2).contains(&NoteKind::FeeMissing));
+}
 
 #[test]
 fn a_custom_policy_in_a_zone_with_daylight_saving_time() {

@@ -94,7 +94,8 @@ pub enum Notice {
     NotGiven,
     /// Notice was given.
     Given {
-        /// When.
+        /// The instant it was given: clauses compare it with the outage's start, or count the
+        /// business days from it to a surge.
         at: DateTime<Utc>,
         /// `None` when it is not known whether the notice was in writing.
         written: Option<bool>,

@@ -6,20 +6,10 @@
 
 use chrono::{Datelike, Days, NaiveDate};
 
-use super::report::{Note, NoteKind};
+use super::report::{ClaimWindow, Note, NoteKind};
 use super::spec::SpecError;
 use crate::calendar::BusinessCalendar;
 use crate::policy::ClaimWindowRule;
-
-/// When a claim for a month may be filed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClaimWindow {
-    /// The day after the N-th business day of the calendar month that follows the month's last
-    /// day.
-    pub opens_on: NaiveDate,
-    /// The last day a claim is accepted: N calendar days after the month's last day.
-    pub closes_on: NaiveDate,
-}
 
 /// The claim window of a service month ending on `last_day`, or the calendar month that has too
 /// few business days to open it.

@@ -1,45 +1,48 @@
 //! Compensation: which tier a month falls in, what that pays, and in what form.
 
+use iso_currency::Currency;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::report::{Note, NoteKind, Payout};
+use super::report::{Bound, Note, NoteKind, Payout};
 use super::spec::MonthlyFee;
-use super::term::Money;
 use crate::policy::{CompensationForm, Fraction, Percent, Policy, Tier};
 
-/// What a month's availability earns.
-#[derive(Clone, Debug, PartialEq)]
-pub(super) struct Earnings {
-    /// The tier earned, 1-based, when the standard was not met.
-    pub(super) tier: Option<(usize, Tier)>,
-    /// The tier's fee percentage, or zero.
-    pub(super) percent: Percent,
-    /// The money, when a fee was given for the month.
-    pub(super) payout: Option<Payout>,
+/// The currency amounts are rounded in and the price message credits are bought at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Money {
+    /// `None` when no fee was given.
+    pub currency: Option<Currency>,
+    /// The currency's minor-unit places (2 for CNY), known whenever `currency` is.
+    pub minor_unit_places: Option<u32>,
+    /// List price of one message, for message-credit policies.
+    pub unit_price: Option<Decimal>,
 }
 
-/// The tier a month's availability earns and, when the month has a fee, the payout.
-pub(super) fn earnings(
+/// A month's figures under one reading of its data (`bad_units` of them bad, at `availability`):
+/// whether they meet the standard, the tier they fall in and, when the month has a fee, what that
+/// pays.
+pub(super) fn bound(
     policy: &Policy,
+    bad_units: u64,
     availability: Fraction,
     fee: Option<&MonthlyFee>,
     money: &Money,
-) -> Earnings {
+) -> Bound {
     let tier = earned_tier(policy, availability);
-    Earnings {
-        percent: tier.map_or(Percent::ZERO, |(_, tier)| tier.fee_percent),
-        payout: fee.and_then(|fee| payout(policy.form, fee, tier.map(|(_, t)| t), money)),
+    Bound {
+        bad_units,
+        availability,
+        standard_met: availability.at_least(policy.standard),
         tier,
+        compensation_percent: tier.map_or(Percent::ZERO, |(_, tier)| tier.fee_percent),
+        payout: fee.and_then(|fee| payout(policy.form, fee, tier.map(|(_, t)| t), money)),
     }
 }
 
-/// The notes a month's earnings need: a table tier above the standard, and a month without a fee.
-pub(super) fn notes(
-    policy: &Policy,
-    availability: Fraction,
-    earnings: &Earnings,
-    notes: &mut Vec<Note>,
-) {
+/// The notes the contract's figures need: a table tier above the standard, and a month without a
+/// fee.
+pub(super) fn notes(policy: &Policy, contract: &Bound, notes: &mut Vec<Note>) {
+    let availability = contract.availability;
     if let Some(written) = tier_above_standard(policy, availability) {
         notes.push(Note {
             kind: NoteKind::TierAboveStandard,
@@ -55,7 +58,7 @@ pub(super) fn notes(
             ),
         });
     }
-    if earnings.payout.is_none() {
+    if contract.payout.is_none() {
         notes.push(Note {
             kind: NoteKind::FeeMissing,
             text: "No fee was given for this month, so only the percentage is reported.".into(),

@@ -4,22 +4,18 @@ use std::collections::HashSet;
 
 use chrono_tz::Tz;
 
-use super::availability::{self, Standing, clock_minutes, with_bad};
 use super::bucket::{Batch, Bucket, BucketError, Durations, IngestError, Ingested, Placement};
-use super::claim_window;
-use super::compensation;
 use super::digest;
-use super::evidence;
 use super::ledger::{Counts, MonthLedger};
-use super::months::ServiceMonth;
+use super::month_report::{self, KeptOutage};
+use super::months::{SECONDS_PER_MINUTE, ServiceMonth};
 use super::placement::Placer;
-use super::report::{Bound, Coverage, Evidence, MonthReport, Provenance, Report};
+use super::report::{MonthReport, Provenance, Report};
 use super::spec::{EvaluationSpec, SpecError};
-use super::tally::{self, Exclusion};
-use super::term::{SECONDS_PER_MINUTE, Term};
-use crate::classify::{self, Outage, OutageVerdict, OutageWindow, Verdict};
+use super::term::Term;
+use crate::classify::{self, Outage, OutageVerdict};
 use crate::limits::Limits;
-use crate::policy::{CompensationForm, Fraction, Method, PolicyVersions};
+use crate::policy::{CompensationForm, PolicyVersions};
 
 /// Why an outage could not be added.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -33,7 +29,7 @@ pub enum OutageError {
     /// The evaluation already holds as many outages as its limits allow.
     #[error("more than {max} outages in one evaluation")]
     TooMany {
-        /// The limit.
+        /// The most outages the evaluation's limits allow.
         max: usize,
     },
 }
@@ -48,7 +44,7 @@ pub struct Evaluation {
     placer: Placer,
     ledgers: Vec<MonthLedger>,
     ingested: Ingested,
-    outages: Vec<(OutageWindow, OutageVerdict)>,
+    outages: Vec<KeptOutage>,
     /// Each outage's canonical form, for the input digest.
     outage_lines: Vec<String>,
     outage_ids: HashSet<String>,
@@ -75,7 +71,7 @@ impl Evaluation {
             .iter()
             .zip(&term.month_policies)
             .map(|(month, version)| {
-                let minutes = u32::try_from(clock_minutes(month))
+                let minutes = u32::try_from(month.clock_minutes())
                     .expect("a month has far fewer than 2^32 minutes");
                 MonthLedger::for_method(version.method, minutes)
             })
@@ -161,16 +157,17 @@ impl Evaluation {
     /// Adds a batch of buckets and says how many were accepted and ignored; on error, which row
     /// was refused. Rows before the refused one stay added.
     ///
-    /// Runs of rows inside one month go through the ledger's fast path; any row it does not take
-    /// goes through [`Placer::place`], which accepts it, ignores it or says what is wrong, so
-    /// every row gets the same answer whichever path it took.
+    /// Rows go through the ledger's fast path, in the month the placer's cursor points at, as long
+    /// as it takes them; any row it does not take goes through the careful path
+    /// (`Placer::place`), which accepts it, ignores it or says what is wrong (and moves the
+    /// cursor), so every row gets the same answer whichever path it took.
     pub fn add_batch(&mut self, batch: Batch<'_>) -> Result<Ingested, IngestError> {
         let rows = batch.rows();
         let mut ingested = Ingested::default();
         let mut row = 0;
         while row < rows {
             let duration = batch.duration(row);
-            let run_end = match batch.durations {
+            let same_duration_end = match batch.durations {
                 Durations::Same(_) => rows,
                 Durations::PerRow(durations) => {
                     row + durations[row..rows]
@@ -187,21 +184,21 @@ impl Evaluation {
                 };
                 return Err(self.count(error));
             }
-            while row < run_end {
+            while row < same_duration_end {
                 let month = self.placer.cursor();
-                let taken = self.ledgers[month].add_run(
+                let taken = self.ledgers[month].add_leading_rows(
                     self.placer.month_start(month),
                     self.placer.minutes_before_horizon(month),
-                    duration / 60,
+                    duration / SECONDS_PER_MINUTE as u32,
                     (
-                        &batch.starts[row..run_end],
-                        &batch.totals[row..run_end],
-                        &batch.failed[row..run_end],
+                        &batch.starts[row..same_duration_end],
+                        &batch.totals[row..same_duration_end],
+                        &batch.failed[row..same_duration_end],
                     ),
                 );
                 ingested.accepted += taken as u64;
                 row += taken;
-                if row < run_end {
+                if row < same_duration_end {
                     let (start, total, failed) =
                         (batch.starts[row], batch.totals[row], batch.failed[row]);
                     match self.place(start, duration, Counts { total, failed }) {
@@ -271,7 +268,15 @@ impl Evaluation {
     /// Closes every month and computes the report.
     pub fn finish(self) -> Report {
         let months: Vec<MonthReport> = (0..self.term.months.len())
-            .map(|index| self.month_report(index))
+            .map(|index| {
+                month_report::build(
+                    &self.term,
+                    index,
+                    &self.ledgers[index],
+                    &self.outages,
+                    self.placer.minutes_before_horizon(index),
+                )
+            })
             .collect();
         let provenance = Provenance {
             engine_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -316,139 +321,4 @@ impl Evaluation {
             months,
         }
     }
-
-    fn month_report(&self, index: usize) -> MonthReport {
-        let term = &self.term;
-        let month = &term.months[index];
-        let policy = &term.month_policies[index];
-        let ledger = &self.ledgers[index];
-        let touching: Vec<usize> = (0..self.outages.len())
-            .filter(|&i| self.outages[i].0.overlaps(month.start, month.end))
-            .collect();
-        let excluded: Vec<usize> = touching
-            .iter()
-            .copied()
-            .filter(|&i| self.outages[i].1.verdict == Verdict::Excluded)
-            .collect();
-        let exclusions: Vec<Exclusion> = excluded
-            .iter()
-            .map(|&i| Exclusion {
-                minutes: minutes_touched(month, &self.outages[i].0),
-            })
-            .collect();
-        let elapsed = self.placer.minutes_before_horizon(index);
-        let tally = tally::close(ledger, &exclusions, elapsed);
-        let mut notes = Vec::new();
-
-        let availability =
-            availability::assess(policy.method, month, &tally, term.time_zone(), &mut notes);
-        let fee = term.fees[index].as_ref();
-        let bound = |bad_units: u64, fraction: Fraction| {
-            let earnings = compensation::earnings(policy, fraction, fee, &term.money);
-            let bound = Bound {
-                bad_units,
-                availability: fraction,
-                standard_met: fraction.at_least(policy.standard),
-                tier: earnings.tier,
-                compensation_percent: earnings.percent,
-                payout: earnings.payout.clone(),
-            };
-            (bound, earnings)
-        };
-        let (contract, earnings) = bound(tally.bad, availability.fraction);
-        compensation::notes(policy, availability.fraction, &earnings, &mut notes);
-        notes.extend(claim_window::out_of_range_note(
-            month.last_day,
-            &term.context.calendar,
-        ));
-        let worst_case = tally.worst_case_bad.map(|bad| {
-            let (worst, _) = bound(bad, with_bad(availability.total_units, bad));
-            worst
-        });
-        let review: Vec<&str> = touching
-            .iter()
-            .map(|&i| &self.outages[i].1)
-            .filter(|v| v.verdict == Verdict::NeedsReview)
-            .map(|v| v.outage_id.as_str())
-            .collect();
-        let standing = Standing {
-            tally: &tally,
-            review: &review,
-            contract: &contract,
-            worst_case: worst_case.as_ref(),
-            min_coverage: match policy.method {
-                Method::Occurrences { min_coverage } => Some(min_coverage),
-                Method::Timeslices { .. } => None,
-            },
-            as_of: term.as_of,
-            month,
-        };
-        let status = availability::status(&standing, &mut notes);
-        let max = term.max_intervals as usize;
-        let evidence = Evidence {
-            unavailable: evidence::unavailable(month, &tally.unavailable, max),
-            excluded: evidence::excluded(
-                month,
-                excluded.iter().zip(&tally.taken).map(|(&i, &units)| {
-                    let (window, verdict) = &self.outages[i];
-                    let clause = verdict.clause.as_ref().map_or("", |c| c.id.as_str());
-                    (i, clause.to_string(), window.start(), window.end(), units)
-                }),
-                max,
-            ),
-            gaps: evidence::gaps(month, ledger.covered(), elapsed, max),
-        };
-        let budget = availability::budget(policy, availability.total_units, tally.bad);
-
-        let Bound {
-            bad_units,
-            availability: fraction,
-            standard_met,
-            tier,
-            compensation_percent,
-            payout,
-        } = contract;
-        MonthReport {
-            policy_version: policy.version.clone(),
-            policy_revision: policy.revision.clone(),
-            first_day: month.first_day,
-            last_day: month.last_day,
-            status,
-            unit: availability.unit,
-            total_units: availability.total_units,
-            bad_units,
-            excluded_units: tally.excluded,
-            availability_percent: fraction.truncated_percent(),
-            availability: fraction,
-            standard_met,
-            tier,
-            compensation_percent,
-            form: policy.form,
-            payout,
-            claim_window: term.claim_windows[index],
-            coverage: Coverage {
-                covered_minutes: tally.covered_minutes,
-                minutes: clock_minutes(month),
-            },
-            outages: touching,
-            notes,
-            elapsed_minutes: tally.elapsed_minutes,
-            worst_case,
-            budget,
-            evidence,
-            slices_under_min_attempts: tally.slices_under_min_attempts,
-        }
-    }
-}
-
-/// The clock minutes of `month` an outage window touches, down to a fraction of a second at
-/// either end: the start rounds down to its minute, the end up.
-fn minutes_touched(month: &ServiceMonth, window: &OutageWindow) -> std::ops::Range<usize> {
-    let month_start = month.start.timestamp();
-    let end = window.end().timestamp() + i64::from(window.end().timestamp_subsec_nanos() > 0);
-    let from = window.start().timestamp().max(month_start) - month_start;
-    let to = end.min(month.end.timestamp()) - month_start;
-    let first = (from / SECONDS_PER_MINUTE) as usize;
-    let last = ((to + SECONDS_PER_MINUTE - 1) / SECONDS_PER_MINUTE) as usize;
-    first..last
 }

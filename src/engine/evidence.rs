@@ -10,9 +10,26 @@ use fixedbitset::FixedBitSet;
 
 use super::ledger::Counts;
 use super::months::ServiceMonth;
-use super::report::{ExcludedInterval, Gap, Listed, UnavailableInterval};
+use super::report::{Evidence, ExcludedInterval, Gap, Listed, UnavailableInterval};
 use super::tally::BadUnit;
 use crate::policy::Fraction;
+
+/// A month's evidence: its unavailable units merged into intervals, what each excluded outage took
+/// out (see [`excluded`]), and the gaps in its data before minute `elapsed`; at most `max` of each.
+pub(super) fn of_month(
+    month: &ServiceMonth,
+    unavailable_units: &[BadUnit],
+    exclusions: impl IntoIterator<Item = (usize, String, DateTime<Utc>, DateTime<Utc>, u64)>,
+    covered: &FixedBitSet,
+    elapsed: usize,
+    max: usize,
+) -> Evidence {
+    Evidence {
+        unavailable: unavailable(month, unavailable_units, max),
+        excluded: excluded(month, exclusions, max),
+        gaps: gaps(month, covered, elapsed, max),
+    }
+}
 
 /// Collects at most `max` items and counts them all.
 struct Collector<T> {
@@ -44,11 +61,7 @@ fn at(month: &ServiceMonth, minute: u32) -> DateTime<Utc> {
 /// Bad units merged into intervals where one ends as the next begins, with their counts summed
 /// and their lowest success rate. An interval whose sums would leave 64 bits is closed and the
 /// next one begins, so every figure stays exact.
-pub(super) fn unavailable(
-    month: &ServiceMonth,
-    units: &[BadUnit],
-    max: usize,
-) -> Listed<UnavailableInterval> {
+fn unavailable(month: &ServiceMonth, units: &[BadUnit], max: usize) -> Listed<UnavailableInterval> {
     let mut collector = Collector::new(max);
     let mut open: Option<Open> = None;
     for unit in units {
@@ -113,7 +126,7 @@ impl Open {
 
 /// What each excluded outage took out, the earliest first: `exclusions` gives each outage's
 /// index, its clause, its window and the units it was credited with.
-pub(super) fn excluded(
+fn excluded(
     month: &ServiceMonth,
     exclusions: impl IntoIterator<Item = (usize, String, DateTime<Utc>, DateTime<Utc>, u64)>,
     max: usize,
@@ -137,12 +150,7 @@ pub(super) fn excluded(
 }
 
 /// The runs of minutes before minute `elapsed` that no bucket covered.
-pub(super) fn gaps(
-    month: &ServiceMonth,
-    covered: &FixedBitSet,
-    elapsed: usize,
-    max: usize,
-) -> Listed<Gap> {
+fn gaps(month: &ServiceMonth, covered: &FixedBitSet, elapsed: usize, max: usize) -> Listed<Gap> {
     let mut collector = Collector::new(max);
     let mut run: Option<(usize, usize)> = None;
     let add = |collector: &mut Collector<Gap>, (start, end): (usize, usize)| {

@@ -9,12 +9,15 @@ use crate::policy::ServiceMonthKind;
 /// "Time").
 pub const MINUTES_PER_DAY: u64 = 1440;
 
+/// Seconds in a minute: buckets, slices and months are all counted in whole clock minutes.
+pub const SECONDS_PER_MINUTE: i64 = 60;
+
 /// One service month: local dates and the instants they span.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ServiceMonth {
     /// The first day, local to the zone.
     pub first_day: NaiveDate,
-    /// Inclusive.
+    /// The last day, local to the zone, inclusive.
     pub last_day: NaiveDate,
     /// Local midnight starting `first_day`.
     pub start: DateTime<Utc>,
@@ -37,6 +40,11 @@ impl ServiceMonth {
     /// The month's length on the clock, which differs from the contract's on a clock change.
     pub fn elapsed_seconds(&self) -> i64 {
         (self.end - self.start).num_seconds()
+    }
+
+    /// The month's length on the clock in minutes: what its ledger has a bit for each of.
+    pub fn clock_minutes(&self) -> u64 {
+        self.elapsed_seconds().unsigned_abs() / SECONDS_PER_MINUTE.unsigned_abs()
     }
 }
 

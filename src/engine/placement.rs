@@ -2,14 +2,15 @@
 //!
 //! This is the careful path every bucket the ledger's fast path does not take goes through, so
 //! both paths give the same answers and the same errors; the fast path only ever takes buckets
-//! this module would have placed the same way.
+//! this module would have placed the same way. The fast path also reads this path's cursor
+//! ([`Placer::cursor`]): it tries each batch's next rows in the month the careful path placed a
+//! bucket in last, and hands back the first row that lies elsewhere, which moves the cursor.
 
 use chrono::{DateTime, Utc};
 
 use super::bucket::BucketError;
 use super::ledger::Misfit;
-use super::months::ServiceMonth;
-use super::term::SECONDS_PER_MINUTE;
+use super::months::{SECONDS_PER_MINUTE, ServiceMonth};
 use crate::policy::Method;
 
 /// The term's months as Unix-second boundaries, for the hot path's lookups.
@@ -24,7 +25,8 @@ pub(super) struct Placer {
     /// Buckets starting at or after this instant (the evaluation's `as_of`, rounded up to its
     /// second) are ignored.
     horizon: i64,
-    /// The month the previous bucket fell in: buckets mostly arrive in time order.
+    /// The month the careful path placed its last bucket in (buckets mostly arrive in time order):
+    /// where [`Placer::month_of`] looks first, and the month the fast path tries.
     cursor: usize,
 }
 
@@ -52,7 +54,8 @@ impl Placer {
         }
     }
 
-    /// The month the last bucket was placed in, where the fast path tries the next one.
+    /// The month the careful path placed its last bucket in, where the fast path tries the next
+    /// rows; only [`Placer::place`] moves it.
     pub(super) fn cursor(&self) -> usize {
         self.cursor
     }
@@ -81,7 +84,7 @@ impl Placer {
             });
         }
         if let Some(slice_minutes) = self.slice_minutes
-            && !(slice_minutes * 60).is_multiple_of(duration_seconds)
+            && !(slice_minutes * SECONDS_PER_MINUTE as u32).is_multiple_of(duration_seconds)
         {
             return Err(BucketError::DurationDoesNotDivideSlice {
                 seconds: duration_seconds,
@@ -141,7 +144,7 @@ impl Placer {
             month,
             // A month has far fewer than 2^32 minutes.
             minute: (offset / SECONDS_PER_MINUTE) as u32,
-            span: duration_seconds / 60,
+            span: duration_seconds / SECONDS_PER_MINUTE as u32,
         }))
     }
 
@@ -151,7 +154,7 @@ impl Placer {
         let slice_minutes = self.slice_minutes.unwrap_or(1);
         match misfit {
             Misfit::DoesNotDivideSlice => BucketError::DurationDoesNotDivideSlice {
-                seconds: slot.span * 60,
+                seconds: slot.span * SECONDS_PER_MINUTE as u32,
                 slice_minutes,
             },
             Misfit::CrossesSlice { slice_start_minute } => BucketError::CrossesSlice {

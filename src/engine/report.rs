@@ -5,7 +5,6 @@ use chrono_tz::Tz;
 use iso_currency::Currency;
 use rust_decimal::Decimal;
 
-use super::claim_window::ClaimWindow;
 use crate::classify::OutageVerdict;
 use crate::policy::{CompensationForm, Fraction, Percent, Tier};
 
@@ -263,6 +262,16 @@ pub struct Payout {
     pub amount_minor_units: i64,
     /// Message-credit policies: whole messages `amount` buys at the list price.
     pub message_credits: Option<u64>,
+}
+
+/// When a claim for a month may be filed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimWindow {
+    /// The day after the N-th business day of the calendar month that follows the month's last
+    /// day.
+    pub opens_on: NaiveDate,
+    /// The last day a claim is accepted: N calendar days after the month's last day.
+    pub closes_on: NaiveDate,
 }
 
 /// How much of a month had data.

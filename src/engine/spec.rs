@@ -192,7 +192,7 @@ pub enum SpecError {
         index: usize,
         /// The amount at fault.
         field: FeeField,
-        /// Its value.
+        /// The amount given.
         value: Decimal,
         /// What is wrong with it.
         problem: AmountProblem,
@@ -214,7 +214,7 @@ pub enum SpecError {
         earliest.map(|day| format!(" (its earliest version takes effect on {day})")).unwrap_or_default()
     )]
     NoVersionInForce {
-        /// The policy.
+        /// The policy's id.
         policy_id: String,
         /// The month's first day.
         month_first_day: NaiveDate,
@@ -274,7 +274,7 @@ pub enum SpecError {
     TooManyIntervals {
         /// The number asked for.
         asked: u32,
-        /// The limit.
+        /// The most the evaluation's limits allow.
         max: u32,
     },
     /// The calendar month after a service month has too few business days to open its window.

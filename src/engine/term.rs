@@ -10,18 +10,15 @@ use chrono_tz::Tz;
 use iso_currency::Currency;
 use rust_decimal::Decimal;
 
-use super::availability::clock_minutes;
-use super::claim_window::{self, ClaimWindow};
-use super::compensation;
+use super::claim_window;
+use super::compensation::{self, Money};
 use super::ledger::MonthLedger;
-use super::months::{ServiceMonth, service_months};
+use super::months::{SECONDS_PER_MINUTE, ServiceMonth, service_months};
+use super::report::ClaimWindow;
 use super::spec::{EvaluationSpec, FeeField, MonthlyFee, SpecError, check_amount};
 use crate::classify::Context;
 use crate::limits::Limits;
 use crate::policy::{CompensationForm, Method, Policy, PolicyVersions};
-
-/// Seconds in a minute, the unit every bucket and slice is counted in.
-pub(super) const SECONDS_PER_MINUTE: i64 = 60;
 
 /// A validated term: what every month of the evaluation is measured and paid against.
 #[derive(Clone, Debug)]
@@ -47,17 +44,6 @@ pub struct Term {
     pub as_of: DateTime<Utc>,
     /// How many intervals of each kind a month's evidence lists.
     pub max_intervals: u32,
-}
-
-/// The currency amounts are rounded in and the price message credits are bought at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Money {
-    /// `None` when no fee was given.
-    pub currency: Option<Currency>,
-    /// The currency's minor-unit places (2 for CNY), known whenever `currency` is.
-    pub minor_unit_places: Option<u32>,
-    /// List price of one message, for message-credit policies.
-    pub unit_price: Option<Decimal>,
 }
 
 impl Term {
@@ -176,7 +162,7 @@ impl Term {
         self.months
             .iter()
             .map(|month| {
-                let minutes = u32::try_from(clock_minutes(month)).unwrap_or(u32::MAX);
+                let minutes = u32::try_from(month.clock_minutes()).unwrap_or(u32::MAX);
                 MonthLedger::empty_bytes(self.policy.method, minutes)
             })
             .sum()

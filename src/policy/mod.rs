@@ -99,6 +99,18 @@ pub enum Method {
     },
 }
 
+impl Method {
+    /// The share of a month's minutes that must have data for the month to be decided, under a
+    /// method that cannot bound what the minutes without data hide (occurrences); `None` under one
+    /// that can, whose worst case decides instead (timeslices).
+    pub fn min_coverage(&self) -> Option<Percent> {
+        match *self {
+            Method::Timeslices { .. } => None,
+            Method::Occurrences { min_coverage } => Some(min_coverage),
+        }
+    }
+}
+
 /// What makes a time slice bad, judged on the summed counts of every bucket inside it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimesliceRule {

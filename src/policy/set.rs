@@ -48,7 +48,7 @@ pub enum LoadError {
         /// What could not be read.
         path: PathBuf,
         #[source]
-        /// Why.
+        /// The operating system's reason (not found, permission denied, ...).
         source: std::io::Error,
     },
     #[error("{path}:{line}: {message} (the other version is {other})")]

@@ -1,10 +1,12 @@
-//! The fast path: runs of a batch's rows that fall in one month, with no per-row branching beyond
-//! what the checks need.
+//! The fast path: the leading rows of a batch that fall in one month (the month the careful path
+//! placed a bucket in last: see `placement`), with no per-row branching beyond what the checks
+//! need.
 
 use fixedbitset::FixedBitSet;
 
 use super::log::{BucketLog, Record};
 use super::{Counts, MonthLedger, SliceRule, Store};
+use crate::engine::months::SECONDS_PER_MINUTE;
 
 impl MonthLedger {
     /// Adds the leading rows of a column batch that take the fast path, and returns how many it
@@ -17,7 +19,7 @@ impl MonthLedger {
     /// This is the hot path of the service: per row an offset, a few comparisons, one or two bit
     /// operations, two additions and a few bytes of log, with the slice and bucket lengths as
     /// constants.
-    pub(crate) fn add_run(
+    pub(crate) fn add_leading_rows(
         &mut self,
         month_start: i64,
         horizon: usize,
@@ -31,7 +33,7 @@ impl MonthLedger {
             store,
         } = self;
         let (starts, totals, failed) = rows;
-        let run = Run {
+        let pass = Pass {
             covered: covered.as_mut_slice(),
             log,
             minutes,
@@ -51,7 +53,7 @@ impl MonthLedger {
                     ..
                 },
                 1,
-            ) => run.whole_slices::<1>(*rule, bad, bad_counts),
+            ) => pass.whole_slices::<1>(*rule, bad, bad_counts),
             (
                 Store::Slices {
                     slice_minutes: 5,
@@ -61,7 +63,7 @@ impl MonthLedger {
                     ..
                 },
                 5,
-            ) => run.whole_slices::<5>(*rule, bad, bad_counts),
+            ) => pass.whole_slices::<5>(*rule, bad, bad_counts),
             (
                 Store::Slices {
                     slice_minutes: 5,
@@ -74,16 +76,16 @@ impl MonthLedger {
                 if partial.is_empty() {
                     partial.resize(bad.len(), Counts::default());
                 }
-                run.minutes_into_slices::<5>(partial)
+                pass.minutes_into_slices::<5>(partial)
             }
-            (Store::Events { sum, failing }, 1) => run.event_minutes(sum, failing),
+            (Store::Events { sum, failing }, 1) => pass.event_minutes(sum, failing),
             _ => 0,
         }
     }
 }
 
 /// One fast-path pass over a batch's rows within one month.
-struct Run<'a> {
+struct Pass<'a> {
     covered: &'a mut [usize],
     log: &'a mut BucketLog,
     minutes: usize,
@@ -95,7 +97,7 @@ struct Run<'a> {
     failed: &'a [u64],
 }
 
-impl Run<'_> {
+impl Pass<'_> {
     /// Offers each row, in order, to `accept` with its first minute and counts, as long as the row
     /// is a `SPAN`-minute bucket inside the month that starts before the horizon, on a whole
     /// minute, with `failed <= total`, and `accept` takes it. Each row taken is logged. Returns how
@@ -111,17 +113,17 @@ impl Run<'_> {
         let Some(before_horizon) = self.horizon.checked_sub(1) else {
             return 0;
         };
-        let last_offset = (room.min(before_horizon) * 60) as u64;
+        let last_offset = room.min(before_horizon) as u64 * SECONDS_PER_MINUTE.unsigned_abs();
         let rows = self.starts.iter().zip(self.totals).zip(self.failed);
         let mut log = self.log.writer();
         let mut taken = 0;
         for ((&start, &total), &failed) in rows {
             let offset = start.wrapping_sub(self.month_start);
             // A negative offset wraps to a huge one, so one comparison bounds both ends.
-            if offset as u64 > last_offset || offset % 60 != 0 || failed > total {
+            if offset as u64 > last_offset || offset % SECONDS_PER_MINUTE != 0 || failed > total {
                 break;
             }
-            let minute = (offset / 60) as usize;
+            let minute = (offset / SECONDS_PER_MINUTE) as usize;
             let counts = Counts { total, failed };
             if !accept(self.covered, minute, counts) {
                 break;

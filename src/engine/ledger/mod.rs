@@ -6,9 +6,15 @@
 //! keep one bit per slice (bad or not) with the counts of the bad ones, for the evidence, plus
 //! per-slice sums only when buckets finer than a slice arrive (TRTC's 1-minute buckets in 5-minute
 //! units). Buckets never overlap, so a month never holds more records than it has minutes.
+//!
+//! Buckets come in through the careful path one at a time (`MonthLedger::add`) and through the
+//! fast path (`fast`) as many leading rows of a batch as it can take. A *run* means one thing
+//! here: buckets of one span, each starting where the one before it ended, as the log keeps them.
 
 mod fast;
 mod log;
+
+pub(crate) use log::{BucketLog, Record};
 
 use fixedbitset::FixedBitSet;
 
@@ -45,7 +51,6 @@ impl From<TimesliceRule> for SliceRule {
         }
     }
 }
-pub(crate) use log::{BucketLog, Record};
 
 /// Attempts and failures.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -111,7 +116,8 @@ enum Store {
 
 impl MonthLedger {
     /// The most one bucket adds to a ledger: its counts in the log (two varints of at most ten
-    /// bytes), a run of its own, and its evidence record when it is bad.
+    /// bytes), a new run in the log when it does not continue the one before, and its evidence
+    /// record when it is bad.
     pub(crate) const MAX_BYTES_PER_BUCKET: u64 = 20 + 16 + 24;
 
     /// The log's unit of allocation.
@@ -291,8 +297,8 @@ impl MonthLedger {
             .count() as u64
     }
 
-    /// How the month is judged: its bad slices with their summed counts, ascending, or the sum of
-    /// its events.
+    /// How the month is judged, in the shape its method reads: the bad slices with their summed
+    /// counts, ascending, or the sum of its events.
     pub(crate) fn judged(&self) -> Judged {
         match &self.store {
             Store::Slices {
@@ -311,40 +317,49 @@ impl MonthLedger {
                         .map(|(slice, counts)| (slice as u32, *counts)),
                 );
                 slices.sort_unstable_by_key(|&(slice, _)| slice);
-                Judged::Slices {
+                Judged::Slices(JudgedSlices {
                     slice_minutes: *slice_minutes,
                     bad: slices,
                     under_min_attempts: self.slices_under_min_attempts(*slice_minutes, *rule),
-                }
+                })
             }
             Store::Events { sum, failing } => {
                 let mut failing = failing.clone();
                 failing.sort_unstable_by_key(|record| record.minute);
-                Judged::Events { sum: *sum, failing }
+                Judged::Events(JudgedEvents { sum: *sum, failing })
             }
         }
     }
 }
 
-/// A closed month's data, as its method judges it.
+/// A closed month's data, in the shape of the method its ledger was built for: one variant per
+/// method, which `tally::close` hands to that method's module.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Judged {
-    /// Timeslices.
-    Slices {
-        /// The slice's length.
-        slice_minutes: u32,
-        /// Every bad slice (index, summed counts), ascending.
-        bad: Vec<(u32, Counts)>,
-        /// Slices with some attempts but fewer than the policy's `min_attempts`: available.
-        under_min_attempts: u64,
-    },
-    /// Occurrences: the month's events.
-    Events {
-        /// Attempts and failures of every bucket.
-        sum: Counts,
-        /// The buckets that carried failures, ascending.
-        failing: Vec<Record>,
-    },
+    /// Timeslices: which slices are bad.
+    Slices(JudgedSlices),
+    /// Occurrences: the events counted and the buckets that failed.
+    Events(JudgedEvents),
+}
+
+/// A timeslices month's slices, judged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct JudgedSlices {
+    /// The slice's length.
+    pub(crate) slice_minutes: u32,
+    /// Every bad slice (index, summed counts), ascending.
+    pub(crate) bad: Vec<(u32, Counts)>,
+    /// Slices with some attempts but fewer than the policy's `min_attempts`: available.
+    pub(crate) under_min_attempts: u64,
+}
+
+/// An occurrences month's events.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct JudgedEvents {
+    /// Attempts and failures of every bucket.
+    pub(crate) sum: Counts,
+    /// The buckets that carried failures, ascending.
+    pub(crate) failing: Vec<Record>,
 }
 
 #[cfg(test)]

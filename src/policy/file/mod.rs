@@ -30,7 +30,7 @@ pub struct PolicyFileError {
     pub line: usize,
     /// 1-based column of the offending value.
     pub column: usize,
-    /// What is wrong.
+    /// What is wrong with the value there, for a person to fix it by.
     pub message: String,
 }
 

@@ -1,140 +1,29 @@
-//! Availability and status: what a closed month's tally means under the policy's method, how much
-//! more the month can take, and the month at a glance.
+//! A month at a glance: its status, and the notes on what its data could not tell.
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use chrono_tz::Tz;
 
 use super::months::ServiceMonth;
-use super::report::{Bound, Budget, MonthStatus, Note, NoteKind, TierBudget, Unit};
+use super::report::{Bound, MonthStatus, Note, NoteKind};
 use super::tally::Tally;
-use super::term::SECONDS_PER_MINUTE;
-use crate::policy::{Fraction, Method, Percent, Policy};
-
-/// A month's availability under the contract's reading of its data.
-#[derive(Clone, Debug, PartialEq)]
-pub(super) struct Availability {
-    /// What the units count.
-    pub(super) unit: Unit,
-    /// Timeslices: the contract's minutes. Occurrences: events counted.
-    pub(super) total_units: u64,
-    /// Exact availability.
-    pub(super) fraction: Fraction,
-}
-
-/// A month's availability: `1 − bad / total` over the contract's minutes (timeslices) or the
-/// month's events (occurrences). Notes say where a reading of the contract decided the number.
-pub(super) fn assess(
-    method: Method,
-    month: &ServiceMonth,
-    tally: &Tally,
-    zone: Tz,
-    notes: &mut Vec<Note>,
-) -> Availability {
-    match method {
-        Method::Timeslices { .. } => {
-            let total = month.contract_minutes();
-            let clock_minutes = clock_minutes(month);
-            if clock_minutes != total {
-                notes.push(Note {
-                    kind: NoteKind::ClockChange,
-                    text: format!(
-                        "A clock change in {zone} makes this month {clock_minutes} minutes long on \
-                         the clock; availability is computed over the contract's {} days × 1440 = \
-                         {total} minutes.",
-                        month.days()
-                    ),
-                });
-            }
-            if tally.bad > total {
-                notes.push(Note {
-                    kind: NoteKind::AvailabilityFloored,
-                    text: format!(
-                        "{} unavailable minutes exceed the contract's {total}; availability is \
-                         floored at 0%.",
-                        tally.bad
-                    ),
-                });
-            }
-            Availability {
-                unit: Unit::Minutes,
-                total_units: total,
-                fraction: with_bad(total, tally.bad),
-            }
-        }
-        Method::Occurrences { .. } => {
-            if tally.events == 0 {
-                notes.push(Note {
-                    kind: NoteKind::NoEvents,
-                    text: "No events were counted this month; availability is 100% as nothing \
-                           failed (docs/contract-readings.md, \"No data\")."
-                        .into(),
-                });
-            }
-            Availability {
-                unit: Unit::Events,
-                total_units: tally.events,
-                fraction: Fraction::new(tally.events - tally.bad, tally.events),
-            }
-        }
-    }
-}
-
-/// Availability of `total` units of which `bad` were bad, floored at 0%.
-pub(super) fn with_bad(total: u64, bad: u64) -> Fraction {
-    Fraction::new(total - bad.min(total), total)
-}
-
-/// The month's length on the clock, in minutes.
-pub(super) fn clock_minutes(month: &ServiceMonth) -> u64 {
-    month.elapsed_seconds().unsigned_abs() / SECONDS_PER_MINUTE.unsigned_abs()
-}
-
-/// How many more bad units a month of `total` units with `bad` of them bad can take: before it
-/// misses the standard, and before it falls into each tier. Every bound is met exactly, as the
-/// comparisons of [`Fraction`] are: a month of 44,640 minutes at a 99.9% standard may lose 44.
-pub(super) fn budget(policy: &Policy, total: u64, bad: u64) -> Budget {
-    // The most bad units that keep availability at or above `bound`.
-    let most_bad_at_least = |bound: Percent| {
-        let needed_good = (u128::from(bound.units()) * u128::from(total)).div_ceil(1_000_000);
-        // needed_good ≤ total, since bound ≤ 100%.
-        total - needed_good as u64
-    };
-    let allowed = most_bad_at_least(policy.standard);
-    let tiers = policy
-        .tiers
-        .iter()
-        .enumerate()
-        .map(|(index, tier)| {
-            // A tier pays below the standard only (docs/contract-readings.md, "Compensation").
-            let upper = tier.below.min(policy.standard);
-            TierBudget {
-                tier: index + 1,
-                bad_units_until: (most_bad_at_least(upper) + 1).saturating_sub(bad),
-            }
-        })
-        .collect();
-    Budget {
-        bad_units_allowed: allowed,
-        bad_units_remaining: allowed.saturating_sub(bad),
-        tiers,
-    }
-}
+use crate::policy::{Fraction, Percent};
 
 /// What decides a month's status.
 pub(super) struct Standing<'a> {
-    /// The closed month.
+    /// The month's units: whether any minute had data, and how many before `as_of` did.
     pub(super) tally: &'a Tally,
     /// Outages needing a person's review that touched the month, by id.
     pub(super) review: &'a [&'a str],
     /// The contract's figures.
     pub(super) contract: &'a Bound,
-    /// Timeslices: the figures if every silent slice had been bad.
+    /// The figures had every unit silence could hide been bad, when the method can bound them
+    /// (timeslices): the month is undecided when they differ from the contract's.
     pub(super) worst_case: Option<&'a Bound>,
-    /// Occurrences: the share of minutes that must have data.
+    /// Without a worst case (occurrences): the share of minutes that must have data, below which
+    /// the month is undecided.
     pub(super) min_coverage: Option<Percent>,
-    /// The evaluation's `as_of`.
+    /// The evaluation's `as_of`: a month ending after it is in progress.
     pub(super) as_of: DateTime<Utc>,
-    /// The month.
+    /// The month whose status this is.
     pub(super) month: &'a ServiceMonth,
 }
 
@@ -182,6 +71,8 @@ pub(super) fn status(standing: &Standing<'_>, notes: &mut Vec<Note>) -> MonthSta
         ));
     }
     let in_progress = month.end > *as_of;
+    // Without data the month is NO_DATA and has no figures so far to qualify; a month that begins
+    // after as_of never has any (docs/contract-readings.md, "as_of").
     if in_progress && tally.covered_minutes > 0 {
         notes.push(Note {
             kind: NoteKind::InProgress,
