@@ -445,18 +445,6 @@ fn library_sources() -> Vec<(ModPath, String, String)> {
     files
 }
 
-/// Cycles in the engine that the engine's own part of issue 19 (branch r19-engine) removes or
-/// is asked about, tolerated here until it is merged: `clock_minutes` and `SECONDS_PER_MINUTE`
-/// move onto `ServiceMonth` and `Money` into `compensation.rs` there; `ClaimWindow`, a value of
-/// the month report that `claim_window.rs` computes, would sit in `report.rs` beside the other
-/// values. An entry that is no longer a cycle fails the test, so that the list is emptied as the
-/// cycles go, never left to tolerate a new one.
-const TOLERATED: [[&str; 2]; 3] = [
-    ["engine::availability", "engine::term"],
-    ["engine::claim_window", "engine::report"],
-    ["engine::compensation", "engine::term"],
-];
-
 #[test]
 fn the_module_graph_keeps_its_layers_and_has_no_cycles() {
     let files = library_sources();
@@ -472,22 +460,11 @@ fn the_module_graph_keeps_its_layers_and_has_no_cycles() {
         })
     };
     assert!(depends("server", "api") && depends("engine", "policy"));
-    let found = violations(&krate);
-    let tolerated = |modules: &[String]| TOLERATED.iter().any(|pair| pair.as_slice() == modules);
-    let problems: Vec<&str> = found
-        .iter()
-        .filter(|(modules, _)| !tolerated(modules))
-        .map(|(_, problem)| problem.as_str())
+    let problems: Vec<String> = violations(&krate)
+        .into_iter()
+        .map(|(_, problem)| problem)
         .collect();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
-    for pair in TOLERATED {
-        assert!(
-            found.iter().any(|(modules, _)| modules.as_slice() == pair),
-            "{} and {} no longer form a cycle: remove them from TOLERATED",
-            pair[0],
-            pair[1]
-        );
-    }
 }
 
 /// The checker on a small crate that breaks every rule once, and on the same crate without.
