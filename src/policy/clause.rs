@@ -116,8 +116,9 @@ pub struct Clause {
     pub id: String,
     /// A short title in our own words.
     pub title: String,
-    /// The cause this clause excludes; `None` for a catch-all that names no cause.
-    pub cause: Option<Cause>,
+    /// The cause this clause excludes, shared or the policy's own; `None` for a catch-all that
+    /// names no cause.
+    pub cause: Option<super::CauseId>,
     /// What must hold, beyond the cause, for the clause to exclude an outage.
     pub condition: Condition,
 }

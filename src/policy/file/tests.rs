@@ -40,7 +40,7 @@ fn a_minimal_policy_parses() {
     let policy = parse_policy("p.toml", MINIMAL).unwrap();
     assert_eq!(policy.id, "custom");
     assert_eq!(policy.tiers.len(), 2);
-    assert_eq!(policy.tiers[1].at_least, Percent::ZERO);
+    assert_eq!(policy.tiers[1].lower, Percent::ZERO);
     assert!(policy.clauses.is_empty());
 }
 
