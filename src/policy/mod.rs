@@ -1,6 +1,6 @@
 //! SLA policies: what one contract promises, held as data the engine evaluates.
 //!
-//! A policy is read from a TOML file ([`file`]); the five built-in ones are embedded in the binary
+//! A policy is read from a TOML file ([`file`]); the built-in ones are embedded in the binary
 //! and more can be loaded from a directory ([`PolicySet`]). Nothing here knows about gRPC.
 
 mod clause;
@@ -14,16 +14,14 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 
 pub use clause::{
-    Cause, Clause, Comparison, Condition, NoticeRequirement, SurgeMetric, SurgeRule, SurgeThreshold,
+    Cause, CauseId, Clause, Comparison, Condition, NoticeRequirement, PolicyCause, SurgeMetric,
+    SurgeRule, SurgeThreshold,
 };
 pub use file::PolicyFileError;
 pub use percent::{Fraction, Percent, PercentError};
 pub use set::{LoadError, LoadedVersion, PolicySet, PolicyVersions};
 pub use store::PolicyStore;
-pub use terms::{
-    CauseId, ClaimCloses, ClaimOpens, ClaimWindowRule, Edge, MinAmount, PolicyCause, TierBounds,
-    UpperEdge,
-};
+pub use terms::{ClaimCloses, ClaimOpens, ClaimWindowRule, Edge, MinAmount, TierBounds, UpperEdge};
 
 /// One SLA, as the engine reads it.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,16 +1,14 @@
 //! The contract terms around the measurement: when claims may be filed, how a table's bounds read,
-//! what a credit must reach to be paid and may not pass, and the causes a policy declares itself.
+//! what a credit must reach to be paid and may not pass, and which causes a policy knows.
 //!
 //! Public SLAs differ from the Tencent documents in each of these (AWS, Google, Azure, GitHub,
 //! Atlassian: docs/contract-readings.md, "Public SLAs"), so each is a value of the policy, with a
 //! default that keeps the built-in policies' reading.
 
-use std::fmt;
-
 use iso_currency::Currency;
 use rust_decimal::Decimal;
 
-use super::{Cause, Fraction, Percent, Policy, Tier};
+use super::{CauseId, Fraction, Percent, Policy, Tier};
 
 /// When a claim for one service month may be filed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,49 +127,6 @@ impl MinAmount {
     }
 }
 
-/// A cause a policy declares beside the shared vocabulary (`[[causes]]`), such as AWS's account
-/// suspension.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PolicyCause {
-    /// Its id in the file and on the wire: lowercase letters, digits and `_`, never a shared
-    /// cause's name.
-    pub id: String,
-    /// What it covers, in a line.
-    pub title: String,
-}
-
-/// A cause as a clause names it and an outage carries it: one of the shared vocabulary, or one the
-/// policy declares.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum CauseId {
-    /// A cause of the shared vocabulary.
-    Shared(Cause),
-    /// A cause the policy declares itself, by id.
-    Declared(String),
-}
-
-impl CauseId {
-    /// The name in policy files and explanations.
-    pub fn name(&self) -> &str {
-        match self {
-            CauseId::Shared(cause) => cause.name(),
-            CauseId::Declared(id) => id,
-        }
-    }
-}
-
-impl fmt::Display for CauseId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl From<Cause> for CauseId {
-    fn from(cause: Cause) -> Self {
-        CauseId::Shared(cause)
-    }
-}
-
 /// An edge of a band of availability: a bound, and whether a value exactly on it is inside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UpperEdge {
@@ -240,18 +195,6 @@ impl Policy {
             .enumerate()
             .find(|(_, tier)| self.tier_bounds.contains(tier, availability))
             .map(|(index, tier)| (index + 1, *tier))
-    }
-
-    /// The cause a clause's or an outage's name stands for: the shared vocabulary first, then the
-    /// policy's own causes.
-    pub fn cause_named(&self, name: &str) -> Option<CauseId> {
-        if let Some(cause) = Cause::from_name(name) {
-            return Some(CauseId::Shared(cause));
-        }
-        self.causes
-            .iter()
-            .any(|cause| cause.id == name)
-            .then(|| CauseId::Declared(name.to_string()))
     }
 
     /// True when an outage may carry `cause` under this policy: every shared cause, and the causes
