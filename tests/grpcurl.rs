@@ -109,7 +109,8 @@ fn list_policies() {
             "tencent-sms",
             "tencent-ccc-intl",
             "tencent-trtc",
-            "tencent-ccc-cn"
+            "tencent-ccc-cn",
+            "google-cloud-functions"
         ]
     );
     assert_eq!(json["policies"][2]["standardPercent"], "99.5");
