@@ -395,6 +395,26 @@ async fn a_month_exactly_at_a_standard_met_only_above_earns_its_tier_and_a_dolla
         ),
         ("2025-01-26", "2025-03-31")
     );
+    // The claim report words the terms: the standard's edge, the half-closed band, the form and
+    // the note.
+    let policies = PolicySet::built_in()
+        .unwrap()
+        .with_directory(files.dir())
+        .unwrap();
+    let page = sla_evaluator::render::html(
+        &response,
+        policies.get("example-public").map(|p| &**p),
+        None,
+    );
+    for words in [
+        "above 99.9%: missed",
+        "(availability above 99% up to 99.9%)",
+        "a credit against future bills",
+        "Below the minimum credit",
+        "2025-01-26 to 2025-03-31",
+    ] {
+        assert!(page.contains(words), "the claim report lacks {words}");
+    }
 
     let response = evaluate(&server, month_of("10.10")).await.unwrap();
     let month = &response.months[0];
