@@ -13,7 +13,7 @@ use crate::calendar::BusinessCalendar;
 use crate::policy::{ClaimCloses, ClaimOpens, ClaimWindowRule};
 
 /// The claim window of a service month ending on `last_day`, or the calendar month that has too
-/// few business days to open it.
+/// few business days to open it (only a window that opens after a business day can fail).
 pub fn claim_window(
     rule: &ClaimWindowRule,
     last_day: NaiveDate,
@@ -106,9 +106,10 @@ pub(super) fn for_month(
             calendar: calendar.name().to_string(),
             year,
             month,
+            // Only a business-day opening can find too few of them.
             needed: match rule.opens {
                 ClaimOpens::AfterBusinessDay(day) => day,
-                ClaimOpens::AfterPeriod => 0,
+                ClaimOpens::AfterPeriod => unreachable!("opening after the period never fails"),
             },
         }
     })?;
