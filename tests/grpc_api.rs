@@ -174,6 +174,7 @@ async fn list_and_get_policies() {
             "tencent-ccc-intl",
             "tencent-trtc",
             "tencent-ccc-cn",
+            "digitalocean-droplet",
             "google-cloud-functions"
         ]
     );

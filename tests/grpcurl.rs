@@ -110,6 +110,7 @@ fn list_policies() {
             "tencent-ccc-intl",
             "tencent-trtc",
             "tencent-ccc-cn",
+            "digitalocean-droplet",
             "google-cloud-functions"
         ]
     );

@@ -481,6 +481,7 @@ fn check_policy_accepts_every_built_in_policy_and_summarises_it() {
         .collect();
     let table = stdout(sla(&args));
     for (file, id) in files.iter().zip([
+        "digitalocean-droplet",
         "google-cloud-functions",
         "tencent-ccc-cn",
         "tencent-ccc-intl",

@@ -13,7 +13,7 @@ use super::{Method, Policy};
 
 /// The built-in policies, embedded so the binary needs no files at run time: the Tencent ones in the
 /// order of the seed documents 000 to 004, then the library of public SLAs by provider.
-const BUILT_IN: [(&str, &str); 6] = [
+const BUILT_IN: [(&str, &str); 7] = [
     (
         "policies/tencent-im.toml",
         include_str!("../../policies/tencent-im.toml"),
@@ -33,6 +33,10 @@ const BUILT_IN: [(&str, &str); 6] = [
     (
         "policies/tencent-ccc-cn.toml",
         include_str!("../../policies/tencent-ccc-cn.toml"),
+    ),
+    (
+        "policies/digitalocean-droplet.toml",
+        include_str!("../../policies/digitalocean-droplet.toml"),
     ),
     (
         "policies/google-cloud-functions.toml",
@@ -399,6 +403,7 @@ mod tests {
                 "tencent-ccc-intl",
                 "tencent-trtc",
                 "tencent-ccc-cn",
+                "digitalocean-droplet",
                 "google-cloud-functions"
             ]
         );
