@@ -109,7 +109,9 @@ fn list_policies() {
             "tencent-sms",
             "tencent-ccc-intl",
             "tencent-trtc",
-            "tencent-ccc-cn"
+            "tencent-ccc-cn",
+            "digitalocean-droplet",
+            "google-cloud-functions"
         ]
     );
     assert_eq!(json["policies"][2]["standardPercent"], "99.5");

@@ -291,9 +291,9 @@ impl From<SpecError> for ApiError {
             SpecError::TermEndsBeforeStart { .. } => "spec.term_end".to_string(),
             SpecError::NoVersionInForce { .. } => "spec.term_start".to_string(),
             SpecError::SliceMisfit { .. } => "spec.time_zone".to_string(),
-            SpecError::CurrencyRequired | SpecError::CurrencyWithoutMinorUnit { .. } => {
-                "spec.currency".to_string()
-            }
+            SpecError::CurrencyRequired
+            | SpecError::CurrencyWithoutMinorUnit { .. }
+            | SpecError::MinAmountCurrency { .. } => "spec.currency".to_string(),
             SpecError::FeeMonthUnknown { index, .. }
             | SpecError::FeeMonthRepeated { index, .. } => {
                 format!("spec.fees[{index}].month_start")
@@ -333,6 +333,9 @@ impl From<OutageError> for ApiError {
     fn from(error: OutageError) -> Self {
         match error {
             OutageError::DuplicateId { .. } => ApiError::invalid("outage.id", error.to_string()),
+            OutageError::UndeclaredCause(_) => {
+                ApiError::invalid("outage.policy_cause", format!("outage: {error}"))
+            }
             OutageError::TooMany { .. } => ApiError::LimitExceeded {
                 subject: "outages per stream".into(),
                 message: error.to_string(),

@@ -14,7 +14,7 @@ use super::pb;
 use crate::calendar::{BusinessCalendar, CalendarSet};
 use crate::classify::{AccountKind, Facts, Notice, Outage, OutageWindow};
 use crate::engine::{EvaluationSpec, MonthlyFee};
-use crate::policy::{Cause, Policy, PolicySet, PolicyVersions};
+use crate::policy::{Cause, CauseId, Policy, PolicySet, PolicyVersions};
 use crate::strict;
 
 /// Every version of a policy, looked up by id.
@@ -290,15 +290,30 @@ pub(super) fn outage(field: &str, outage: pb::Outage) -> Result<Outage, ApiError
         end,
         cause: cause_value,
         facts: outage_facts,
+        policy_cause,
     } = outage;
     let start = instant(&format!("{field}.start"), start.as_ref())?;
     let end = instant(&format!("{field}.end"), end.as_ref())?;
     let window = OutageWindow::new(start, end)
         .map_err(|error| ApiError::invalid(format!("{field}.end"), format!("{field}: {error}")))?;
+    let shared = cause(&format!("{field}.cause"), cause_value)?;
+    let cause = match (shared, policy_cause.is_empty()) {
+        (shared, true) => shared.map(CauseId::Shared),
+        (None, false) => Some(CauseId::Declared(policy_cause)),
+        (Some(shared), false) => {
+            return Err(ApiError::invalid(
+                format!("{field}.policy_cause"),
+                format!(
+                    "{field}: cause {shared} and policy_cause '{policy_cause}' are both set; an \
+                     outage has one cause"
+                ),
+            ));
+        }
+    };
     Ok(Outage {
         id,
         window,
-        cause: cause(&format!("{field}.cause"), cause_value)?,
+        cause,
         facts: facts(&format!("{field}.facts"), outage_facts.unwrap_or_default())?,
     })
 }

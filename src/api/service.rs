@@ -166,6 +166,12 @@ impl SlaService {
                     .with_timezone(&context.time_zone)
                     .date_naive();
                 let policy = versions.in_force_or_earliest(day);
+                classify::check_cause(policy, &outage).map_err(|error| {
+                    ApiError::invalid(
+                        format!("outages[{index}].policy_cause"),
+                        format!("outages[{index}]: {error}"),
+                    )
+                })?;
                 Ok(to_pb::verdict(&classify::classify(
                     policy, &outage, &context,
                 )))

@@ -127,7 +127,8 @@ pub(super) fn outage_line(outage: &Outage) -> String {
         "id": outage.id,
         "start": instant(outage.window.start()),
         "end": instant(outage.window.end()),
-        "cause": outage.cause.map(|cause| cause.name()),
+        // A policy's own cause by its id, which no shared cause's name can equal.
+        "cause": outage.cause.as_ref().map(|cause| cause.name()),
         "facts": {
             "provider_notice": notice(facts.provider_notice),
             "customer_notice": notice(facts.customer_notice),

@@ -277,6 +277,22 @@ pub enum SpecError {
         /// The most the evaluation's limits allow.
         max: u32,
     },
+    /// The policy's minimum credit is fixed in a currency other than the fees'; no exchange rate is
+    /// ours to choose (docs/contract-readings.md, "A minimum in a document's currency").
+    #[error(
+        "currency {currency} differs from {required}, the currency policy {policy_id} fixes its \
+         minimum credit of {min_amount} in: give the fees in {required}"
+    )]
+    MinAmountCurrency {
+        /// The policy.
+        policy_id: String,
+        /// The spec's currency.
+        currency: String,
+        /// The policy's.
+        required: String,
+        /// The minimum, in `required`.
+        min_amount: Decimal,
+    },
     /// The calendar month after a service month has too few business days to open its window.
     #[error(
         "calendar '{calendar}' leaves {year}-{month:02} fewer than {needed} business days, so the \

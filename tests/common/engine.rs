@@ -125,7 +125,7 @@ pub(crate) fn outage(
     Outage {
         id: id.to_string(),
         window: OutageWindow::new(start, end).expect("a non-empty window"),
-        cause: Some(cause),
+        cause: Some(cause.into()),
         facts,
     }
 }

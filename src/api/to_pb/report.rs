@@ -150,8 +150,12 @@ fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
         eligible_fee: payout
             .map(|p| p.eligible_fee.to_string())
             .unwrap_or_default(),
-        claim_opens_on: claim_window.opens_on.to_string(),
-        claim_closes_on: claim_window.closes_on.to_string(),
+        claim_opens_on: claim_window
+            .map(|w| w.opens_on.to_string())
+            .unwrap_or_default(),
+        claim_closes_on: claim_window
+            .map(|w| w.closes_on.to_string())
+            .unwrap_or_default(),
         coverage_percent: coverage.fraction().truncated_percent(),
         covered_minutes: coverage.covered_minutes,
         clock_minutes: coverage.minutes,
@@ -313,6 +317,9 @@ fn note(note: &Note) -> pb::Note {
             NoteKind::InProgress => pb::NoteKind::InProgress,
             NoteKind::CalendarOutOfRange => pb::NoteKind::CalendarOutOfRange,
             NoteKind::DataGaps => pb::NoteKind::DataGaps,
+            NoteKind::BelowMinAmount => pb::NoteKind::BelowMinAmount,
+            NoteKind::Capped => pb::NoteKind::Capped,
+            NoteKind::ClaimWindowNotStated => pb::NoteKind::ClaimWindowNotStated,
         } as i32,
         text: text.clone(),
     }
