@@ -141,6 +141,7 @@ pub(super) fn note(kind: i32) -> &'static str {
         N::InProgress => "In progress",
         N::DataGaps => "Data gaps",
         N::CalendarOutOfRange => "Calendar out of range",
+        N::Restated => "Restatement",
         N::Unspecified => "Note",
     }
 }
