@@ -113,22 +113,26 @@ impl Postgres {
         format!("postgres://sla@127.0.0.1:{}/{name}", self.port)
     }
 
-    /// Runs SQL in database `name` and returns the first column of each row as text.
+    /// Runs SQL in database `name` with psql and returns the first column of each row as text.
     pub(crate) fn sql(&self, name: &str, sql: &str) -> Vec<String> {
+        self.try_sql(name, sql)
+            .unwrap_or_else(|error| panic!("psql {sql:?} failed:\n{error}"))
+    }
+
+    /// [`Postgres::sql`], or what psql said when the database refused it.
+    pub(crate) fn try_sql(&self, name: &str, sql: &str) -> Result<Vec<String>, String> {
         let output = command("psql")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "sla", "-d", name])
             .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .output()
             .expect("run psql");
-        assert!(
-            output.status.success(),
-            "psql {sql:?} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout)
+        if !output.status.success() {
+            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+        }
+        Ok(String::from_utf8_lossy(&output.stdout)
             .lines()
             .map(str::to_string)
-            .collect()
+            .collect())
     }
 
     /// Creates database `name`.
