@@ -408,3 +408,41 @@ async fn an_older_store_is_upgraded_and_a_newer_one_refused_with_its_versions() 
     let said = refused(sla(&["verify-store", &url]), 1);
     assert!(said.contains("schema version 99"), "{said}");
 }
+
+#[test]
+fn evaluate_in_process_signs_and_records_each_subscription_under_its_name() {
+    let files = Files::new();
+    let (private, public) = key_pair(files.dir(), "cli");
+    let buckets = files.write(
+        "buckets.csv",
+        "subscription,start,duration_seconds,total,failed\n\
+         acme,2026-03-02T00:00:00+08:00,86400,412000,180\n\
+         globex,2026-03-02T00:00:00+08:00,86400,52300,4\n",
+    );
+    let url = format!("sqlite:{}", arg(&files.path("cli.db")));
+    let evaluated = stdout(sla(&[
+        "evaluate", "--policy", "tencent-ccc-cn", "--term", "2026-03-02..2026-03-08", "--as-of",
+        "2026-04-01T00:00:00Z", "--statement-store", &url, "--signing-key", arg(&private),
+        "--format", "json", arg(&buckets),
+    ]));
+    let saved = files.write("evaluated.json", &evaluated);
+    let said = stdout(sla(&["verify", arg(&saved), "--key", arg(&public)]));
+    assert!(said.contains("[acme]: verified") && said.contains("[globex]: verified"), "{said}");
+    for (subscription, id) in [("acme", "1"), ("globex", "2")] {
+        let listed = stdout(sla(&[
+            "statements", "list", "--subscription", subscription, "--statement-store", &url,
+            "--format", "jsonl",
+        ]));
+        let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+        assert_eq!(listed["statements"][0]["id"], id, "{listed}");
+        assert_eq!(listed["statements"][0]["subscription"], subscription);
+    }
+    let said = stdout(sla(&["verify-store", &url, "--key", arg(&public)]));
+    assert!(said.contains("2 statements, chain intact"), "{said}");
+    // --target answers on a server, which signs and records with its own.
+    let said = refused(
+        sla(&["evaluate", "--target", "127.0.0.1:1", "--statement-store", &url, arg(&buckets)]),
+        2,
+    );
+    assert!(said.contains("cannot be used with"), "{said}");
+}

@@ -170,7 +170,10 @@ pub(super) struct Restatement {
     pub(super) reason: String,
 }
 
-fn restatement(restates: String, reason: String) -> Result<Option<Restatement>, ApiError> {
+pub(super) fn restatement(
+    restates: String,
+    reason: String,
+) -> Result<Option<Restatement>, ApiError> {
     let reason = opaque_text("spec.restatement_reason", reason, MAX_REASON_BYTES)?;
     let field = "spec.restates";
     match (restates.is_empty(), reason) {

@@ -120,6 +120,23 @@ impl Statements {
         decoded(&row)
     }
 
+    /// [`Statements::issue`] for an answer settled in this process (the command line's), whose
+    /// subscription and restatement it echoes.
+    pub async fn issue_settled(
+        &self,
+        response: pb::EvaluateResponse,
+    ) -> Result<pb::EvaluateResponse, ApiError> {
+        let restatement = match &response.restatement {
+            Some(r) => from_pb::restatement(r.restates.clone(), r.reason.clone())?,
+            None => None,
+        };
+        let ask = Ask {
+            subscription: Some(response.subscription.clone()).filter(|s| !s.is_empty()),
+            restatement,
+        };
+        self.issue(&ask, response).await
+    }
+
     fn sign(&self, response: &mut pb::EvaluateResponse) {
         sign(&self.keys, response);
     }
