@@ -137,7 +137,12 @@ pub struct Config {
     /// An Ed25519 private key (PKCS#8 PEM, e.g. from `openssl genpkey -algorithm ed25519`) to sign
     /// every Evaluate answer with, as a DSSE envelope; repeat it to sign with several (a rotation).
     /// Each key's id is derived from its public key (GetSigningKeys lists them).
-    #[arg(long, env = "SLA_SIGNING_KEY", value_name = "FILE", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "SLA_SIGNING_KEY",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
     pub signing_key: Vec<PathBuf>,
     /// The statement ledger every Evaluate naming a subscription is recorded in, before it is
     /// answered: sqlite:PATH, or a postgres:// URL for a fleet of replicas sharing one chain.

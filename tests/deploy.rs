@@ -196,7 +196,10 @@ fn the_statements_overlay_wires_the_ledger_and_the_key_to_secrets() {
             .clone()
     };
     let store = variable("SLA_STATEMENT_STORE");
-    assert!(store.get("value").is_none(), "the URL carries a password: {store}");
+    assert!(
+        store.get("value").is_none(),
+        "the URL carries a password: {store}"
+    );
     assert_eq!(
         store["valueFrom"]["secretKeyRef"],
         serde_json::json!({"name": "sla-evaluator-ledger", "key": "url"})

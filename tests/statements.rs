@@ -62,10 +62,15 @@ async fn a_signed_answer_verifies_here_and_with_python_and_a_changed_amount_does
     );
 
     // Signed, the answer is the unsigned one plus its envelope, whose payload is that answer.
-    let mut signed = evaluate(&mut signer, acme_week("", AS_MEASURED, None)).await.unwrap();
-    let unsigned = evaluate(&mut client(plain.endpoint()).await, acme_week("", AS_MEASURED, None))
+    let mut signed = evaluate(&mut signer, acme_week("", AS_MEASURED, None))
         .await
         .unwrap();
+    let unsigned = evaluate(
+        &mut client(plain.endpoint()).await,
+        acme_week("", AS_MEASURED, None),
+    )
+    .await
+    .unwrap();
     assert!(unsigned.statement.is_none() && unsigned.record.is_none());
     let envelope = signed.statement.clone().unwrap();
     assert_eq!(
@@ -79,15 +84,24 @@ async fn a_signed_answer_verifies_here_and_with_python_and_a_changed_amount_does
     assert_eq!(envelope.payload, unsigned.encode_to_vec());
     assert_eq!(signed.months[0].compensation_amount, "850.00");
 
-    let saved = files.write("response.json", &json(&pb::EvaluateResponse {
-        statement: Some(envelope.clone()),
-        ..signed.clone()
-    }));
-    for keys in [vec!["--key", arg(&public)], vec!["--target", &signing.addr.to_string()]] {
+    let saved = files.write(
+        "response.json",
+        &json(&pb::EvaluateResponse {
+            statement: Some(envelope.clone()),
+            ..signed.clone()
+        }),
+    );
+    for keys in [
+        vec!["--key", arg(&public)],
+        vec!["--target", &signing.addr.to_string()],
+    ] {
         let mut args = vec!["verify", arg(&saved)];
         args.extend(keys);
         let said = stdout(sla(&args));
-        assert!(said.contains(&format!("verified: signed by {keyid}")), "{said}");
+        assert!(
+            said.contains(&format!("verified: signed by {keyid}")),
+            "{said}"
+        );
     }
     let python = python_verifier(&saved, &public);
     assert!(
@@ -96,7 +110,10 @@ async fn a_signed_answer_verifies_here_and_with_python_and_a_changed_amount_does
         String::from_utf8_lossy(&python.stdout),
         String::from_utf8_lossy(&python.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&python.stdout).trim(), format!("verified {keyid}"));
+    assert_eq!(
+        String::from_utf8_lossy(&python.stdout).trim(),
+        format!("verified {keyid}")
+    );
 
     // A changed amount: the response is no longer the one signed.
     let mut document: serde_json::Value =
@@ -106,8 +123,10 @@ async fn a_signed_answer_verifies_here_and_with_python_and_a_changed_amount_does
     let said = refused(sla(&["verify", arg(&changed), "--key", arg(&public)]), 1);
     assert!(
         said.contains("NOT VERIFIED")
-            && said.contains("months[0].compensationAmount: the file says \"900.00\", the signed \
-                              statement \"850.00\""),
+            && said.contains(
+                "months[0].compensationAmount: the file says \"900.00\", the signed \
+                              statement \"850.00\""
+            ),
         "{said}"
     );
     let python = python_verifier(&changed, &public);
@@ -153,14 +172,20 @@ async fn the_ledger_records_restatements_and_verify_store_catches_every_tamperin
     let server = Binary::start(&["--signing-key", arg(&private), "--statement-store", &url]);
     let mut service = client(server.endpoint()).await;
 
-    let first = evaluate(&mut service, acme_week("acme", AS_MEASURED, None)).await.unwrap();
+    let first = evaluate(&mut service, acme_week("acme", AS_MEASURED, None))
+        .await
+        .unwrap();
     assert_eq!(first.subscription, "acme");
     assert_eq!(first.record.as_ref().unwrap().id, 1);
     assert!(first.statement.is_some());
     // Without a subscription: signed, not recorded.
-    let anonymous = evaluate(&mut service, acme_week("", AS_MEASURED, None)).await.unwrap();
+    let anonymous = evaluate(&mut service, acme_week("", AS_MEASURED, None))
+        .await
+        .unwrap();
     assert!(anonymous.record.is_none() && anonymous.statement.is_some());
-    let globex = evaluate(&mut service, acme_week("globex", AS_MEASURED, None)).await.unwrap();
+    let globex = evaluate(&mut service, acme_week("globex", AS_MEASURED, None))
+        .await
+        .unwrap();
     assert_eq!(globex.record.unwrap().id, 2);
     // The subscription enters the digest.
     assert_ne!(
@@ -179,7 +204,11 @@ async fn the_ledger_records_restatements_and_verify_store_catches_every_tamperin
     assert_eq!(restated.record.as_ref().unwrap().id, 3);
     let restatement = restated.restatement.clone().unwrap();
     assert_eq!(
-        (restatement.restates.as_str(), restatement.reason.as_str(), restatement.earlier_statement_id),
+        (
+            restatement.restates.as_str(),
+            restatement.reason.as_str(),
+            restatement.earlier_statement_id
+        ),
         ("1", reason_text, 1)
     );
     assert_eq!(
@@ -190,11 +219,25 @@ async fn the_ledger_records_restatements_and_verify_store_catches_every_tamperin
     let changes = month.restatement.as_ref().unwrap();
     assert_eq!(
         changes.changed,
-        [pb::MonthFigure::Availability as i32, pb::MonthFigure::Tier as i32, pb::MonthFigure::Amount as i32]
+        [
+            pb::MonthFigure::Availability as i32,
+            pb::MonthFigure::Tier as i32,
+            pb::MonthFigure::Amount as i32
+        ]
     );
     let earlier = changes.earlier.as_ref().unwrap();
-    assert_eq!((earlier.availability_percent.as_str(), earlier.tier, earlier.compensation_amount.as_str()), ("99.3968", 1, "850.00"));
-    assert_eq!((month.tier, month.compensation_amount.as_str()), (2, "2550.00"));
+    assert_eq!(
+        (
+            earlier.availability_percent.as_str(),
+            earlier.tier,
+            earlier.compensation_amount.as_str()
+        ),
+        ("99.3968", 1, "850.00")
+    );
+    assert_eq!(
+        (month.tier, month.compensation_amount.as_str()),
+        (2, "2550.00")
+    );
     let note = month
         .notes
         .iter()
@@ -212,27 +255,51 @@ async fn the_ledger_records_restatements_and_verify_store_catches_every_tamperin
     let digest = first.provenance.as_ref().unwrap().input_digest.clone();
     let by_digest = evaluate(
         &mut service,
-        acme_week("acme", WITH_LATE_DATA, Some((&digest, "the same, by digest"))),
+        acme_week(
+            "acme",
+            WITH_LATE_DATA,
+            Some((&digest, "the same, by digest")),
+        ),
     )
     .await
     .unwrap();
     assert_eq!(by_digest.restatement.unwrap().earlier_statement_id, 1);
 
     // Refusals.
-    let unknown = evaluate(&mut service, acme_week("acme", AS_MEASURED, Some(("99", "why"))))
-        .await
-        .unwrap_err();
-    assert_eq!((unknown.code(), reason(&unknown)), (tonic::Code::NotFound, "STATEMENT_NOT_FOUND".into()));
-    let other = evaluate(&mut service, acme_week("acme", AS_MEASURED, Some(("2", "why"))))
-        .await
-        .unwrap_err();
+    let unknown = evaluate(
+        &mut service,
+        acme_week("acme", AS_MEASURED, Some(("99", "why"))),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (unknown.code(), reason(&unknown)),
+        (tonic::Code::NotFound, "STATEMENT_NOT_FOUND".into())
+    );
+    let other = evaluate(
+        &mut service,
+        acme_week("acme", AS_MEASURED, Some(("2", "why"))),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(other.code(), tonic::Code::InvalidArgument);
-    assert!(other.message().contains("made for subscription 'globex'"), "{}", other.message());
-    let unexplained = evaluate(&mut service, acme_week("acme", AS_MEASURED, Some(("1", ""))))
-        .await
-        .unwrap_err();
+    assert!(
+        other.message().contains("made for subscription 'globex'"),
+        "{}",
+        other.message()
+    );
+    let unexplained = evaluate(
+        &mut service,
+        acme_week("acme", AS_MEASURED, Some(("1", ""))),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(unexplained.code(), tonic::Code::InvalidArgument);
-    assert!(unexplained.message().contains("spec.restatement_reason is empty"));
+    assert!(
+        unexplained
+            .message()
+            .contains("spec.restatement_reason is empty")
+    );
 
     // ListStatements: newest first, paged; GetStatement: the answer as it was given.
     let mut ids = Vec::new();
@@ -272,23 +339,43 @@ async fn the_ledger_records_restatements_and_verify_store_catches_every_tamperin
     // The month's history on the command line, from the server and from the file alike.
     let history = |source: [&str; 2]| {
         stdout(sla(&[
-            "statements", "list", "--subscription", "acme", "--month", "2026-03", "--format",
-            "table", source[0], source[1],
+            "statements",
+            "list",
+            "--subscription",
+            "acme",
+            "--month",
+            "2026-03",
+            "--format",
+            "table",
+            source[0],
+            source[1],
         ]))
     };
     let table = history(["--target", &server.addr.to_string()]);
     assert_eq!(table, history(["--statement-store", &url]));
     let rows: Vec<&str> = table.lines().collect();
     assert!(rows[0].starts_with("statement"), "{table}");
-    assert!(rows[1].starts_with("4 ") && rows[1].contains("no figure changed"), "{table}");
+    assert!(
+        rows[1].starts_with("4 ") && rows[1].contains("no figure changed"),
+        "{table}"
+    );
     assert!(
         rows[2].starts_with("3 ")
             && rows[2].contains("tier 1 → 2, amount 850.00 → 2550.00")
             && rows[2].contains(&format!("statement 1: {reason_text}")),
         "{table}"
     );
-    assert!(rows[3].starts_with("1 ") && rows[3].contains("first statement"), "{table}");
-    let shown = stdout(sla(&["statements", "show", "3", "--target", &server.addr.to_string()]));
+    assert!(
+        rows[3].starts_with("1 ") && rows[3].contains("first statement"),
+        "{table}"
+    );
+    let shown = stdout(sla(&[
+        "statements",
+        "show",
+        "3",
+        "--target",
+        &server.addr.to_string(),
+    ]));
     let shown_path = files.write("statement-3.json", &shown);
     let said = stdout(sla(&["verify", arg(&shown_path), "--key", arg(&public)]));
     assert!(said.contains("statement 3 for acme"), "{said}");
@@ -296,28 +383,36 @@ async fn the_ledger_records_restatements_and_verify_store_catches_every_tamperin
     // The claim report and the table say what was restated, and why.
     let restated_path = files.write("restated.json", &json(&restated));
     let page = stdout(sla(&["render", arg(&restated_path)]));
-    assert!(page.contains("Restates") && page.contains(reason_text), "no restatement in the page");
+    assert!(
+        page.contains("Restates") && page.contains(reason_text),
+        "no restatement in the page"
+    );
     assert!(page.contains("850.00 → 2550.00"));
 
     // The chain is whole, and every signature holds.
     let said = stdout(sla(&["verify-store", &url, "--key", arg(&public)]));
     assert!(
-        said.contains("4 statements, chain intact") && said.contains("4 signed statements verified"),
+        said.contains("4 statements, chain intact")
+            && said.contains("4 signed statements verified"),
         "{said}"
     );
 
     // The store refuses changes itself...
     let ledger = rusqlite::Connection::open(&db).unwrap();
     let refused_update = ledger
-        .execute("UPDATE sla_statements SET restatement_reason = 'x' WHERE id = 3", [])
+        .execute(
+            "UPDATE sla_statements SET restatement_reason = 'x' WHERE id = 3",
+            [],
+        )
         .unwrap_err();
-    assert!(refused_update.to_string().contains("append-only"), "{refused_update}");
+    assert!(
+        refused_update.to_string().contains("append-only"),
+        "{refused_update}"
+    );
     // ...and whatever gets past that is caught: each on a copy of the ledger.
     let tampered = |name: &str, sql: &str| -> String {
         let copy = files.path(name);
-        ledger
-            .execute("VACUUM INTO ?1", [arg(&copy)])
-            .unwrap();
+        ledger.execute("VACUUM INTO ?1", [arg(&copy)]).unwrap();
         let connection = rusqlite::Connection::open(&copy).unwrap();
         connection
             .execute_batch(&format!(
@@ -332,7 +427,10 @@ async fn the_ledger_records_restatements_and_verify_store_catches_every_tamperin
         "UPDATE sla_statements SET response = CAST(replace(CAST(response AS TEXT), '850.00', \
          '950.00') AS BLOB) WHERE id = 1",
     );
-    assert!(said.contains("statement 1 was changed after it was recorded"), "{said}");
+    assert!(
+        said.contains("statement 1 was changed after it was recorded"),
+        "{said}"
+    );
     let said = tampered("removed.db", "DELETE FROM sla_statements WHERE id = 2");
     assert!(said.contains("statement 2 is missing"), "{said}");
     let said = tampered(
@@ -343,7 +441,10 @@ async fn the_ledger_records_restatements_and_verify_store_catches_every_tamperin
     );
     assert!(said.contains("statement 2 was changed"), "{said}");
     let said = tampered("truncated.db", "DELETE FROM sla_statements WHERE id = 4");
-    assert!(said.contains("the chain ends at statement 3 but its head names statement 4"), "{said}");
+    assert!(
+        said.contains("the chain ends at statement 3 but its head names statement 4"),
+        "{said}"
+    );
 
     // A row edited behind the running server's back, in the ledger it writes.
     ledger
@@ -355,7 +456,9 @@ async fn the_ledger_records_restatements_and_verify_store_catches_every_tamperin
     let said = refused(sla(&["verify-store", &url]), 1);
     assert!(said.contains("BROKEN: statement 2 was changed"), "{said}");
     // The server goes on appending after it (the chain's check is verify-store's job).
-    let after = evaluate(&mut service, acme_week("acme", AS_MEASURED, None)).await.unwrap();
+    let after = evaluate(&mut service, acme_week("acme", AS_MEASURED, None))
+        .await
+        .unwrap();
     assert_eq!(after.record.unwrap().id, 5);
 }
 
@@ -374,10 +477,15 @@ async fn an_older_store_is_upgraded_and_a_newer_one_refused_with_its_versions() 
     drop(connection);
     let url = format!("sqlite:{}", arg(&old));
     let server = Binary::start(&["--statement-store", &url]);
-    server.log_line(|line| line.contains("statement store upgraded") && line.contains("\"version\":2"));
-    let answer = evaluate(&mut client(server.endpoint()).await, acme_week("acme", AS_MEASURED, None))
-        .await
-        .unwrap();
+    server.log_line(|line| {
+        line.contains("statement store upgraded") && line.contains("\"version\":2")
+    });
+    let answer = evaluate(
+        &mut client(server.endpoint()).await,
+        acme_week("acme", AS_MEASURED, None),
+    )
+    .await
+    .unwrap();
     assert_eq!(answer.record.unwrap().id, 1);
     let connection = rusqlite::Connection::open(&old).unwrap();
     let versions: Vec<u32> = connection
@@ -388,16 +496,25 @@ async fn an_older_store_is_upgraded_and_a_newer_one_refused_with_its_versions() 
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(versions, [1, 2]);
-    let guarded = connection.execute("DELETE FROM sla_statements", []).unwrap_err();
+    let guarded = connection
+        .execute("DELETE FROM sla_statements", [])
+        .unwrap_err();
     assert!(guarded.to_string().contains("append-only"));
     let said = stdout(sla(&["verify-store", &url]));
     assert!(said.contains("1 statements, chain intact"), "{said}");
 
     // A store from a newer sla-evaluator: the server does not start, and says why.
-    connection.execute("INSERT INTO sla_schema VALUES (99)", []).unwrap();
+    connection
+        .execute("INSERT INTO sla_schema VALUES (99)", [])
+        .unwrap();
     drop(connection);
     let output = common::cli::output(sla(&[
-        "--listen", "127.0.0.1:0", "--metrics-listen", "off", "--statement-store", &url,
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "off",
+        "--statement-store",
+        &url,
     ]));
     assert!(!output.status.success());
     let said = String::from_utf8_lossy(&output.stdout);
@@ -421,17 +538,37 @@ fn evaluate_in_process_signs_and_records_each_subscription_under_its_name() {
     );
     let url = format!("sqlite:{}", arg(&files.path("cli.db")));
     let evaluated = stdout(sla(&[
-        "evaluate", "--policy", "tencent-ccc-cn", "--term", "2026-03-02..2026-03-08", "--as-of",
-        "2026-04-01T00:00:00Z", "--statement-store", &url, "--signing-key", arg(&private),
-        "--format", "json", arg(&buckets),
+        "evaluate",
+        "--policy",
+        "tencent-ccc-cn",
+        "--term",
+        "2026-03-02..2026-03-08",
+        "--as-of",
+        "2026-04-01T00:00:00Z",
+        "--statement-store",
+        &url,
+        "--signing-key",
+        arg(&private),
+        "--format",
+        "json",
+        arg(&buckets),
     ]));
     let saved = files.write("evaluated.json", &evaluated);
     let said = stdout(sla(&["verify", arg(&saved), "--key", arg(&public)]));
-    assert!(said.contains("[acme]: verified") && said.contains("[globex]: verified"), "{said}");
+    assert!(
+        said.contains("[acme]: verified") && said.contains("[globex]: verified"),
+        "{said}"
+    );
     for (subscription, id) in [("acme", "1"), ("globex", "2")] {
         let listed = stdout(sla(&[
-            "statements", "list", "--subscription", subscription, "--statement-store", &url,
-            "--format", "jsonl",
+            "statements",
+            "list",
+            "--subscription",
+            subscription,
+            "--statement-store",
+            &url,
+            "--format",
+            "jsonl",
         ]));
         let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
         assert_eq!(listed["statements"][0]["id"], id, "{listed}");
@@ -441,8 +578,94 @@ fn evaluate_in_process_signs_and_records_each_subscription_under_its_name() {
     assert!(said.contains("2 statements, chain intact"), "{said}");
     // --target answers on a server, which signs and records with its own.
     let said = refused(
-        sla(&["evaluate", "--target", "127.0.0.1:1", "--statement-store", &url, arg(&buckets)]),
+        sla(&[
+            "evaluate",
+            "--target",
+            "127.0.0.1:1",
+            "--statement-store",
+            &url,
+            arg(&buckets),
+        ]),
         2,
     );
     assert!(said.contains("cannot be used with"), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_ledger_a_restatement_is_echoed_unchecked_and_malformed_ones_are_refused() {
+    let server = common::server::TestServer::start();
+    let answer = common::requests::evaluate(
+        &server,
+        acme_week("acme", WITH_LATE_DATA, Some(("41", "late data"))),
+    )
+    .await
+    .unwrap();
+    assert!(answer.record.is_none() && answer.statement.is_none());
+    assert_eq!(answer.subscription, "acme");
+    let restatement = answer.restatement.unwrap();
+    assert_eq!(
+        (
+            restatement.restates.as_str(),
+            restatement.earlier_statement_id
+        ),
+        ("41", 0)
+    );
+    let month = &answer.months[0];
+    let changes = month.restatement.as_ref().unwrap();
+    assert!(changes.earlier.is_none() && changes.changed.is_empty());
+    assert!(
+        month
+            .notes
+            .iter()
+            .any(|n| n.kind == pb::NoteKind::Restated as i32
+                && n.text
+                    == "Restates statement 41: late data. The earlier statement is not in this \
+                     server's ledger, so its figures are not compared.")
+    );
+
+    let mut client = server.client().await;
+    let keys = client
+        .get_signing_keys(pb::GetSigningKeysRequest {})
+        .await
+        .unwrap();
+    assert!(keys.into_inner().keys.is_empty());
+    let listing = client
+        .list_statements(pb::ListStatementsRequest {
+            subscription: "acme".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (listing.code(), reason(&listing)),
+        (tonic::Code::FailedPrecondition, "NO_STATEMENT_STORE".into())
+    );
+
+    for (subscription, restates, why, field) in [
+        ("acme\nprod", "", "", "spec.subscription"),
+        ("acme", "sha256:xyz", "late data", "spec.restates"),
+        ("acme", "041", "late data", "spec.restates"),
+        ("acme", "", "late data", "spec.restatement_reason"),
+    ] {
+        let mut messages = acme_week(subscription, AS_MEASURED, None);
+        if let Some(pb::evaluate_request::Item::Spec(spec)) = &mut messages[0].item {
+            spec.restates = restates.into();
+            spec.restatement_reason = why.into();
+        }
+        let refused = common::requests::evaluate(&server, messages)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            refused.code(),
+            tonic::Code::InvalidArgument,
+            "{}",
+            refused.message()
+        );
+        assert_eq!(
+            error_info(&refused).1["field"],
+            field,
+            "{}",
+            refused.message()
+        );
+    }
 }

@@ -31,7 +31,10 @@ async fn two_servers_writing_one_postgresql_at_once_keep_one_chain() {
         })
         .collect();
     let servers: Vec<Binary> = starting.into_iter().map(|t| t.join().unwrap()).collect();
-    assert_eq!(postgres.sql("ledger", "SELECT max(version) FROM sla_schema"), ["2"]);
+    assert_eq!(
+        postgres.sql("ledger", "SELECT max(version) FROM sla_schema"),
+        ["2"]
+    );
 
     // 2 × 15 calls at once, alternating servers.
     let mut calls = Vec::new();
@@ -39,21 +42,28 @@ async fn two_servers_writing_one_postgresql_at_once_keep_one_chain() {
         let endpoint = servers[i % 2].endpoint();
         calls.push(tokio::spawn(async move {
             let mut client = client(endpoint).await;
-            evaluate(&mut client, acme_week(&format!("sub-{}", i % 6), 14_410 + i as u64, None))
-                .await
-                .unwrap()
+            evaluate(
+                &mut client,
+                acme_week(&format!("sub-{}", i % 6), 14_410 + i as u64, None),
+            )
+            .await
+            .unwrap()
         }));
     }
     let mut ids = BTreeSet::new();
     for call in calls {
         let answer = call.await.unwrap();
         assert!(answer.statement.is_some());
-        assert!(ids.insert(answer.record.unwrap().id), "an id was given twice");
+        assert!(
+            ids.insert(answer.record.unwrap().id),
+            "an id was given twice"
+        );
     }
     assert_eq!(ids, (1..=30).collect::<BTreeSet<u64>>());
     let said = stdout(sla(&["verify-store", &url, "--key", arg(&public)]));
     assert!(
-        said.contains("30 statements, chain intact") && said.contains("30 signed statements verified"),
+        said.contains("30 statements, chain intact")
+            && said.contains("30 signed statements verified"),
         "{said}"
     );
     // Either replica lists what the other recorded.
@@ -68,7 +78,10 @@ async fn two_servers_writing_one_postgresql_at_once_keep_one_chain() {
         .into_inner();
     let listed: Vec<u64> = listed.statements.iter().map(|s| s.id).collect();
     assert_eq!(listed.len(), 5);
-    assert!(listed.windows(2).all(|pair| pair[0] > pair[1]), "newest first: {listed:?}");
+    assert!(
+        listed.windows(2).all(|pair| pair[0] > pair[1]),
+        "newest first: {listed:?}"
+    );
 
     // The table refuses changes itself...
     for sql in [
@@ -77,7 +90,10 @@ async fn two_servers_writing_one_postgresql_at_once_keep_one_chain() {
         "TRUNCATE sla_statements",
     ] {
         let refusal = postgres.try_sql("ledger", sql).unwrap_err();
-        assert!(refusal.contains("sla_statements is append-only"), "{sql}: {refusal}");
+        assert!(
+            refusal.contains("sla_statements is append-only"),
+            "{sql}: {refusal}"
+        );
     }
     // ...and a row edited behind the servers' backs, guards disabled, is caught.
     postgres.sql(
@@ -87,7 +103,10 @@ async fn two_servers_writing_one_postgresql_at_once_keep_one_chain() {
          ALTER TABLE sla_statements ENABLE TRIGGER USER",
     );
     let said = refused(sla(&["verify-store", &url]), 1);
-    assert!(said.contains("BROKEN: statement 7 was changed after it was recorded"), "{said}");
+    assert!(
+        said.contains("BROKEN: statement 7 was changed after it was recorded"),
+        "{said}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -96,18 +115,31 @@ async fn an_answer_the_ledger_cannot_record_is_refused_unavailable() {
     postgres.create("ledger");
     let server = Binary::start(&["--statement-store", &postgres.url("ledger")]);
     let mut service = client(server.endpoint()).await;
-    let recorded = evaluate(&mut service, acme_week("acme", 14_410, None)).await.unwrap();
+    let recorded = evaluate(&mut service, acme_week("acme", 14_410, None))
+        .await
+        .unwrap();
     assert_eq!(recorded.record.unwrap().id, 1);
 
     postgres.stop();
     let refused = evaluate(&mut service, acme_week("acme", 14_410, None))
         .await
         .unwrap_err();
-    assert_eq!(refused.code(), tonic::Code::Unavailable, "{}", refused.message());
+    assert_eq!(
+        refused.code(),
+        tonic::Code::Unavailable,
+        "{}",
+        refused.message()
+    );
     assert_eq!(error_info(&refused).0, "STATEMENT_STORE_UNAVAILABLE");
-    assert!(refused.message().contains("nothing was answered"), "{}", refused.message());
+    assert!(
+        refused.message().contains("nothing was answered"),
+        "{}",
+        refused.message()
+    );
     // What needs no record is still answered.
-    let unrecorded = evaluate(&mut service, acme_week("", 14_410, None)).await.unwrap();
+    let unrecorded = evaluate(&mut service, acme_week("", 14_410, None))
+        .await
+        .unwrap();
     assert!(unrecorded.record.is_none());
     let listing = service
         .list_statements(sla_evaluator::api::pb::ListStatementsRequest {

@@ -137,7 +137,10 @@ pub(super) fn opaque_text(
     if text.len() > max {
         return Err(ApiError::invalid(
             field,
-            format!("{field} is {} bytes long; at most {max} are accepted", text.len()),
+            format!(
+                "{field} is {} bytes long; at most {max} are accepted",
+                text.len()
+            ),
         ));
     }
     if let Some(c) = text.chars().find(|c| c.is_control()) {
@@ -192,13 +195,18 @@ pub(super) fn restatement(
         )),
         (false, Some(reason)) => {
             let parsed = if let Some(hex) = restates.strip_prefix("sha256:") {
-                (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-                    .then(|| Restates::Digest(restates.clone()))
+                (hex.len() == 64
+                    && hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+                .then(|| Restates::Digest(restates.clone()))
             } else {
                 restates
                     .parse::<u64>()
                     .ok()
-                    .filter(|id| *id > 0 && !restates.starts_with('+') && !restates.starts_with('0'))
+                    .filter(|id| {
+                        *id > 0 && !restates.starts_with('+') && !restates.starts_with('0')
+                    })
                     .map(Restates::Statement)
             };
             let restates_parsed = parsed.ok_or_else(|| {

@@ -39,7 +39,8 @@ impl BucketCounter for Uncounted {
     fn buckets(&self, _: Ingested) {}
 }
 
-/// The service: the loaded policies and calendars, the limits, and where buckets are counted.
+/// The service: the loaded policies and calendars, the limits, where buckets are counted, and
+/// what answers are signed with and recorded in ([`Statements`]; nothing by default).
 #[derive(Clone, Debug)]
 pub struct SlaService {
     policies: Arc<PolicyStore>,

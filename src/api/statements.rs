@@ -174,7 +174,10 @@ impl Statements {
         } = request;
         let store = self.store()?;
         let Some(subscription) = from_pb::opaque_text("subscription", subscription, 256)? else {
-            return Err(ApiError::invalid("subscription", "subscription is required"));
+            return Err(ApiError::invalid(
+                "subscription",
+                "subscription is required",
+            ));
         };
         let day = |field: &str, text: &str| -> Result<Option<String>, ApiError> {
             if text.is_empty() {
@@ -209,7 +212,9 @@ impl Statements {
             .map_err(|error| ApiError::StoreUnavailable(error.to_string()))?;
         let next_page_token = if rows.len() > limit as usize {
             rows.truncate(limit as usize);
-            rows.last().map(|row| row.id.to_string()).unwrap_or_default()
+            rows.last()
+                .map(|row| row.id.to_string())
+                .unwrap_or_default()
         } else {
             String::new()
         };
@@ -223,7 +228,10 @@ impl Statements {
     }
 
     /// GetStatement.
-    pub(super) async fn get(&self, request: pb::GetStatementRequest) -> Result<pb::Statement, ApiError> {
+    pub(super) async fn get(
+        &self,
+        request: pb::GetStatementRequest,
+    ) -> Result<pb::Statement, ApiError> {
         let pb::GetStatementRequest { id } = request;
         let row = self
             .store()?
@@ -243,7 +251,8 @@ async fn earlier(
     restatement: &Restatement,
     subscription: Option<&str>,
 ) -> Result<Option<Earlier>, ApiError> {
-    let unavailable = |error: crate::store::StoreError| ApiError::StoreUnavailable(error.to_string());
+    let unavailable =
+        |error: crate::store::StoreError| ApiError::StoreUnavailable(error.to_string());
     let row = match (&restatement.restates, subscription) {
         (Restates::Statement(id), _) => {
             let row = store
@@ -266,7 +275,11 @@ async fn earlier(
             row
         }
         (Restates::Digest(digest), Some(subscription)) => {
-            match store.find_digest(subscription, digest).await.map_err(unavailable)? {
+            match store
+                .find_digest(subscription, digest)
+                .await
+                .map_err(unavailable)?
+            {
                 Some(row) => row,
                 None => return Ok(None),
             }
@@ -307,9 +320,10 @@ fn restate(
             .map(|p| p.input_digest.clone())
             .unwrap_or_default(),
     });
-    let what = match earlier {
-        Some(earlier) => format!("statement {}", earlier.id),
-        None => restatement.text.clone(),
+    let what = match (earlier, &restatement.restates) {
+        (Some(earlier), _) => format!("statement {}", earlier.id),
+        (None, Restates::Statement(id)) => format!("statement {id}"),
+        (None, Restates::Digest(digest)) => format!("the statement of input digest {digest}"),
     };
     for month in &mut response.months {
         let now = figures(month);

@@ -28,7 +28,12 @@ pub struct StatementsArgs {
     #[command(subcommand)]
     pub command: StatementsCommand,
     /// Ask the server at HOST:PORT (ListStatements, GetStatement).
-    #[arg(long, value_name = "HOST:PORT", global = true, conflicts_with = "statement_store")]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        global = true,
+        conflicts_with = "statement_store"
+    )]
     pub target: Option<String>,
     /// Read this ledger directly: sqlite:PATH or a postgres:// URL.
     #[arg(long, env = "SLA_STATEMENT_STORE", value_name = "URL", global = true)]
@@ -137,7 +142,9 @@ pub async fn run(args: StatementsArgs) -> ExitCode {
 /// The first and last day of `YYYY-MM`.
 fn month_range(month: &str) -> Option<(String, String)> {
     let first = chrono::NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d").ok()?;
-    let last = first.checked_add_months(chrono::Months::new(1))?.pred_opt()?;
+    let last = first
+        .checked_add_months(chrono::Months::new(1))?
+        .pred_opt()?;
     Some((first.to_string(), last.to_string()))
 }
 
@@ -171,7 +178,10 @@ impl Source {
             MemoryBudget::unlimited(),
             Arc::new(Uncounted),
         )
-        .with_statements(Statements::new(SigningKeys::default(), Some(Arc::new(store))));
+        .with_statements(Statements::new(
+            SigningKeys::default(),
+            Some(Arc::new(store)),
+        ));
         Ok(Source::Local(Box::new(service)))
     }
 
@@ -225,7 +235,15 @@ fn restates(statement: &pb::Statement) -> String {
 
 /// A subscription's statements, one a row.
 fn listing(statements: &[pb::Statement]) -> Table {
-    let mut table = Table::new(&["statement", "recorded", "policy", "term", "as of", "input digest", "restates"]);
+    let mut table = Table::new(&[
+        "statement",
+        "recorded",
+        "policy",
+        "term",
+        "as of",
+        "input digest",
+        "restates",
+    ]);
     for statement in statements {
         table.push(vec![
             statement.id.to_string(),
@@ -244,7 +262,14 @@ fn listing(statements: &[pb::Statement]) -> Table {
 /// month that starts last on or before `last_day`, and what changed from the statement before it (the next row down).
 fn history(statements: &[pb::Statement], last_day: &str) -> Table {
     let mut table = Table::new(&[
-        "statement", "recorded", "status", "availability", "tier", "amount", "changed", "restates",
+        "statement",
+        "recorded",
+        "status",
+        "availability",
+        "tier",
+        "amount",
+        "changed",
+        "restates",
     ]);
     let month_of = |statement: &pb::Statement| {
         statement
@@ -275,8 +300,16 @@ fn history(statements: &[pb::Statement], last_day: &str) -> Table {
             instant(statement.recorded_at.as_ref()),
             now.status.clone(),
             format!("{}%", now.availability),
-            if now.tier == 0 { "-".into() } else { now.tier.to_string() },
-            if now.amount.is_empty() { "-".into() } else { now.amount.clone() },
+            if now.tier == 0 {
+                "-".into()
+            } else {
+                now.tier.to_string()
+            },
+            if now.amount.is_empty() {
+                "-".into()
+            } else {
+                now.amount.clone()
+            },
             changed,
             restates(statement),
         ]);
@@ -291,12 +324,29 @@ fn shown(statement: &pb::Statement) -> Table {
     line("statement", statement.id.to_string());
     line("recorded", instant(statement.recorded_at.as_ref()));
     line("subscription", statement.subscription.clone());
-    line("policy", format!("{} ({})", statement.policy_id, statement.policy_versions.join(", ")));
-    line("term", format!("{} … {}", statement.term_start, statement.term_end));
+    line(
+        "policy",
+        format!(
+            "{} ({})",
+            statement.policy_id,
+            statement.policy_versions.join(", ")
+        ),
+    );
+    line(
+        "term",
+        format!("{} … {}", statement.term_start, statement.term_end),
+    );
     line("as of", instant(statement.as_of.as_ref()));
     line("input digest", statement.input_digest.clone());
     line("restates", restates(statement));
-    line("signed by", if statement.keyids.is_empty() { "-".into() } else { statement.keyids.join(", ") });
+    line(
+        "signed by",
+        if statement.keyids.is_empty() {
+            "-".into()
+        } else {
+            statement.keyids.join(", ")
+        },
+    );
     line("previous hash", statement.previous_hash.clone());
     line("hash", statement.hash.clone());
     for month in &statement.months {

@@ -85,8 +85,11 @@ async fn server_keys(target: &str) -> Result<Vec<PublicKey>, String> {
         .keys;
     keys.iter()
         .map(|key| {
-            let public = PublicKey::from_pem(&format!("the key {} of {target}", key.keyid), &key.public_key_pem)
-                .map_err(|error| error.to_string())?;
+            let public = PublicKey::from_pem(
+                &format!("the key {} of {target}", key.keyid),
+                &key.public_key_pem,
+            )
+            .map_err(|error| error.to_string())?;
             // The id is derived from the key: a server naming another is not to be trusted.
             if public.keyid != key.keyid {
                 return Err(format!(
@@ -147,7 +150,8 @@ fn verify(response: &pb::EvaluateResponse, keys: &[PublicKey]) -> Result<String,
             message.payload_type
         ));
     }
-    let signed_by = statement::verify(&envelope(message), keys).map_err(|error| error.to_string())?;
+    let signed_by =
+        statement::verify(&envelope(message), keys).map_err(|error| error.to_string())?;
     let signed = pb::EvaluateResponse::decode(message.payload.as_slice())
         .map_err(|error| format!("its signed payload is not an EvaluateResponse: {error}"))?;
     let mut outside = response.clone();
@@ -181,7 +185,9 @@ fn first_difference(file: &pb::EvaluateResponse, signed: &pb::EvaluateResponse) 
             .unwrap_or(Value::Null)
     };
     match difference(&json(file), &json(signed), String::new()) {
-        Some((path, ours, theirs)) => format!("{path}: the file says {ours}, the signed statement {theirs}"),
+        Some((path, ours, theirs)) => {
+            format!("{path}: the file says {ours}, the signed statement {theirs}")
+        }
         None => "in a value JSON does not show".into(),
     }
 }
@@ -193,8 +199,16 @@ fn difference(a: &Value, b: &Value, path: String) -> Option<(String, String, Str
             keys.sort();
             keys.dedup();
             keys.into_iter().find_map(|key| {
-                let at = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
-                difference(x.get(key).unwrap_or(&Value::Null), y.get(key).unwrap_or(&Value::Null), at)
+                let at = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                difference(
+                    x.get(key).unwrap_or(&Value::Null),
+                    y.get(key).unwrap_or(&Value::Null),
+                    at,
+                )
             })
         }
         (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
@@ -204,7 +218,11 @@ fn difference(a: &Value, b: &Value, path: String) -> Option<(String, String, Str
             .find_map(|(index, (a, b))| difference(a, b, format!("{path}[{index}]"))),
         _ if a == b => None,
         _ => Some((
-            if path.is_empty() { "the response".into() } else { path },
+            if path.is_empty() {
+                "the response".into()
+            } else {
+                path
+            },
             a.to_string(),
             b.to_string(),
         )),

@@ -135,7 +135,9 @@ impl Default for ChainHead {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ChainBreak {
     /// A row's columns no longer give its hash.
-    #[error("statement {id} was changed after it was recorded: its columns no longer give its hash")]
+    #[error(
+        "statement {id} was changed after it was recorded: its columns no longer give its hash"
+    )]
     Changed {
         /// The row.
         id: u64,

@@ -34,8 +34,12 @@ pub struct Signature {
 /// `DSSEv1 SP LEN(type) SP type SP LEN(body) SP body`, lengths in ASCII decimal. Binding the type
 /// to the bytes keeps a signature on one kind of payload from passing for another.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = format!("DSSEv1 {} {payload_type} {} ", payload_type.len(), payload.len())
-        .into_bytes();
+    let mut out = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        payload.len()
+    )
+    .into_bytes();
     out.extend_from_slice(payload);
     out
 }
@@ -86,7 +90,10 @@ pub enum VerifyError {
 
 /// The keys among `keys` whose signatures on `envelope` verify; refused when none does, or when a
 /// signature naming one of them fails, so that a changed byte is never passed over in silence.
-pub fn verify<'k>(envelope: &Envelope, keys: &'k [PublicKey]) -> Result<Vec<&'k PublicKey>, VerifyError> {
+pub fn verify<'k>(
+    envelope: &Envelope,
+    keys: &'k [PublicKey],
+) -> Result<Vec<&'k PublicKey>, VerifyError> {
     if envelope.signatures.is_empty() {
         return Err(VerifyError::Unsigned);
     }
@@ -109,7 +116,11 @@ pub fn verify<'k>(envelope: &Envelope, keys: &'k [PublicKey]) -> Result<Vec<&'k 
     }
     if verified.is_empty() {
         return Err(VerifyError::UnknownKeys {
-            signed: envelope.signatures.iter().map(|s| s.keyid.clone()).collect(),
+            signed: envelope
+                .signatures
+                .iter()
+                .map(|s| s.keyid.clone())
+                .collect(),
             known: keys.iter().map(|k| k.keyid.clone()).collect(),
         });
     }

@@ -17,12 +17,21 @@ use crate::statement::{ChainHead, Entry, Row};
 const MIGRATION_LOCK: i64 = 0x534C_4131; // "SLA1"
 
 /// A PostgreSQL ledger.
-#[derive(Debug)]
 pub struct Postgres {
+    /// The URL as given, password included: never logged.
     url: String,
     client: Mutex<Option<Client>>,
     /// The URL without its password.
     pub(super) name: String,
+}
+
+impl std::fmt::Debug for Postgres {
+    /// The URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Postgres")
+            .field("name", &self.name)
+            .finish()
+    }
 }
 
 impl Postgres {
@@ -161,7 +170,8 @@ impl Postgres {
     }
 
     pub(super) async fn rows_after(&self, after: u64, limit: u32) -> Result<Vec<Row>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM sla_statements WHERE id > $1 ORDER BY id LIMIT $2");
+        let sql =
+            format!("SELECT {COLUMNS} FROM sla_statements WHERE id > $1 ORDER BY id LIMIT $2");
         self.select(&sql, &[&(after as i64), &i64::from(limit)])
             .await
     }

@@ -30,10 +30,9 @@ impl Sqlite {
         let opened = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
             let mut connection = match open {
                 Open::Migrate => Connection::open(&path),
-                Open::Read => Connection::open_with_flags(
-                    &path,
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-                ),
+                Open::Read => {
+                    Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                }
             }
             .map_err(&failed)?;
             connection.busy_timeout(BUSY_TIMEOUT).map_err(&failed)?;
@@ -72,7 +71,8 @@ impl Sqlite {
 
     pub(super) async fn append(&self, entry: EntryFn) -> Result<Row, StoreError> {
         self.with(move |connection| {
-            let transaction = connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let transaction =
+                connection.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let head = read_head(&transaction)?;
             let recorded_at = now();
             let entry = entry(head.last_id + 1, &recorded_at);
@@ -277,7 +277,12 @@ fn migrate(connection: &mut Connection, name: &str, open: Open) -> Result<(), St
         transaction
             .execute("INSERT INTO sla_schema VALUES (?1)", [migration.version])
             .map_err(&failed)?;
-        tracing::info!(store = name, version = migration.version, what = migration.what, "statement store upgraded");
+        tracing::info!(
+            store = name,
+            version = migration.version,
+            what = migration.what,
+            "statement store upgraded"
+        );
     }
     transaction.commit().map_err(&failed)?;
     debug_assert_eq!(MIGRATIONS.last().map(|m| m.version), Some(schema::VERSION));

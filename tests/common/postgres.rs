@@ -42,7 +42,8 @@ fn bin() -> PathBuf {
 /// `program` of PostgreSQL, as `nobody` when this process is root.
 fn command(program: &str) -> Command {
     let path = bin().join(program);
-    let root = std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
+    let root =
+        std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
     if root {
         let mut command = Command::new("setpriv");
         command
@@ -82,7 +83,13 @@ impl Postgres {
             let mut child = command("postgres")
                 .arg("-D")
                 .arg(&data)
-                .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-k"])
+                .args([
+                    "-p",
+                    &port.to_string(),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-k",
+                ])
                 .arg(dir.path())
                 .args(["-c", "fsync=off", "-c", "max_connections=50"])
                 .stdout(Stdio::null())
@@ -122,7 +129,16 @@ impl Postgres {
     /// [`Postgres::sql`], or what psql said when the database refused it.
     pub(crate) fn try_sql(&self, name: &str, sql: &str) -> Result<Vec<String>, String> {
         let output = command("psql")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "sla", "-d", name])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "sla",
+                "-d",
+                name,
+            ])
             .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .output()
             .expect("run psql");
@@ -152,7 +168,16 @@ impl Postgres {
 /// Whether the server accepts a session yet (it listens before it has finished starting).
 fn ready(port: u16) -> bool {
     command("pg_isready")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "sla", "-d", "postgres"])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "sla",
+            "-d",
+            "postgres",
+        ])
         .output()
         .is_ok_and(|output| output.status.success())
 }

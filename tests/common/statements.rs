@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sla_evaluator::api::pb::{self, evaluate_request::Item};
 use sla_evaluator::api::pb::sla_evaluator_client::SlaEvaluatorClient;
+use sla_evaluator::api::pb::{self, evaluate_request::Item};
 use tonic::transport::Channel;
 
 use super::requests::instant;
@@ -29,7 +29,13 @@ pub(crate) fn key_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
         );
         output.stdout
     };
-    run(&["genpkey", "-algorithm", "ed25519", "-out", private.to_str().unwrap()]);
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "ed25519",
+        "-out",
+        private.to_str().unwrap(),
+    ]);
     run(&[
         "pkey",
         "-in",
@@ -46,7 +52,14 @@ pub(crate) fn key_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 pub(crate) fn keyid_by_openssl(public: &Path) -> String {
     use sha2::Digest;
     let output = Command::new(system_tool("openssl"))
-        .args(["pkey", "-pubin", "-in", public.to_str().unwrap(), "-outform", "DER"])
+        .args([
+            "pkey",
+            "-pubin",
+            "-in",
+            public.to_str().unwrap(),
+            "-outform",
+            "DER",
+        ])
         .output()
         .expect("run openssl");
     assert!(output.status.success());

@@ -77,13 +77,13 @@ pub(super) fn evaluation(subscription: Option<&str>, response: &pb::EvaluateResp
             0 => restatement.restates.clone(),
             id => format!("statement {id}"),
         };
-        out.push_str(&format!(
-            "restates {earlier}: {}\n",
-            restatement.reason
-        ));
+        out.push_str(&format!("restates {earlier}: {}\n", restatement.reason));
     }
     if let Some(record) = &response.record {
-        let at = record.recorded_at.map(|t| t.to_string()).unwrap_or_default();
+        let at = record
+            .recorded_at
+            .map(|t| t.to_string())
+            .unwrap_or_default();
         out.push_str(&format!("statement {} recorded {at}\n", record.id));
     }
     if let Some(statement) = &response.statement {
