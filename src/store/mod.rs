@@ -77,7 +77,7 @@ pub enum Store {
     /// An embedded SQLite file.
     Sqlite(sqlite::Sqlite),
     /// A PostgreSQL database.
-    Postgres(postgres::Postgres),
+    Postgres(Box<postgres::Postgres>),
 }
 
 impl Store {
@@ -90,7 +90,9 @@ impl Store {
             return Ok(Store::Sqlite(sqlite::Sqlite::open(path, open).await?));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(Store::Postgres(postgres::Postgres::open(url, open).await?));
+            return Ok(Store::Postgres(Box::new(
+                postgres::Postgres::open(url, open).await?,
+            )));
         }
         Err(StoreError::Url(redact(url)))
     }
