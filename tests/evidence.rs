@@ -713,7 +713,13 @@ async fn the_digest_is_the_documented_canonical_form() {
         }),
         policy_cause: String::new(),
     }));
+    // The same inputs for a subscription: its line enters the digest, and only then.
+    let mut for_subscription = messages.clone();
+    if let Some(Item::Spec(spec)) = &mut for_subscription[0].item {
+        spec.subscription = "acme-prod/Zürich \"east\"".into();
+    }
     let response = evaluate(&server, messages).await.unwrap();
+    let subscribed = evaluate(&server, for_subscription).await.unwrap();
 
     let null = serde_json::Value::Null;
     let facts = |provider: serde_json::Value,
@@ -772,6 +778,12 @@ async fn the_digest_is_the_documented_canonical_form() {
     });
     assert_eq!(
         response.provenance.unwrap().input_digest,
+        python_digest(&inputs)
+    );
+    let mut inputs = inputs;
+    inputs["subscription"] = "acme-prod/Zürich \"east\"".into();
+    assert_eq!(
+        subscribed.provenance.unwrap().input_digest,
         python_digest(&inputs)
     );
     // Two rows were ignored (one before the term), and more after as_of.

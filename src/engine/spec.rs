@@ -29,6 +29,8 @@ pub struct EvaluationSpec {
     pub as_of: DateTime<Utc>,
     /// How many intervals of each kind a month's evidence lists.
     pub max_intervals: u32,
+    /// The subscription evaluated, an opaque id; it enters the input digest when given.
+    pub subscription: Option<String>,
 }
 
 /// What was paid for one service month.

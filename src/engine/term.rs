@@ -44,6 +44,8 @@ pub struct Term {
     pub as_of: DateTime<Utc>,
     /// How many intervals of each kind a month's evidence lists.
     pub max_intervals: u32,
+    /// The subscription evaluated, when the spec names one.
+    pub subscription: Option<String>,
 }
 
 impl Term {
@@ -66,6 +68,7 @@ impl Term {
             calendar,
             as_of,
             max_intervals,
+            subscription,
         } = spec;
         if last_day < first_day {
             return Err(SpecError::TermEndsBeforeStart {
@@ -155,6 +158,7 @@ impl Term {
             limits,
             as_of,
             max_intervals,
+            subscription,
         })
     }
 

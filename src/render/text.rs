@@ -145,6 +145,7 @@ pub(super) fn note(kind: i32) -> &'static str {
         N::BelowMinAmount => "Below the minimum credit",
         N::Capped => "Capped",
         N::ClaimWindowNotStated => "No claim window stated",
+        N::Restated => "Restatement",
         N::Unspecified => "Note",
     }
 }

@@ -50,6 +50,7 @@ pub(crate) fn spec(first: &str, last: &str) -> EvaluationSpec {
         calendar: BusinessCalendar::default(),
         as_of: AS_OF,
         max_intervals: 100,
+        subscription: None,
     }
 }
 

@@ -85,6 +85,11 @@ pub(in crate::api) fn report(report: &Report, batches: u64) -> pb::EvaluateRespo
             tzdb_version: tzdb_version.clone(),
             input_digest: input_digest.clone(),
         }),
+        // Set by the statement layer (`api::statements`), which knows the request.
+        subscription: String::new(),
+        restatement: None,
+        record: None,
+        statement: None,
     }
 }
 
@@ -166,6 +171,8 @@ fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
         budget: Some(budget_of(budget)),
         evidence: Some(evidence_of(evidence, zone)),
         slices_under_min_attempts: *slices_under_min_attempts,
+        // Set by the statement layer when the evaluation restates an earlier one.
+        restatement: None,
     }
 }
 
