@@ -439,6 +439,32 @@ async fn supabase_enterprise_month_from_its_definitions() {
     assert_eq!(unknown.verdict(), pb::Verdict::NeedsReview);
     assert_eq!(unknown.missing_facts, ["facts.provider_notice.written"]);
     assert_eq!(classified.verdicts[1].verdict(), pb::Verdict::Counted);
+
+    // GetPolicy shows what the clause asks of the notice.
+    let policy = server
+        .client()
+        .await
+        .get_policy(pb::GetPolicyRequest {
+            policy_id: "supabase-enterprise-platform".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let maintenance = policy
+        .clauses
+        .iter()
+        .find(|c| c.id == "4.2-maintenance")
+        .unwrap();
+    assert_eq!(
+        maintenance.provider_notice,
+        Some(pb::ProviderNoticeRule {
+            must_be_written: true,
+            hours_ahead: 24
+        })
+    );
+    assert!(policy.clauses.iter().all(
+        |c| (c.condition() == pb::ConditionKind::ProviderNotice) == c.provider_notice.is_some()
+    ));
 }
 
 /// "Database-as-a-Service Service Level Agreement", PlanetScale, last updated 2019-02-15: April
