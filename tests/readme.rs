@@ -25,6 +25,9 @@ fn row(policy: &sla_evaluator::policy::Policy) -> String {
     };
     let method = match policy.method {
         Method::Occurrences { .. } => "occurrences: failed / all".to_string(),
+        Method::MeanErrorRate { interval_minutes } => {
+            format!("mean error rate: {interval_minutes}-min intervals")
+        }
         Method::Timeslices {
             slice_minutes,
             bad_slice: TimesliceRule::AllFailed,

@@ -77,7 +77,18 @@ pub(super) fn method(policy: &pb::Policy) -> String {
             } else {
                 format!(" {}%", t.success_rate_below_percent)
             };
-            format!("timeslices {} min, bad: {rule}{bound}", t.slice_minutes)
+            let run = if t.min_bad_run > 1 {
+                format!(", runs of {}+", t.min_bad_run)
+            } else {
+                String::new()
+            };
+            format!(
+                "timeslices {} min, bad: {rule}{bound}{run}",
+                t.slice_minutes
+            )
+        }
+        Some(pb::method::Kind::MeanErrorRate(m)) => {
+            format!("mean error rate of {}-min intervals", m.interval_minutes)
         }
         Some(pb::method::Kind::Occurrences(o)) => {
             format!("occurrences, min coverage {}%", o.min_coverage_percent)

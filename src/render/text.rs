@@ -101,6 +101,7 @@ pub(super) fn status(status: i32) -> (&'static str, &'static str) {
 pub(super) fn unit(unit: i32) -> (&'static str, &'static str) {
     match pb::Unit::try_from(unit).unwrap_or(pb::Unit::Unspecified) {
         pb::Unit::Events => ("event", "events"),
+        pb::Unit::IntervalPpm => ("millionth of an interval", "millionths of an interval"),
         pb::Unit::Minutes | pb::Unit::Unspecified => ("minute", "minutes"),
     }
 }
@@ -141,6 +142,9 @@ pub(super) fn note(kind: i32) -> &'static str {
         N::InProgress => "In progress",
         N::DataGaps => "Data gaps",
         N::CalendarOutOfRange => "Calendar out of range",
+        N::ShortBadRuns => "Short runs of bad slices",
+        N::RunAcrossMonths => "Run across months",
+        N::NoServiceHours => "No service hours",
         N::Unspecified => "Note",
     }
 }

@@ -26,11 +26,15 @@ impl MonthLedger {
         span: u32,
         rows: (&[i64], &[u64], &[u64]),
     ) -> usize {
+        if !self.fast_path {
+            return 0;
+        }
         let minutes = self.minutes();
         let MonthLedger {
             covered,
             log,
             store,
+            ..
         } = self;
         let (starts, totals, failed) = rows;
         let pass = Pass {

@@ -6,6 +6,7 @@
 
 mod clauses;
 mod format;
+mod service_hours;
 mod tables;
 
 use std::ops::Range;
@@ -18,6 +19,7 @@ use toml::Spanned;
 use super::{CompensationForm, Percent, Policy, ServiceMonthKind, SourceDocument};
 use clauses::clauses;
 use format::{FormFile, PolicyFile, ServiceMonthFile};
+use service_hours::service_hours;
 use tables::{claim_window, method, tiers};
 
 /// A policy file that cannot be used, with where and why.
@@ -151,6 +153,10 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Parsed, PolicyFileError> {
         form: line(file.compensation.form.span()),
     };
     let method = method(&file.method, &at)?;
+    let service_hours = match &file.service_hours {
+        Some(table) => Some(service_hours(table, &method, &at)?),
+        None => None,
+    };
     let tiers = tiers(&file.compensation.tiers, standard, &at)?;
     let claim_window = claim_window(&file.claim_window, &at)?;
     let clauses = clauses(&file.clauses, &at)?;
@@ -172,6 +178,7 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Parsed, PolicyFileError> {
         time_zone,
         calendar: file.calendar.map(Spanned::into_inner),
         method,
+        service_hours,
         standard,
         tiers,
         form: match file.compensation.form.into_inner() {
