@@ -57,6 +57,11 @@ impl MonthHours {
                 _ => periods.push(start..end),
             }
         }
+        MonthHours::from_periods(clock_minutes, periods)
+    }
+
+    /// The hours of a month of `clock_minutes` minutes made of these ascending, disjoint periods.
+    pub(crate) fn from_periods(clock_minutes: u32, periods: Vec<Range<u32>>) -> Self {
         let mut minutes = FixedBitSet::with_capacity(clock_minutes as usize);
         for period in &periods {
             minutes.insert_range(period.start as usize..period.end as usize);

@@ -496,4 +496,23 @@ mod tests {
         ledger.add(5, 1, counts(u64::MAX, 0)).unwrap();
         assert_eq!(ledger.add(6, 1, counts(1, 0)), Err(Misfit::CountOverflow));
     }
+
+    #[test]
+    fn a_bucket_straddling_an_edge_of_service_hours_is_refused() {
+        // Service hours from minute 12: inside a 5-minute slice, where only a clock change can
+        // put an edge (a policy's own edges fall on its slices').
+        let hours = MonthHours::from_periods(60, vec![12..40]);
+        let mut ledger = MonthLedger::slices(60, 5, rate99()).with_hours(hours.clone());
+        assert_eq!(
+            ledger.add(10, 5, counts(1, 0)),
+            Err(Misfit::CrossesServiceHours { edge_minute: 12 })
+        );
+        // Minute buckets either side of it are taken, and every row takes the careful path.
+        ledger.add(11, 1, counts(1, 0)).unwrap();
+        ledger.add(12, 1, counts(1, 0)).unwrap();
+        assert_eq!(ledger.add_leading_rows(0, 60, 5, (&[900], &[1], &[0])), 0);
+        // Occurrences refuse nothing for service hours: what straddles them just does not count.
+        let mut events = MonthLedger::events(60).with_hours(hours);
+        events.add(10, 5, counts(1, 0)).unwrap();
+    }
 }
