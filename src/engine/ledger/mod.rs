@@ -501,7 +501,7 @@ mod tests {
     fn a_bucket_straddling_an_edge_of_service_hours_is_refused() {
         // Service hours from minute 12: inside a 5-minute slice, where only a clock change can
         // put an edge (a policy's own edges fall on its slices').
-        let hours = MonthHours::from_periods(60, vec![12..40]);
+        let hours = MonthHours::from_periods(60, std::iter::once(12..40).collect());
         let mut ledger = MonthLedger::slices(60, 5, rate99()).with_hours(hours.clone());
         assert_eq!(
             ledger.add(10, 5, counts(1, 0)),
