@@ -135,7 +135,14 @@ fn summary(set: &PolicySet, files: &[PathBuf]) -> Table {
             policy
                 .effective_from
                 .map_or_else(|| "(beginning)".to_string(), |d| d.to_string()),
-            method(&policy_message(policy)),
+            match &policy.service_hours {
+                None => method(&policy_message(policy)),
+                Some(hours) => format!(
+                    "{}; service hours {}",
+                    method(&policy_message(policy)),
+                    hours.describe()
+                ),
+            },
             format!("{}%", policy.standard),
             policy.tiers.len().to_string(),
             policy.clauses.len().to_string(),

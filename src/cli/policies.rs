@@ -97,6 +97,20 @@ pub(super) fn method(policy: &pb::Policy) -> String {
     }
 }
 
+/// A policy's service hours in a few words: "business days 08:00-20:00", "sat, sun 00:00-24:00".
+fn service_hours(hours: &pb::ServiceHours) -> String {
+    let days = if hours.business_days {
+        "business days".to_string()
+    } else {
+        hours
+            .weekdays()
+            .map(|day| short(day.as_str_name(), "WEEKDAY_")[..3].to_lowercase())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!("{days} {}-{}", hours.start_time, hours.end_time)
+}
+
 fn list_table(policies: &[pb::Policy]) -> Table {
     let mut table = Table::new(&[
         "id", "version", "name", "month", "method", "standard", "zone",
@@ -122,6 +136,9 @@ fn policy_table(policy: &pb::Policy) -> Table {
     row("id", policy.id.clone());
     row("name", policy.name.clone());
     row("method", method(policy));
+    if let Some(hours) = &policy.service_hours {
+        row("service hours", service_hours(hours));
+    }
     row("standard", format!("{}%", policy.standard_percent));
     row("zone", policy.default_time_zone.clone());
     row(

@@ -43,6 +43,17 @@ pub(super) fn count(value: u64) -> String {
     out
 }
 
+/// Millionths of an interval as interval-percent (10,000 to one), exactly: 2,001,000 is "200.1".
+pub(super) fn interval_percent(millionths: u64) -> String {
+    let whole = count(millionths / 10_000);
+    let fraction = millionths % 10_000;
+    if fraction == 0 {
+        return whole;
+    }
+    let digits = format!("{fraction:04}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
 /// "1 minute", "30 minutes": English plurals for the page's counts.
 pub(super) fn plural(value: u64, one: &str, many: &str) -> String {
     format!("{} {}", count(value), if value == 1 { one } else { many })
@@ -160,6 +171,13 @@ mod tests {
             "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
         );
         assert_eq!(Esc("腾讯云 TRTC").to_string(), "腾讯云 TRTC");
+    }
+
+    #[test]
+    fn millionths_of_an_interval_read_as_interval_percent() {
+        assert_eq!(interval_percent(2_001_000), "200.1");
+        assert_eq!(interval_percent(86_400_000_000), "8,640,000");
+        assert_eq!(interval_percent(1), "0.0001");
     }
 
     #[test]
