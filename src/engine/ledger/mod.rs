@@ -365,8 +365,9 @@ impl MonthLedger {
             + self.hours.as_ref().map_or(0, MonthHours::heap_bytes)
     }
 
-    /// Slices with some attempts but fewer than the rule's minimum. Only a rule with a minimum
-    /// above 1 pays for summing every slice from the log.
+    /// Slices with some attempts but fewer than the rule's minimum (inside service hours, when the
+    /// month has them). Only a rule with a minimum above 1 pays for summing every slice from the
+    /// log.
     fn slices_under_min_attempts(&self, slice_minutes: u32, rule: SliceRule) -> u64 {
         if rule.min_attempts <= 1 {
             return 0;
@@ -376,9 +377,17 @@ impl MonthLedger {
             let slot = &mut totals[(record.minute / slice_minutes) as usize];
             *slot = slot.saturating_add(record.counts.total);
         }
+        let width = slice_minutes as usize;
         totals
             .into_iter()
-            .filter(|&total| rule.under_min_attempts(total))
+            .enumerate()
+            .filter(|&(slice, total)| {
+                rule.under_min_attempts(total)
+                    && self
+                        .hours
+                        .as_ref()
+                        .is_none_or(|hours| hours.covers(slice * width..(slice + 1) * width))
+            })
             .count() as u64
     }
 
