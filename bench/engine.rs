@@ -40,6 +40,7 @@ fn spec(term: &Term) -> EvaluationSpec {
         // After the term: every month is over, as in a month-end run.
         as_of: chrono::DateTime::from_timestamp(2_000_000_000, 0).unwrap(),
         max_intervals: 100,
+        subscription: None,
     }
 }
 
@@ -236,12 +237,20 @@ fn new_methods(c: &mut Criterion) {
     for (label, policy, expected) in [
         (
             "5-minute mean error rate",
-            policy("mean-5", "kind = \"mean_error_rate\"\ninterval_minutes = 5", ""),
+            policy(
+                "mean-5",
+                "kind = \"mean_error_rate\"\ninterval_minutes = 5",
+                "",
+            ),
             (mean_error_reference(5), 8928 * 1_000_000),
         ),
         (
             "hourly mean error rate",
-            policy("mean-60", "kind = \"mean_error_rate\"\ninterval_minutes = 60", ""),
+            policy(
+                "mean-60",
+                "kind = \"mean_error_rate\"\ninterval_minutes = 60",
+                "",
+            ),
             (mean_error_reference(60), 744 * 1_000_000),
         ),
         (

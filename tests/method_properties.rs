@@ -19,7 +19,7 @@ use sla_evaluator::calendar::BusinessCalendar;
 use sla_evaluator::classify::{Facts, Notice, Outage, OutageWindow};
 use sla_evaluator::engine::{Bucket, Evaluation, EvaluationSpec, MonthStatus, Report};
 use sla_evaluator::limits::Limits;
-use sla_evaluator::policy::{Cause, Fraction, Policy, PolicySet};
+use sla_evaluator::policy::{Cause, CauseId, Fraction, Policy, PolicySet};
 
 /// A policy of `common::methods` (or any text), loaded as a server would.
 fn load(id: &str, text: &str) -> Arc<Policy> {
@@ -43,6 +43,7 @@ fn spec(first: NaiveDate, last: NaiveDate) -> EvaluationSpec {
         calendar: BusinessCalendar::default(),
         as_of: AS_OF,
         max_intervals: 1000,
+        subscription: None,
     }
 }
 
@@ -507,7 +508,7 @@ fn maintenance(from: usize, to: usize) -> Outage {
     Outage {
         id: "m".into(),
         window: OutageWindow::new(at(from), at(to)).unwrap(),
-        cause: Some(Cause::ScheduledMaintenance),
+        cause: Some(CauseId::Shared(Cause::ScheduledMaintenance)),
         facts: Facts {
             provider_notice: Some(Notice::Given {
                 at: DateTime::from_timestamp(MARCH_31 - 86_400, 0).unwrap(),

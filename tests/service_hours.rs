@@ -51,6 +51,7 @@ fn maintenance(id: &str, start: &str, end: &str) -> pb::Outage {
         start: Some(instant(start)),
         end: Some(instant(end)),
         cause: pb::Cause::ScheduledMaintenance as i32,
+        policy_cause: String::new(),
         facts: Some(pb::OutageFacts {
             provider_notice: Some(pb::Notice {
                 status: pb::NoticeStatus::Given as i32,

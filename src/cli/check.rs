@@ -143,7 +143,10 @@ fn summary(set: &PolicySet, files: &[PathBuf]) -> Table {
                     hours.describe()
                 ),
             },
-            format!("{}%", policy.standard),
+            match policy.standard_met_at {
+                crate::policy::Edge::AtLeast => format!("{}%", policy.standard),
+                crate::policy::Edge::Above => format!("above {}%", policy.standard),
+            },
             policy.tiers.len().to_string(),
             policy.clauses.len().to_string(),
             policy.revision.clone(),

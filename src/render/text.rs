@@ -124,6 +124,7 @@ pub(super) fn form(form: i32) -> &'static str {
         F::Voucher => "vouchers for the same service",
         F::Cash => "cash",
         F::MessageCredits => "message credits",
+        F::ServiceCredit => "a credit against future bills",
         F::Unspecified => "form not given",
     }
 }
@@ -156,6 +157,10 @@ pub(super) fn note(kind: i32) -> &'static str {
         N::ShortBadRuns => "Short runs of bad slices",
         N::RunAcrossMonths => "Run across months",
         N::NoServiceHours => "No service hours",
+        N::BelowMinAmount => "Below the minimum credit",
+        N::Capped => "Capped",
+        N::ClaimWindowNotStated => "No claim window stated",
+        N::Restated => "Restatement",
         N::Unspecified => "Note",
     }
 }

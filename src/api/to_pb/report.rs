@@ -85,6 +85,11 @@ pub(in crate::api) fn report(report: &Report, batches: u64) -> pb::EvaluateRespo
             tzdb_version: tzdb_version.clone(),
             input_digest: input_digest.clone(),
         }),
+        // Set by the statement layer (`api::statements`), which knows the request.
+        subscription: String::new(),
+        restatement: None,
+        record: None,
+        statement: None,
     }
 }
 
@@ -154,8 +159,12 @@ fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
         eligible_fee: payout
             .map(|p| p.eligible_fee.to_string())
             .unwrap_or_default(),
-        claim_opens_on: claim_window.opens_on.to_string(),
-        claim_closes_on: claim_window.closes_on.to_string(),
+        claim_opens_on: claim_window
+            .map(|w| w.opens_on.to_string())
+            .unwrap_or_default(),
+        claim_closes_on: claim_window
+            .map(|w| w.closes_on.to_string())
+            .unwrap_or_default(),
         coverage_percent: coverage.fraction().truncated_percent(),
         covered_minutes: coverage.covered_minutes,
         clock_minutes: coverage.minutes,
@@ -171,6 +180,8 @@ fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
         service_hours: service_hours
             .as_ref()
             .map(|hours| service_hours_of(hours, zone)),
+        // Set by the statement layer when the evaluation restates an earlier one.
+        restatement: None,
     }
 }
 
@@ -355,6 +366,9 @@ fn note(note: &Note) -> pb::Note {
             NoteKind::ShortBadRuns => pb::NoteKind::ShortBadRuns,
             NoteKind::RunAcrossMonths => pb::NoteKind::RunAcrossMonths,
             NoteKind::NoServiceHours => pb::NoteKind::NoServiceHours,
+            NoteKind::BelowMinAmount => pb::NoteKind::BelowMinAmount,
+            NoteKind::Capped => pb::NoteKind::Capped,
+            NoteKind::ClaimWindowNotStated => pb::NoteKind::ClaimWindowNotStated,
         } as i32,
         text: text.clone(),
     }
