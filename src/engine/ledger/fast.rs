@@ -70,7 +70,7 @@ impl MonthLedger {
             ) => pass.whole_slices::<5>(*rule, bad, bad_counts),
             (
                 Store::Slices {
-                    slice_minutes: 5,
+                    slice_minutes: slice_minutes @ (5 | 60),
                     bad,
                     partial,
                     ..
@@ -80,7 +80,12 @@ impl MonthLedger {
                 if partial.is_empty() {
                     partial.resize(bad.len(), Counts::default());
                 }
-                pass.minutes_into_slices::<5>(partial)
+                // Hourly: Azure Storage's mean of hourly error rates, one-minute buckets.
+                if *slice_minutes == 5 {
+                    pass.minutes_into_slices::<5>(partial)
+                } else {
+                    pass.minutes_into_slices::<60>(partial)
+                }
             }
             (Store::Events { sum, failing }, 1) => pass.event_minutes(sum, failing),
             _ => 0,

@@ -524,4 +524,34 @@ mod tests {
         let mut events = MonthLedger::events(60).with_hours(hours);
         events.add(10, 5, counts(1, 0)).unwrap();
     }
+
+    #[test]
+    fn hourly_intervals_take_the_fast_path_and_judge_as_the_careful_one() {
+        // Two days of one-minute buckets in hourly intervals, some failing.
+        let minutes = 2 * 1440;
+        let starts: Vec<i64> = (0..minutes).map(|m| 60 * m).collect();
+        let totals: Vec<u64> = (0..minutes).map(|m| 50 + (m as u64 * 7) % 100).collect();
+        let failed: Vec<u64> = (0..minutes)
+            .map(|m| if m % 97 == 0 { 3 } else { 0 })
+            .collect();
+        let mut fast = MonthLedger::intervals(minutes as u32, 60);
+        let taken = fast.add_leading_rows(0, minutes as usize, 1, (&starts, &totals, &failed));
+        assert_eq!(taken, minutes as usize, "every row on the fast path");
+        let mut careful = MonthLedger::intervals(minutes as u32, 60);
+        for minute in 0..minutes as usize {
+            careful
+                .add(minute as u32, 1, counts(totals[minute], failed[minute]))
+                .unwrap();
+        }
+        assert_eq!(fast.judged(), careful.judged());
+        let Judged::ErrorRates(intervals) = fast.judged() else {
+            panic!("an interval ledger judges error rates");
+        };
+        // Minute 0, 97, 194, ...: one failing minute in most hours, three failed requests each.
+        let expected = (0..minutes)
+            .filter(|m| m % 97 == 0)
+            .map(|m| m / 60)
+            .collect::<std::collections::BTreeSet<_>>();
+        assert_eq!(intervals.failing.len(), expected.len());
+    }
 }
