@@ -371,7 +371,7 @@ fn check_versions(first: &LoadedVersion, second: &LoadedVersion) -> Result<(), L
             l2.time_zone,
         ),
         (
-            "method kind and slice_minutes",
+            "method kind and slice_minutes (interval_minutes)",
             method_shape(a) != method_shape(b),
             l1.method,
             l2.method,
@@ -391,12 +391,14 @@ fn check_versions(first: &LoadedVersion, second: &LoadedVersion) -> Result<(), L
     Ok(())
 }
 
-/// What of a method decides how buckets are folded: its kind and slice length.
-fn method_shape(policy: &Policy) -> Option<u32> {
-    match policy.method {
-        Method::Timeslices { slice_minutes, .. } => Some(slice_minutes),
-        Method::Occurrences { .. } => None,
-    }
+/// What of a method decides how buckets are folded: its kind and slice (or interval) length.
+fn method_shape(policy: &Policy) -> (&'static str, Option<u32>) {
+    let kind = match policy.method {
+        Method::Timeslices { .. } => "timeslices",
+        Method::Occurrences { .. } => "occurrences",
+        Method::MeanErrorRate { .. } => "mean_error_rate",
+    };
+    (kind, policy.method.slice_minutes())
 }
 
 #[cfg(test)]
