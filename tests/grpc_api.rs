@@ -174,6 +174,8 @@ async fn list_and_get_policies() {
             "tencent-ccc-intl",
             "tencent-trtc",
             "tencent-ccc-cn",
+            "aws-s3-standard",
+            "aws-s3-standard-ia",
             "digitalocean-droplet",
             "google-cloud-functions",
             "planetscale-dbaas",

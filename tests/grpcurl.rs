@@ -118,6 +118,8 @@ fn list_policies() {
             "tencent-ccc-intl",
             "tencent-trtc",
             "tencent-ccc-cn",
+            "aws-s3-standard",
+            "aws-s3-standard-ia",
             "digitalocean-droplet",
             "google-cloud-functions",
             "planetscale-dbaas",

@@ -481,6 +481,8 @@ fn check_policy_accepts_every_built_in_policy_and_summarises_it() {
         .collect();
     let table = stdout(sla(&args));
     for (file, id) in files.iter().zip([
+        "aws-s3-standard-ia",
+        "aws-s3-standard",
         "digitalocean-droplet",
         "google-cloud-functions",
         "planetscale-dbaas",

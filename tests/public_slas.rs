@@ -591,6 +591,8 @@ async fn list_policies_shows_the_library_after_the_tencent_policies() {
         "{ids:?}"
     );
     for id in [
+        "aws-s3-standard",
+        "aws-s3-standard-ia",
         "digitalocean-droplet",
         "google-cloud-functions",
         "planetscale-dbaas",
@@ -1084,4 +1086,100 @@ fn check_policy_passes_every_built_in_file_and_the_example() {
     let table = stdout(sla(&args));
     assert!(table.contains("google-cloud-functions"), "{table}");
     assert!(table.contains("above 99.9%"), "{table}");
+}
+
+// The library's Amazon S3 policies: the mean of five-minute Error Rates (issue 24's method).
+
+/// The month both S3 tests build: April 2024 in UTC, 30 days = 8,640 five-minute intervals,
+/// every minute with a bucket:
+/// - interval 0: one request, failed (minute 0), and no request in minutes 1-4: an Error Rate of
+///   100%, as much as a whole interval of failures;
+/// - intervals 1-20 (minutes 5-104): 200 requests a minute, 100 of them InternalError or
+///   ServiceUnavailable: 50% each;
+/// - intervals 21-120 (minutes 105-604): no requests: 0% each;
+/// - every other minute: 1,000 requests, none failed.
+fn s3_month(policy_id: &str, paid: &str) -> Vec<pb::EvaluateRequest> {
+    let start = APRIL_2024_UTC;
+    vec![
+        spec_message(spec(policy_id, "2024-04-01", "2024-04-30", "USD", paid)),
+        minutes(start, 1, 1, 1),
+        minutes(start + 60, 4, 0, 0),
+        minutes(start + 60 * 5, 100, 200, 100),
+        minutes(start + 60 * 105, 500, 0, 0),
+        minutes(start + 60 * 605, 43_200 - 605, 1000, 0),
+    ]
+}
+
+/// "Amazon S3 Service Level Agreement" (2023-11-28), S3 Standard. The mean of the 8,640 Error
+/// Rates is (100% + 20 × 50%) / 8,640 = 1,100% / 8,640 = 0.127314…%, so the Monthly Uptime
+/// Percentage is 100% − 0.127314…% = 99.872685…% (exactly 86,389 / 86,400), shown truncated as
+/// 99.8726. "Less than 99.9% but greater than or equal to 99.0%": tier 1, 10% of 1,000.00 USD =
+/// 100.00 USD, applied "only against future payments". The policy states no claim window (AWS's
+/// deadline could not be read on an AWS page), so the month has no claim dates and says why.
+#[tokio::test]
+async fn aws_s3_standard_month_from_its_definitions() {
+    let server = TestServer::start();
+    let response = evaluate(&server, s3_month("aws-s3-standard", "1000.00"))
+        .await
+        .unwrap();
+    let month = &response.months[0];
+    assert_eq!(month.availability_percent, "99.8726");
+    assert!(!month.standard_met);
+    assert_eq!(month.status(), pb::MonthStatus::NotMet);
+    assert_eq!((month.tier, month.compensation_percent.as_str()), (1, "10"));
+    assert_eq!(month.compensation_amount, "100.00");
+    assert_eq!(
+        month.compensation_form(),
+        pb::CompensationForm::ServiceCredit
+    );
+    assert_eq!(
+        (
+            month.claim_opens_on.as_str(),
+            month.claim_closes_on.as_str()
+        ),
+        ("", "")
+    );
+    assert!(note_kinds(month).contains(&pb::NoteKind::ClaimWindowNotStated));
+}
+
+/// The same month under the infrequent-access table: 99.8726% is at least the 99.0% its first
+/// tier ends at, so the standard is met and nothing is paid. A worse month: 173 intervals in which
+/// every request failed (minutes 0-864, 10 requests a minute) and the rest clean: the mean Error
+/// Rate is 173 × 100% / 8,640 = 2.002314…%, availability 97.997685…%, shown 97.9976: "Less than
+/// 98.0% but greater than or equal to 95.0%", tier 2, 25% of 400.00 USD = 100.00 USD.
+#[tokio::test]
+async fn aws_s3_standard_ia_month_from_its_definitions() {
+    let server = TestServer::start();
+    let response = evaluate(&server, s3_month("aws-s3-standard-ia", "400.00"))
+        .await
+        .unwrap();
+    let month = &response.months[0];
+    assert_eq!(month.availability_percent, "99.8726");
+    assert!(month.standard_met);
+    assert_eq!(
+        (month.tier, month.compensation_amount.as_str()),
+        (0, "0.00")
+    );
+
+    let start = APRIL_2024_UTC;
+    let response = evaluate(
+        &server,
+        vec![
+            spec_message(spec(
+                "aws-s3-standard-ia",
+                "2024-04-01",
+                "2024-04-30",
+                "USD",
+                "400.00",
+            )),
+            minutes(start, 865, 10, 10),
+            minutes(start + 60 * 865, 43_200 - 865, 1000, 0),
+        ],
+    )
+    .await
+    .unwrap();
+    let month = &response.months[0];
+    assert_eq!(month.availability_percent, "97.9976");
+    assert_eq!((month.tier, month.compensation_percent.as_str()), (2, "25"));
+    assert_eq!(month.compensation_amount, "100.00");
 }

@@ -19,9 +19,6 @@ fn readme() -> String {
 fn method_words(policy: &Policy) -> String {
     match policy.method {
         Method::Occurrences { .. } => "occurrences: failed / all".to_string(),
-        Method::MeanErrorRate { interval_minutes } => {
-            format!("mean error rate: {interval_minutes}-min intervals")
-        }
         Method::Timeslices {
             slice_minutes,
             bad_slice: TimesliceRule::AllFailed,
@@ -36,6 +33,9 @@ fn method_words(policy: &Policy) -> String {
         } => {
             format!("timeslices: {slice_minutes} min, bad when success rate < {p}%")
         }
+        Method::MeanErrorRate {
+            interval_minutes, ..
+        } => format!("mean error rate of {interval_minutes}-min intervals"),
     }
 }
 

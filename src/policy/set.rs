@@ -13,7 +13,7 @@ use super::{Method, Policy};
 
 /// The built-in policies, embedded so the binary needs no files at run time: the Tencent ones in the
 /// order of the seed documents 000 to 004, then the library of public SLAs by provider.
-const BUILT_IN: [(&str, &str); 10] = [
+const BUILT_IN: [(&str, &str); 12] = [
     (
         "policies/tencent-im.toml",
         include_str!("../../policies/tencent-im.toml"),
@@ -33,6 +33,14 @@ const BUILT_IN: [(&str, &str); 10] = [
     (
         "policies/tencent-ccc-cn.toml",
         include_str!("../../policies/tencent-ccc-cn.toml"),
+    ),
+    (
+        "policies/aws-s3-standard.toml",
+        include_str!("../../policies/aws-s3-standard.toml"),
+    ),
+    (
+        "policies/aws-s3-standard-ia.toml",
+        include_str!("../../policies/aws-s3-standard-ia.toml"),
     ),
     (
         "policies/digitalocean-droplet.toml",
@@ -417,6 +425,8 @@ mod tests {
                 "tencent-ccc-intl",
                 "tencent-trtc",
                 "tencent-ccc-cn",
+                "aws-s3-standard",
+                "aws-s3-standard-ia",
                 "digitalocean-droplet",
                 "google-cloud-functions",
                 "planetscale-dbaas",
