@@ -5,6 +5,8 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use chrono_tz::Tz;
+
 use super::ordered::{self, Flow};
 use super::{Block, Chunk, Chunker, InputError, Origin, Place, RowError, csv, jsonl, parquet};
 
@@ -12,6 +14,12 @@ use super::{Block, Chunk, Chunker, InputError, Origin, Place, RowError, csv, jso
 /// rows), small enough that the blocks in flight (one per thread, one queued, one being read),
 /// each with its parsed rows, stay a few tens of megabytes.
 const BLOCK_BYTES: usize = 1 << 20;
+
+/// The longest line a bucket file may have, newline excluded: a bucket's line is some tens of
+/// bytes, so a longer one is not a bucket file (or lacks its newlines), and is refused as soon as
+/// it passes this length instead of being read whole into memory. A block then holds at most
+/// this plus [`BLOCK_BYTES`].
+pub const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// The formats buckets may come in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -45,6 +53,8 @@ pub struct BucketFile {
     pub path: PathBuf,
     /// How to read it.
     pub format: Format,
+    /// The evaluation's zone: a Parquet `DATE` starts at local midnight in it.
+    pub zone: Tz,
 }
 
 impl BucketFile {
@@ -84,7 +94,7 @@ impl BucketFile {
                     "Parquet cannot be read from standard input; give its path",
                 ));
             }
-            return parquet::read(&self.path, &name, threads, apply);
+            return parquet::read(&self.path, &name, threads, self.zone, apply);
         }
         if self.is_stdin() {
             return read_text(std::io::stdin().lock(), self.format, &name, threads, apply);
@@ -109,6 +119,29 @@ struct Parsed {
     error: Option<Result<RowError, std::io::Error>>,
 }
 
+/// Why the next block of a text file could not be cut.
+#[derive(Debug)]
+enum Cut {
+    /// Reading failed.
+    Io(std::io::Error),
+    /// The line that starts the block runs past [`MAX_LINE_BYTES`].
+    LineTooLong,
+}
+
+impl Cut {
+    /// The refusal of a line too long, at its line number counted from the block's start (1).
+    fn too_long() -> RowError {
+        RowError::row(
+            1,
+            format!(
+                "the line runs past {} MiB, the longest a bucket file's line may be (a bucket takes \
+                 some tens of bytes): the file lacks its newlines, or is not CSV or JSON Lines",
+                MAX_LINE_BYTES >> 20
+            ),
+        )
+    }
+}
+
 fn read_text(
     input: impl Read,
     format: Format,
@@ -123,12 +156,12 @@ fn read_text(
         message: error.message,
     };
     let io = |error: std::io::Error| InputError::whole(name, format!("cannot read it: {error}"));
-    let mut blocks = TextBlocks {
-        input,
-        carry: Vec::new(),
-        done: false,
+    let mut blocks = TextBlocks::new(input);
+    let first = match blocks.next().transpose() {
+        Ok(first) => first.unwrap_or_default(),
+        Err(Cut::Io(error)) => return Err(io(error)),
+        Err(Cut::LineTooLong) => return Err(at(Cut::too_long())),
     };
-    let first = blocks.next().transpose().map_err(io)?.unwrap_or_default();
     let text = match format {
         Format::Csv => Text::Csv(csv::header(&first).map_err(at)?),
         _ => Text::Jsonl {
@@ -136,15 +169,19 @@ fn read_text(
         },
     };
     let items = std::iter::once(Ok(first)).chain(blocks).enumerate();
-    let parse = |(index, block): (usize, std::io::Result<Vec<u8>>)| {
+    let parse = |(index, block): (usize, Result<Vec<u8>, Cut>)| {
         let block = match block {
             Ok(block) => block,
-            Err(error) => {
+            Err(cut) => {
                 return Parsed {
                     chunks: Vec::new(),
                     lines: 0,
                     bytes: 0,
-                    error: Some(Err(error)),
+                    // Every earlier block has been handed on, so the line is the first after them.
+                    error: Some(match cut {
+                        Cut::Io(error) => Err(error),
+                        Cut::LineTooLong => Ok(Cut::too_long()),
+                    }),
                 };
             }
         };
@@ -185,15 +222,42 @@ fn read_text(
 
 /// A text input in blocks of whole lines. Each block is [`BLOCK_BYTES`] read (fewer at the end)
 /// cut after its last newline, the rest carried into the next: blocks depend only on the bytes,
-/// never on how the operating system split the reads.
+/// never on how the operating system split the reads. A line longer than [`MAX_LINE_BYTES`] ends
+/// the input with [`Cut::LineTooLong`] as soon as that much of it has been read.
 struct TextBlocks<R> {
     input: R,
     carry: Vec<u8>,
     done: bool,
 }
 
+impl<R> TextBlocks<R> {
+    fn new(input: R) -> Self {
+        TextBlocks {
+            input,
+            carry: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// Stops at a line too long.
+    fn too_long(&mut self) -> Option<Result<Vec<u8>, Cut>> {
+        self.done = true;
+        Some(Err(Cut::LineTooLong))
+    }
+
+    /// Hands out a block, after checking its first line (the one carried in: every other line
+    /// of a block is shorter than a block's read).
+    fn hand_out(&mut self, block: Vec<u8>) -> Option<Result<Vec<u8>, Cut>> {
+        let first = memchr::memchr(b'\n', &block).unwrap_or(block.len());
+        if first > MAX_LINE_BYTES {
+            return self.too_long();
+        }
+        Some(Ok(block))
+    }
+}
+
 impl<R: Read> Iterator for TextBlocks<R> {
-    type Item = std::io::Result<Vec<u8>>;
+    type Item = Result<Vec<u8>, Cut>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
@@ -208,18 +272,24 @@ impl<R: Read> Iterator for TextBlocks<R> {
                 Ok(read) => block.truncate(filled + read),
                 Err(error) => {
                     self.done = true;
-                    return Some(Err(error));
+                    return Some(Err(Cut::Io(error)));
                 }
             }
             if block.len() < limit {
                 self.done = true;
-                return (!block.is_empty()).then_some(Ok(block));
+                return if block.is_empty() {
+                    None
+                } else {
+                    self.hand_out(block)
+                };
             }
             match memchr::memrchr(b'\n', &block) {
                 Some(end) => {
                     self.carry = block.split_off(end + 1);
-                    return Some(Ok(block));
+                    return self.hand_out(block);
                 }
+                // Refused at once: read on no further than the longest line allowed.
+                None if block.len() > MAX_LINE_BYTES => return self.too_long(),
                 // A line longer than a block: read on until it ends.
                 None => limit += BLOCK_BYTES,
             }
@@ -254,13 +324,7 @@ mod tests {
             .cycle()
             .take(line.len() * 1_000_000)
             .collect();
-        let blocks: Vec<Vec<u8>> = TextBlocks {
-            input: &text[..],
-            carry: Vec::new(),
-            done: false,
-        }
-        .map(Result::unwrap)
-        .collect();
+        let blocks: Vec<Vec<u8>> = TextBlocks::new(&text[..]).map(Result::unwrap).collect();
         assert!(blocks.len() > 1);
         assert!(
             blocks

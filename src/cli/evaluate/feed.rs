@@ -9,7 +9,7 @@ use crate::api::{At, field_name, pb};
 use crate::input::fees::Fees;
 use crate::input::ordered::Flow;
 use crate::input::outages::Entry;
-use crate::input::{Block, InputError, Origin, Place};
+use crate::input::{Block, InputError, Origin, Place, shown_name};
 
 /// A subscription's name; `None` for an input without a `subscription` column.
 pub(super) type Key = Option<String>;
@@ -281,7 +281,7 @@ fn spec_failure(key: &Key, refusal: Refusal, fee_places: &[(String, Place)]) -> 
 
 fn with_subscription(key: &Key, message: String) -> String {
     match key {
-        Some(name) => format!("{message} (subscription {name})"),
+        Some(name) => format!("{message} (subscription {})", shown_name(name)),
         None => message,
     }
 }

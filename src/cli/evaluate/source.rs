@@ -69,12 +69,19 @@ impl Sources {
         spec: &pb::EvaluationSpec,
         policies: &PolicySet,
     ) -> Result<Self, InputError> {
+        // Steps and days lie in the evaluation's zone; a spec the engine refuses is refused later,
+        // with its reason, so here an unreadable one just yields UTC.
+        let zone = match spec.time_zone.parse() {
+            Ok(zone) => Some(zone),
+            Err(_) => policies.get(&spec.policy_id).map(|policy| policy.time_zone),
+        };
         let Some(url) = &args.prometheus.prometheus else {
+            let zone = zone.unwrap_or(chrono_tz::UTC);
             let files = args.buckets.iter().map(|path| {
                 let format = args.input_format.or_else(|| Format::of(path));
                 match format {
-                    Some(format) => Ok(BucketFile { path: path.clone(), format }),
-                    None if path.as_os_str() == "-" => Ok(BucketFile { path: path.clone(), format: Format::Csv }),
+                    Some(format) => Ok(BucketFile { path: path.clone(), format, zone }),
+                    None if path.as_os_str() == "-" => Ok(BucketFile { path: path.clone(), format: Format::Csv, zone }),
                     None => Err(InputError::whole(
                         &path.display().to_string(),
                         "its extension names no format (.csv, .jsonl, .parquet); give --input-format",
@@ -89,12 +96,7 @@ impl Sources {
             return Err(whole("--step must be a whole number of minutes".into()));
         }
         // The steps lie on the zone's local minutes from the term's first local midnight, as the
-        // engine cuts months and slices; a spec the engine refuses is refused later, with its
-        // reason, so here an unreadable one just yields no steps.
-        let zone = match spec.time_zone.parse() {
-            Ok(zone) => Some(zone),
-            Err(_) => policies.get(&spec.policy_id).map(|policy| policy.time_zone),
-        };
+        // engine cuts months and slices; without a zone, no steps.
         let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
         let (from, to) = match (zone, day(&spec.term_start), day(&spec.term_end)) {
             (Some(zone), Some(first), Some(last)) if first <= last => {
