@@ -2,8 +2,10 @@
 //! results handed on in file order (see [`super::ordered`]).
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono_tz::Tz;
 
@@ -80,10 +82,12 @@ impl BucketFile {
 
     /// Reads the file on `threads` threads and hands its blocks to `apply` in file order, until
     /// the end or until `apply` stops. A file that cannot be opened or has no usable header is
-    /// refused before any block.
+    /// refused before any block. Standard input is read through `stdin`, which keeps a copy of
+    /// what was read so that it can be read again.
     pub fn read(
         &self,
         threads: usize,
+        stdin: &mut StdinCopy,
         apply: impl FnMut(Block) -> Flow + Send,
     ) -> Result<(), InputError> {
         let name = self.name();
@@ -97,11 +101,68 @@ impl BucketFile {
             return parquet::read(&self.path, &name, threads, self.zone, apply);
         }
         if self.is_stdin() {
-            return read_text(std::io::stdin().lock(), self.format, &name, threads, apply);
+            let live = std::io::stdin().lock();
+            let Some(mut copy) = stdin.copy.take() else {
+                let copy = tempfile::tempfile().map_err(|error| {
+                    InputError::whole(
+                        &name,
+                        format!("cannot copy it to a temporary file: {error}"),
+                    )
+                })?;
+                let copying = Arc::new(AtomicBool::new(true));
+                let mut tee = Tee {
+                    input: live,
+                    copy: Some(copy),
+                    copying: Arc::clone(&copying),
+                };
+                // Input without subscriptions is never read again: it is not copied.
+                let names = |subscriptions: bool| copying.store(subscriptions, Ordering::Relaxed);
+                let read = read_text(&mut tee, self.format, &name, threads, names, apply);
+                if copying.load(Ordering::Relaxed) {
+                    stdin.copy = tee.copy.take();
+                }
+                return read;
+            };
+            // Read again: what was read before, then the rest.
+            copy.seek(SeekFrom::Start(0)).map_err(|error| {
+                InputError::whole(&name, format!("cannot read its copy: {error}"))
+            })?;
+            return read_text(copy.chain(live), self.format, &name, threads, |_| {}, apply);
         }
         let file = File::open(&self.path)
             .map_err(|error| InputError::whole(&name, format!("cannot open it: {error}")))?;
-        read_text(file, self.format, &name, threads, apply)
+        read_text(file, self.format, &name, threads, |_| {}, apply)
+    }
+}
+
+/// What was read of standard input, kept so that it can be read again (when its rows turn out not
+/// to be grouped by subscription), in a temporary file.
+#[derive(Debug, Default)]
+pub struct StdinCopy {
+    copy: Option<File>,
+}
+
+/// A reader that copies what it reads while `copying` holds; a copy that fails is dropped, so
+/// the input cannot be read again (and a second read says so).
+struct Tee<R> {
+    input: R,
+    copy: Option<File>,
+    copying: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.input.read(buffer)?;
+        if !self.copying.load(Ordering::Relaxed) {
+            self.copy = None;
+        }
+        if let Some(copy) = &mut self.copy
+            && copy.write_all(&buffer[..read]).is_err()
+        {
+            self.copy = None;
+            self.copying.store(false, Ordering::Relaxed);
+        }
+        Ok(read)
     }
 }
 
@@ -142,11 +203,14 @@ impl Cut {
     }
 }
 
+/// Reads a text input; `names_subscriptions` learns from its header whether rows name their
+/// subscription.
 fn read_text(
     input: impl Read,
     format: Format,
     name: &str,
     threads: usize,
+    names_subscriptions: impl FnOnce(bool),
     mut apply: impl FnMut(Block) -> Flow + Send,
 ) -> Result<(), InputError> {
     let at = |error: RowError| InputError {
@@ -168,6 +232,10 @@ fn read_text(
             with_subscriptions: jsonl::names_subscriptions(&first).map_err(at)?,
         },
     };
+    names_subscriptions(match &text {
+        Text::Csv(layout) => layout.has_subscriptions(),
+        Text::Jsonl { with_subscriptions } => *with_subscriptions,
+    });
     let items = std::iter::once(Ok(first)).chain(blocks).enumerate();
     let parse = |(index, block): (usize, Result<Vec<u8>, Cut>)| {
         let block = match block {

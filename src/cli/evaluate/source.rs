@@ -9,11 +9,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::EvaluateArgs;
 use super::feed::{Evaluator, Feed};
+use super::partition::Split;
 use crate::api::pb;
 use crate::engine::months::{day_after, local_midnight};
-use crate::input::InputError;
-use crate::input::buckets::{BucketFile, Format};
+use crate::input::buckets::{BucketFile, Format, StdinCopy};
+use crate::input::ordered::Flow;
 use crate::input::prometheus::{self, Report};
+use crate::input::{Block, InputError};
 use crate::policy::PolicySet;
 
 /// `--prometheus` and its queries.
@@ -131,33 +133,76 @@ impl Sources {
         }
     }
 
-    /// Reads every source into `feed`, stopping at its first failure.
-    pub(super) fn read<E: Evaluator>(
+    /// Reads every source into `sink`, stopping when it stops. Standard input is read through
+    /// `stdin`, so that a second read reads the same rows.
+    pub(super) fn read(
         &self,
-        feed: &mut Feed<'_, E>,
+        sink: &mut impl Sink,
         threads: usize,
+        stdin: &mut StdinCopy,
     ) -> Result<(), InputError> {
         match self {
             Sources::Files(files) => {
                 for file in files {
-                    feed.source = file.name();
-                    file.read(threads, |block| feed.apply(block))?;
-                    if feed.failure.is_some() {
+                    sink.begin(&file.name());
+                    file.read(threads, stdin, |block| sink.apply(block))?;
+                    if sink.stopped() {
                         break;
                     }
                 }
                 Ok(())
             }
             Sources::Prometheus { source, from, to } => {
-                feed.source.clone_from(&source.url);
+                sink.begin(&source.url);
                 // The evaluation starts before the first query, so that a bad spec is refused
                 // before the server is asked anything.
-                feed.open(&None)?;
-                let report = source.read(*from, *to, |block| feed.apply(block))?;
+                sink.before_queries()?;
+                let report = source.read(*from, *to, |block| sink.apply(block))?;
                 explain(&report);
                 Ok(())
             }
         }
+    }
+}
+
+/// What reading hands blocks to: a pass of evaluations, or a split into parts.
+pub(super) trait Sink: Send {
+    /// The input whose blocks come next.
+    fn begin(&mut self, name: &str);
+    /// Takes a block.
+    fn apply(&mut self, block: Block) -> Flow;
+    /// Whether it stopped taking blocks.
+    fn stopped(&self) -> bool;
+    /// Before a Prometheus server is asked anything.
+    fn before_queries(&mut self) -> Result<(), InputError> {
+        Ok(())
+    }
+}
+
+impl<E: Evaluator> Sink for Feed<'_, E> {
+    fn begin(&mut self, name: &str) {
+        name.clone_into(&mut self.source);
+    }
+    fn apply(&mut self, block: Block) -> Flow {
+        Feed::apply(self, block)
+    }
+    fn stopped(&self) -> bool {
+        self.failure.is_some() || self.regroup
+    }
+    fn before_queries(&mut self) -> Result<(), InputError> {
+        self.open(&None)
+    }
+}
+
+impl Sink for Split {
+    fn begin(&mut self, name: &str) {
+        Split::begin(self, name);
+    }
+    fn apply(&mut self, block: Block) -> Flow {
+        Split::apply(self, block)
+    }
+    fn stopped(&self) -> bool {
+        self.failure.is_some()
     }
 }
 
