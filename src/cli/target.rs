@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use tonic::Request;
@@ -92,7 +93,7 @@ pub(crate) async fn replicas(target: &str) -> Result<Vec<Replica>, String> {
             if replicas.iter().any(|replica| replica.url == url) {
                 continue;
             }
-            let endpoint = Endpoint::from_shared(url.clone())
+            let endpoint = endpoint(&url)
                 .map_err(|error| format!("--target {item} is not an address: {error}"))?;
             let client = SlaEvaluatorClient::new(endpoint.connect_lazy())
                 .max_decoding_message_size(MAX_RESPONSE_BYTES);
@@ -105,9 +106,25 @@ pub(crate) async fn replicas(target: &str) -> Result<Vec<Replica>, String> {
     Ok(replicas)
 }
 
+/// How long a connection may take to open, and how long a silent peer is waited for: a replica
+/// that stops answering (a frozen node, a cut network) fails its streams, which are then resent,
+/// instead of holding the run.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The endpoint of one replica.
+fn endpoint(url: &str) -> Result<Endpoint, tonic::transport::Error> {
+    Ok(Endpoint::from_shared(url.to_string())?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
+        .keep_alive_while_idle(false))
+}
+
 /// Whether a replica answers: a connection is made, or why not.
 pub(crate) async fn reachable(replica: &Replica) -> Result<(), String> {
-    Endpoint::from_shared(replica.url.clone())
+    endpoint(&replica.url)
         .map_err(|error| error.to_string())?
         .connect()
         .await
@@ -134,7 +151,7 @@ pub(crate) async fn connect(target: &str) -> Result<SlaEvaluatorClient<Channel>,
         several => Channel::balance_list(
             several
                 .iter()
-                .filter_map(|replica| Endpoint::from_shared(replica.url.clone()).ok()),
+                .filter_map(|replica| endpoint(&replica.url).ok()),
         ),
     };
     Ok(SlaEvaluatorClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES))

@@ -4,7 +4,9 @@
 //! filled before Snappy writes into it), its dictionary's values. Left unchecked, a few hundred
 //! bytes claiming 2 GB make the reader allocate 2 GB before it finds out they are not there.
 //!
-//! So every read is bounded by the file's size ([`Bounded`]), every column chunk must lie inside
+//! So every read is bounded by the file's size ([`Bounded`]) and made at its own offset (row
+//! groups are read on several threads at once, and a file handle's shared position would mix
+//! their reads), every column chunk must lie inside
 //! the file, and every page header is read here first, by a small walker of Thrift's compact
 //! encoding (the crate keeps its own private), and must claim no more bytes than its chunk holds
 //! and no more decompressed bytes than its codec can make of them. Two encodings whose value
@@ -12,7 +14,9 @@
 //! columns.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read};
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 use parquet::basic::{Compression, Type as Physical};
 use parquet::errors::ParquetError;
@@ -25,10 +29,11 @@ const SNAPPY_RATIO: u64 = 22;
 /// Page headers nest a few structs (a data page's statistics); deeper is not a page header.
 const MAX_DEPTH: usize = 8;
 
-/// A Parquet file whose reads never reach past its end: a range past it is refused before its
-/// buffer is allocated.
+/// A Parquet file whose reads never reach past its end (a range past it is refused before its
+/// buffer is allocated), each at its own offset.
+#[derive(Clone)]
 pub(super) struct Bounded {
-    file: File,
+    file: Arc<File>,
     len: u64,
 }
 
@@ -36,7 +41,24 @@ impl Bounded {
     /// The file, with its size taken now.
     pub(super) fn new(file: File) -> std::io::Result<Self> {
         let len = file.metadata()?.len();
-        Ok(Bounded { file, len })
+        Ok(Bounded {
+            file: Arc::new(file),
+            len,
+        })
+    }
+}
+
+/// A reader of a file from an offset, by positioned reads.
+pub(super) struct From {
+    file: Arc<File>,
+    at: u64,
+}
+
+impl Read for From {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.file.read_at(buffer, self.at)?;
+        self.at += read as u64;
+        Ok(read)
     }
 }
 
@@ -47,12 +69,13 @@ impl Length for Bounded {
 }
 
 impl ChunkReader for Bounded {
-    type T = BufReader<File>;
+    type T = BufReader<From>;
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        let mut file = self.file.try_clone()?;
-        file.seek(SeekFrom::Start(start))?;
-        Ok(BufReader::new(file))
+        Ok(BufReader::new(From {
+            file: Arc::clone(&self.file),
+            at: start,
+        }))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<bytes::Bytes> {
@@ -64,9 +87,7 @@ impl ChunkReader for Bounded {
             )));
         }
         let mut buffer = vec![0; length];
-        let mut file = self.file.try_clone()?;
-        file.seek(SeekFrom::Start(start))?;
-        file.read_exact(&mut buffer)?;
+        self.file.read_exact_at(&mut buffer, start)?;
         Ok(buffer.into())
     }
 }

@@ -78,12 +78,11 @@ pub(crate) fn read(
     mut apply: impl FnMut(Block) -> Flow + Send,
 ) -> Result<(), InputError> {
     let whole = |message: String| InputError::whole(name, message);
-    let opened = File::open(path).and_then(|file| {
-        // The pages' headers are read, and checked, through a second handle before the reader
-        // reads the pages.
-        Ok((Bounded::new(file.try_clone()?)?, Bounded::new(file)?))
-    });
-    let (pages, file) = opened.map_err(|error| whole(format!("cannot open it: {error}")))?;
+    let file = File::open(path)
+        .and_then(Bounded::new)
+        .map_err(|error| whole(format!("cannot open it: {error}")))?;
+    // The pages' headers are read, and checked, before the reader reads the pages.
+    let pages = file.clone();
     let file_len = file.len();
     let reader = SerializedFileReader::new(file)
         .map_err(|error| whole(format!("is not a readable Parquet file: {error}")))?;
