@@ -6,6 +6,7 @@ mod error;
 mod from_pb;
 mod ingest;
 mod service;
+mod statements;
 mod stream_evaluation;
 mod to_pb;
 mod upload;
@@ -13,6 +14,7 @@ mod upload;
 pub use error::{ApiError, At, ERROR_DOMAIN, field_name, log_refusal};
 pub use ingest::Taken;
 pub use service::{BucketCounter, SlaService, Uncounted};
+pub use statements::{Statements, envelope};
 pub use stream_evaluation::StreamEvaluation;
 pub use upload::ClientGone;
 

@@ -12,6 +12,7 @@ use tracing::{Span, field};
 use super::error::{ApiError, log_refusal};
 use super::from_pb;
 use super::pb;
+use super::statements::Statements;
 use super::stream_evaluation::StreamEvaluation;
 use super::to_pb;
 use super::upload::{ClientGone, Upload};
@@ -38,7 +39,8 @@ impl BucketCounter for Uncounted {
     fn buckets(&self, _: Ingested) {}
 }
 
-/// The service: the loaded policies and calendars, the limits, and where buckets are counted.
+/// The service: the loaded policies and calendars, the limits, where buckets are counted, and
+/// what answers are signed with and recorded in ([`Statements`]; nothing by default).
 #[derive(Clone, Debug)]
 pub struct SlaService {
     policies: Arc<PolicyStore>,
@@ -47,6 +49,7 @@ pub struct SlaService {
     calls: CallLimits,
     budget: Arc<MemoryBudget>,
     counter: Arc<dyn BucketCounter>,
+    statements: Statements,
 }
 
 impl SlaService {
@@ -67,7 +70,14 @@ impl SlaService {
             calls,
             budget,
             counter,
+            statements: Statements::default(),
         }
+    }
+
+    /// The same service, signing and recording its answers with `statements`.
+    pub fn with_statements(mut self, statements: Statements) -> Self {
+        self.statements = statements;
+        self
     }
 
     /// The policy set a call starting now uses to its end, whatever reloads meanwhile.
@@ -101,7 +111,9 @@ impl SlaService {
         span.record("buckets_ignored", ingested.ignored);
         span.record("batches", evaluation.batches());
         outcome?;
-        evaluation.finish()
+        let ask = evaluation.ask();
+        let response = evaluation.finish()?;
+        self.statements.issue(&ask, response).await
     }
 
     /// Takes every message after the spec.
@@ -166,6 +178,12 @@ impl SlaService {
                     .with_timezone(&context.time_zone)
                     .date_naive();
                 let policy = versions.in_force_or_earliest(day);
+                classify::check_cause(policy, &outage).map_err(|error| {
+                    ApiError::invalid(
+                        format!("outages[{index}].policy_cause"),
+                        format!("outages[{index}]: {error}"),
+                    )
+                })?;
                 Ok(to_pb::verdict(&classify::classify(
                     policy, &outage, &context,
                 )))
@@ -229,6 +247,30 @@ impl pb::sla_evaluator_server::SlaEvaluator for SlaService {
         request: Request<Streaming<pb::EvaluateRequest>>,
     ) -> Result<Response<pb::EvaluateResponse>, Status> {
         respond(self.evaluate_stream(request).await)
+    }
+
+    #[tracing::instrument(skip_all, name = "GetSigningKeys")]
+    async fn get_signing_keys(
+        &self,
+        _request: Request<pb::GetSigningKeysRequest>,
+    ) -> Result<Response<pb::GetSigningKeysResponse>, Status> {
+        respond(Ok(self.statements.signing_keys()))
+    }
+
+    #[tracing::instrument(skip_all, name = "ListStatements")]
+    async fn list_statements(
+        &self,
+        request: Request<pb::ListStatementsRequest>,
+    ) -> Result<Response<pb::ListStatementsResponse>, Status> {
+        respond(self.statements.list(request.into_inner()).await)
+    }
+
+    #[tracing::instrument(skip_all, name = "GetStatement")]
+    async fn get_statement(
+        &self,
+        request: Request<pb::GetStatementRequest>,
+    ) -> Result<Response<pb::Statement>, Status> {
+        respond(self.statements.get(request.into_inner()).await)
     }
 
     #[tracing::instrument(skip_all, name = "ClassifyOutages", fields(policy_id = field::Empty))]

@@ -41,10 +41,13 @@ use self::spec::SpecArgs;
 use super::output::{self, Format, Summary};
 use super::target::TargetArgs;
 use super::{REFUSED, fail};
+use crate::api::Statements;
 use crate::catalogue::Catalogue;
 use crate::input::buckets::StdinCopy;
 use crate::input::{InputError, buckets, fees, outages};
 use crate::limits::Limits;
+use crate::statement::SigningKeys;
+use crate::store::{Open, Store};
 
 /// How many times a part may be split again before the run gives up: each split divides a
 /// part's subscriptions by up to 256.
@@ -78,6 +81,15 @@ pub struct EvaluateArgs {
     /// Where to evaluate, and the policies and calendars to evaluate (and print) with.
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Sign each answer with this Ed25519 key (PKCS#8 PEM), as a server with --signing-key does;
+    /// repeatable. In process only: a server signs with its own.
+    #[arg(long, value_name = "FILE", conflicts_with = "target")]
+    pub signing_key: Vec<PathBuf>,
+    /// Record each subscription's answer in this statement ledger (sqlite:PATH or a postgres://
+    /// URL), as a server with --statement-store does; each subscription's name then enters its
+    /// spec (and digest) as its subscription. In process only.
+    #[arg(long, value_name = "URL", conflicts_with = "target")]
+    pub statement_store: Option<String>,
     /// Output format: table on a terminal, json otherwise.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -215,6 +227,13 @@ pub async fn run(args: EvaluateArgs) -> ExitCode {
             })
         }
     };
+    let outcome = match outcome {
+        Ok(Ok((answers, retried))) => match issue(&args, answers).await {
+            Ok(answers) => Ok(Ok((answers, retried))),
+            Err(message) => return fail(&message),
+        },
+        other => other,
+    };
     match outcome {
         Ok(Ok((answers, retried))) => {
             let written = write_out(format, answers, retried, &policies, args.summary.as_deref());
@@ -246,7 +265,44 @@ fn plan(args: &EvaluateArgs, spec: crate::api::pb::EvaluationSpec) -> Result<Pla
         fees,
         outages,
         outages_name,
+        subscriptions_in_spec: args.statement_store.is_some(),
     })
+}
+
+/// Each answer signed and recorded as a server would, when `--signing-key` or
+/// `--statement-store` asks for it, once the whole run has succeeded: a refused input records
+/// nothing. The issued answers are kept as the run's were (in a temporary file past 32 MiB), so
+/// that a ledger failing half way prints nothing either.
+async fn issue(args: &EvaluateArgs, mut answers: Sorted) -> Result<Sorted, String> {
+    if args.signing_key.is_empty() && args.statement_store.is_none() {
+        return Ok(answers);
+    }
+    let keys = SigningKeys::from_files(&args.signing_key)
+        .map_err(|error| format!("--signing-key {error}"))?;
+    let store = match &args.statement_store {
+        Some(url) => Some(Arc::new(
+            Store::open(url, Open::Migrate)
+                .await
+                .map_err(|error| format!("--statement-store: {error}"))?,
+        )),
+        None => None,
+    };
+    let statements = Statements::new(keys, store);
+    let mut issued = Answers::new(args.temp_dir.as_deref());
+    while let Some(answer) = answers.next_answer() {
+        let (key, response) =
+            answer.map_err(|error| format!("cannot read an answer back: {error}"))?;
+        let response = statements
+            .issue_settled(response)
+            .await
+            .map_err(|error| error.to_string())?;
+        issued
+            .push(key, &response)
+            .map_err(|error| format!("cannot keep an answer: {error}"))?;
+    }
+    issued
+        .into_sorted()
+        .map_err(|error| format!("cannot keep an answer: {error}"))
 }
 
 /// Evaluates every subscription of the inputs: a pass over them as they are, then, when their
