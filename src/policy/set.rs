@@ -455,9 +455,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("im.toml"), BUILT_IN[0].1).unwrap();
         let set = PolicySet::load(Some(dir.path())).unwrap();
-        assert_eq!(set.len(), 5);
+        assert_eq!(set.len(), BUILT_IN.len());
         assert_eq!(set.versions("tencent-im").unwrap().len(), 1);
-        assert_eq!(set.files().count(), 5);
+        assert_eq!(set.files().count(), BUILT_IN.len());
     }
 
     #[test]
