@@ -483,11 +483,14 @@ fn check_policy_accepts_every_built_in_policy_and_summarises_it() {
     for (file, id) in files.iter().zip([
         "digitalocean-droplet",
         "google-cloud-functions",
+        "planetscale-dbaas",
+        "supabase-enterprise-platform",
         "tencent-ccc-cn",
         "tencent-ccc-intl",
         "tencent-im",
         "tencent-sms",
         "tencent-trtc",
+        "xata-pro",
     ]) {
         let text = std::fs::read_to_string(file).unwrap();
         let row = table
@@ -661,13 +664,25 @@ fn the_docs_cause_list_is_the_parsers() {
 fn the_docs_examples_pass_check_policy() {
     let files = Files::new();
     let examples = doc_examples(&files);
-    assert_eq!(examples.len(), 3);
+    assert_eq!(examples.len(), 5);
     let mut args = vec!["check-policy".to_string()];
     args.extend(examples.iter().map(|p| p.display().to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let table = stdout(sla(&args));
     assert!(
         table.contains("example-rtc") && table.contains("example-sms"),
+        "{table}"
+    );
+    // The examples of the methods of issue 24, with what check-policy says of them.
+    assert!(
+        table.contains("example-downtime-periods")
+            && table.contains("timeslices 1 min, bad: success_rate_below 90%, runs of 5+"),
+        "{table}"
+    );
+    assert!(
+        table.contains(
+            "mean error rate of 5-min intervals; service hours business days 08:00-20:00"
+        ),
         "{table}"
     );
     assert!(table.contains("example-public"), "{table}");
@@ -718,6 +733,62 @@ fn the_json_schema_rejects_broken_files() {
         .map(|(i, text)| files.write(&format!("broken-{i}.toml"), text))
         .collect();
     for (path, errors) in paths.iter().zip(schema_errors(&paths)) {
+        assert!(!errors.is_empty(), "{} passed the schema", path.display());
+    }
+}
+
+#[test]
+fn the_json_schema_knows_the_keys_of_the_measurement_methods() {
+    let files = Files::new();
+    let hours = "\n[service_hours]\ndays = \"business\"\nfrom = \"08:00\"\nto = \"20:00\"\n";
+    let mean = IM.replace(
+        "kind = \"timeslices\"\nslice_minutes = 1\nbad_slice = \"all_failed\"",
+        "kind = \"mean_error_rate\"\ninterval_minutes = 5",
+    );
+    assert_ne!(mean, IM, "IM's method table is where the test expects it");
+    let good = [
+        format!("{mean}{hours}"),
+        IM.replace(
+            "bad_slice = \"all_failed\"",
+            "bad_slice = \"all_failed\"\nmin_bad_run = 5",
+        ) + &hours
+            .replace("\"business\"", "[\"sat\", \"sun\"]")
+            .replace("20:00", "24:00"),
+    ];
+    let broken = [
+        mean.replace("interval_minutes = 5", "interval_minutes = 7"),
+        mean.replace(
+            "interval_minutes = 5",
+            "interval_minutes = 5\nmin_bad_run = 2",
+        ),
+        IM.replace(
+            "bad_slice = \"all_failed\"",
+            "bad_slice = \"all_failed\"\nmin_bad_run = 0",
+        ),
+        format!("{IM}{}", hours.replace("08:00", "8:00")),
+        format!("{IM}{}", hours.replace("\"business\"", "[\"monday\"]")),
+        format!(
+            "{IM}{}",
+            hours.replace("\"business\"", "[\"mon\", \"mon\"]")
+        ),
+        format!(
+            "{IM}{}",
+            hours.replace("to = \"20:00\"", "until = \"20:00\"")
+        ),
+    ];
+    let write = |prefix: &str, texts: &[String]| -> Vec<PathBuf> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| files.write(&format!("{prefix}-{i}.toml"), text))
+            .collect()
+    };
+    let good = write("good", &good);
+    let broken = write("broken", &broken);
+    for (path, errors) in good.iter().zip(schema_errors(&good)) {
+        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+    }
+    for (path, errors) in broken.iter().zip(schema_errors(&broken)) {
         assert!(!errors.is_empty(), "{} passed the schema", path.display());
     }
 }

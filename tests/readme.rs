@@ -19,6 +19,9 @@ fn readme() -> String {
 fn method_words(policy: &Policy) -> String {
     match policy.method {
         Method::Occurrences { .. } => "occurrences: failed / all".to_string(),
+        Method::MeanErrorRate { interval_minutes } => {
+            format!("mean error rate: {interval_minutes}-min intervals")
+        }
         Method::Timeslices {
             slice_minutes,
             bad_slice: TimesliceRule::AllFailed,

@@ -1,6 +1,7 @@
 //! The statement ledger on a real PostgreSQL, started by the test: two servers writing one chain
 //! at once (and starting, so migrating, at once), a row edited behind their backs caught by
-//! `verify-store`, and an answer that cannot be recorded refused with UNAVAILABLE.
+//! `verify-store`, an answer that cannot be recorded refused with UNAVAILABLE, and a PostgreSQL
+//! that takes only TLS reached with its certificate verified.
 // A failed unwrap in a test is a failed assertion, with a backtrace.
 #![allow(clippy::unwrap_used)]
 
@@ -13,6 +14,7 @@ use common::postgres::Postgres;
 use common::process::Binary;
 use common::requests::error_info;
 use common::statements::{acme_week, client, evaluate, key_pair};
+use common::tools::system_tool;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_servers_writing_one_postgresql_at_once_keep_one_chain() {
@@ -149,4 +151,125 @@ async fn an_answer_the_ledger_cannot_record_is_refused_unavailable() {
         .await
         .unwrap_err();
     assert_eq!(listing.code(), tonic::Code::Unavailable);
+}
+
+/// A CA and a server certificate it signed for 127.0.0.1, made with openssl in `dir`: returns
+/// the CA's certificate, the server's certificate and the server's key.
+fn certificates(dir: &std::path::Path) -> [std::path::PathBuf; 3] {
+    let path = |name: &str| dir.join(name);
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(system_tool("openssl"))
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"];
+    run(&[
+        &["req", "-x509", "-nodes", "-days", "2"],
+        &ec[..],
+        &[
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-subj",
+            "/CN=sla test CA",
+        ],
+    ]
+    .concat());
+    run(&[
+        &["req", "-nodes"],
+        &ec[..],
+        &[
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ]
+    .concat());
+    std::fs::write(path("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.pem",
+    ]);
+    [path("ca.pem"), path("server.pem"), path("server.key")]
+}
+
+/// `sslmode=require` (or libpq's `verify-full`) reaches a PostgreSQL that refuses plain
+/// connections, over TLS, and only when its certificate chains to `sslrootcert`: a ledger of money
+/// owed is never written to a server that could be anyone, nor in the clear.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_ledger_behind_tls_is_reached_only_with_a_verified_certificate() {
+    let files = Files::new();
+    let [ca, certificate, key] = certificates(files.dir());
+    let postgres = Postgres::start_tls_only(&certificate, &key);
+    postgres.create("ledger");
+    let url = |query: &str| {
+        format!(
+            "{}?application_name=sla-tls-test&{query}",
+            postgres.url("ledger")
+        )
+    };
+
+    // In the clear, the server's pg_hba refuses; with TLS but no root that signed its
+    // certificate, our side refuses.
+    let plain = refused(sla(&["verify-store", &url("sslmode=disable")]), 1);
+    assert!(plain.contains("no encryption"), "{plain}");
+    let untrusted = refused(sla(&["verify-store", &url("sslmode=require")]), 1);
+    assert!(
+        untrusted.contains("invalid peer certificate: UnknownIssuer"),
+        "{untrusted}"
+    );
+    let missing = refused(
+        sla(&[
+            "verify-store",
+            &url("sslmode=verify-full&sslrootcert=/nonexistent.pem"),
+        ]),
+        1,
+    );
+    assert!(
+        missing.contains("sslrootcert '/nonexistent.pem' cannot be read"),
+        "{missing}"
+    );
+    let typo = refused(sla(&["verify-store", &url("sslmode=always")]), 1);
+    assert!(typo.contains("sslmode 'always'"), "{typo}");
+
+    let trusted = url(&format!("sslmode=verify-full&sslrootcert={}", ca.display()));
+    let server = Binary::start(&["--statement-store", &trusted]);
+    let mut service = client(server.endpoint()).await;
+    let recorded = evaluate(&mut service, acme_week("acme", 14_410, None))
+        .await
+        .unwrap();
+    assert_eq!(recorded.record.unwrap().id, 1);
+    // PostgreSQL's own view of the server's session: encrypted.
+    let sessions = postgres.sql(
+        "ledger",
+        "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+         WHERE a.application_name = 'sla-tls-test'",
+    );
+    assert_eq!(sessions, ["t"]);
+    let said = stdout(sla(&["verify-store", &trusted]));
+    assert!(said.contains("chain intact"), "{said}");
 }

@@ -130,6 +130,9 @@ async fn run(args: Args) -> Result<(), String> {
         .ok_or_else(|| format!("no built-in policy {}", args.policy))?;
     let (slice, bound) = match policy.method {
         Method::Occurrences { .. } => (0, None),
+        Method::MeanErrorRate { .. } => {
+            return Err("the reference handles timeslices and occurrences only".into());
+        }
         Method::Timeslices {
             slice_minutes,
             bad_slice,

@@ -135,7 +135,14 @@ fn summary(set: &PolicySet, files: &[PathBuf]) -> Table {
             policy
                 .effective_from
                 .map_or_else(|| "(beginning)".to_string(), |d| d.to_string()),
-            method(&policy_message(policy)),
+            match &policy.service_hours {
+                None => method(&policy_message(policy)),
+                Some(hours) => format!(
+                    "{}; service hours {}",
+                    method(&policy_message(policy)),
+                    hours.describe()
+                ),
+            },
             match policy.standard_met_at {
                 crate::policy::Edge::AtLeast => format!("{}%", policy.standard),
                 crate::policy::Edge::Above => format!("above {}%", policy.standard),

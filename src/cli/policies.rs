@@ -77,13 +77,38 @@ pub(super) fn method(policy: &pb::Policy) -> String {
             } else {
                 format!(" {}%", t.success_rate_below_percent)
             };
-            format!("timeslices {} min, bad: {rule}{bound}", t.slice_minutes)
+            let run = if t.min_bad_run > 1 {
+                format!(", runs of {}+", t.min_bad_run)
+            } else {
+                String::new()
+            };
+            format!(
+                "timeslices {} min, bad: {rule}{bound}{run}",
+                t.slice_minutes
+            )
+        }
+        Some(pb::method::Kind::MeanErrorRate(m)) => {
+            format!("mean error rate of {}-min intervals", m.interval_minutes)
         }
         Some(pb::method::Kind::Occurrences(o)) => {
             format!("occurrences, min coverage {}%", o.min_coverage_percent)
         }
         None => String::new(),
     }
+}
+
+/// A policy's service hours in a few words: "business days 08:00-20:00", "sat, sun 00:00-24:00".
+fn service_hours(hours: &pb::ServiceHours) -> String {
+    let days = if hours.business_days {
+        "business days".to_string()
+    } else {
+        hours
+            .weekdays()
+            .map(|day| short(day.as_str_name(), "WEEKDAY_")[..3].to_lowercase())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!("{days} {}-{}", hours.start_time, hours.end_time)
 }
 
 fn list_table(policies: &[pb::Policy]) -> Table {
@@ -111,6 +136,9 @@ fn policy_table(policy: &pb::Policy) -> Table {
     row("id", policy.id.clone());
     row("name", policy.name.clone());
     row("method", method(policy));
+    if let Some(hours) = &policy.service_hours {
+        row("service hours", service_hours(hours));
+    }
     row("standard", standard(policy));
     row("zone", policy.default_time_zone.clone());
     row(

@@ -180,6 +180,19 @@ pub enum BucketError {
         /// The policy's slice.
         slice_minutes: u32,
     },
+    /// Under a method of slices (timeslices, mean error rate) with service hours, a bucket lies
+    /// wholly inside them or wholly outside.
+    #[error(
+        "the bucket from {start} to {end} crosses the {edge} edge of the policy's service hours"
+    )]
+    CrossesServiceHours {
+        /// The bucket's start.
+        start: DateTime<Utc>,
+        /// The bucket's end.
+        end: DateTime<Utc>,
+        /// The edge inside it: where service hours start or end.
+        edge: DateTime<Utc>,
+    },
     /// Each minute is measured once.
     #[error("the bucket from {start} to {end} overlaps a bucket already given")]
     Overlaps {
@@ -209,6 +222,7 @@ impl BucketError {
             | BucketError::NotOnAMinute { .. }
             | BucketError::CrossesServiceMonth { .. }
             | BucketError::CrossesSlice { .. }
+            | BucketError::CrossesServiceHours { .. }
             | BucketError::Overlaps { .. } => BucketField::Start,
         }
     }

@@ -32,6 +32,8 @@ pub(super) fn bound(
     Bound {
         bad_units,
         availability,
+        // Whether `availability` is exact is the method's to say (month_report sets it).
+        availability_inexact: false,
         standard_met: policy.meets_standard(availability),
         tier,
         compensation_percent: tier.map_or(Percent::ZERO, |(_, tier)| tier.fee_percent),

@@ -11,6 +11,7 @@ use super::month_report::{self, KeptOutage};
 use super::months::{SECONDS_PER_MINUTE, ServiceMonth};
 use super::placement::Placer;
 use super::report::{MonthReport, Provenance, Report};
+use super::service_hours::MonthHours;
 use super::spec::{EvaluationSpec, SpecError};
 use super::term::Term;
 use crate::classify::{self, Outage, OutageVerdict};
@@ -76,7 +77,16 @@ impl Evaluation {
             .map(|(month, version)| {
                 let minutes = u32::try_from(month.clock_minutes())
                     .expect("a month has far fewer than 2^32 minutes");
-                MonthLedger::for_method(version.method, minutes)
+                let ledger = MonthLedger::for_method(version.method, minutes);
+                match &version.service_hours {
+                    Some(rule) => ledger.with_hours(MonthHours::of(
+                        rule,
+                        month,
+                        term.time_zone(),
+                        &term.context.calendar,
+                    )),
+                    None => ledger,
+                }
             })
             .collect();
         Evaluation {
@@ -271,17 +281,10 @@ impl Evaluation {
 
     /// Closes every month and computes the report.
     pub fn finish(self) -> Report {
-        let months: Vec<MonthReport> = (0..self.term.months.len())
-            .map(|index| {
-                month_report::build(
-                    &self.term,
-                    index,
-                    &self.ledgers[index],
-                    &self.outages,
-                    self.placer.minutes_before_horizon(index),
-                )
-            })
-            .collect();
+        let months: Vec<MonthReport> =
+            month_report::build_all(&self.term, &self.ledgers, &self.outages, |index| {
+                self.placer.minutes_before_horizon(index)
+            });
         let provenance = Provenance {
             engine_version: env!("CARGO_PKG_VERSION").to_string(),
             policy_revision: self.term.revisions(),

@@ -8,26 +8,40 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use fixedbitset::FixedBitSet;
 
-use super::ledger::Counts;
+use super::ledger::{Counts, MonthLedger};
 use super::months::ServiceMonth;
 use super::report::{Evidence, ExcludedInterval, Gap, Listed, UnavailableInterval};
 use super::tally::BadUnit;
 use crate::policy::Fraction;
 
 /// A month's evidence: its unavailable units merged into intervals, what each excluded outage took
-/// out (see [`excluded`]), and the gaps in its data before minute `elapsed`; at most `max` of each.
+/// out (see [`excluded`]), the gaps in its data before minute `elapsed` (inside the ledger's
+/// service hours, when it has them), and the runs of bad slices too short to count; at most
+/// `max` of each.
 pub(super) fn of_month(
     month: &ServiceMonth,
     unavailable_units: &[BadUnit],
+    short_runs: &[BadUnit],
     exclusions: impl IntoIterator<Item = (usize, String, DateTime<Utc>, DateTime<Utc>, u64)>,
-    covered: &FixedBitSet,
+    ledger: &MonthLedger,
     elapsed: usize,
     max: usize,
 ) -> Evidence {
+    let gaps = match ledger.hours() {
+        None => gaps(month, ledger.covered(), elapsed, max),
+        Some(hours) => {
+            // A minute outside service hours is never missing: it would count for nothing.
+            let mut known = hours.minutes().clone();
+            known.toggle_range(..);
+            known.union_with(ledger.covered());
+            gaps(month, &known, elapsed, max)
+        }
+    };
     Evidence {
         unavailable: unavailable(month, unavailable_units, max),
         excluded: excluded(month, exclusions, max),
-        gaps: gaps(month, covered, elapsed, max),
+        gaps,
+        short_runs: unavailable(month, short_runs, max),
     }
 }
 

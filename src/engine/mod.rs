@@ -13,6 +13,7 @@
 //! | tiers, payout and the money they are paid in | [`compensation`] |
 //! | the month's status, and what its missing data could change | `status` |
 //! | the intervals behind the figures | `evidence` |
+//! | which minutes of a month lie inside its policy's service hours | `service_hours` |
 //! | the input digest | `digest` |
 //! | claim windows | [`claim_window`] |
 
@@ -27,6 +28,7 @@ mod month_report;
 pub mod months;
 mod placement;
 mod report;
+mod service_hours;
 mod spec;
 mod status;
 mod tally;
@@ -40,7 +42,8 @@ pub use evaluation::{Evaluation, OutageError};
 pub use months::ServiceMonth;
 pub use report::{
     Bound, Budget, ClaimWindow, Coverage, Evidence, ExcludedInterval, Gap, Listed, MonthReport,
-    MonthStatus, Note, NoteKind, Payout, Provenance, Report, TierBudget, UnavailableInterval, Unit,
+    MonthServiceHours, MonthStatus, Note, NoteKind, Payout, Provenance, Report, TierBudget,
+    UnavailableInterval, Unit,
 };
 pub use spec::{AmountProblem, EvaluationSpec, FeeField, MonthlyFee, SpecError, check_amount};
 pub use term::Term;

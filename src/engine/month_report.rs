@@ -8,23 +8,54 @@ use super::compensation;
 use super::evidence;
 use super::ledger::MonthLedger;
 use super::months::{SECONDS_PER_MINUTE, ServiceMonth};
-use super::report::{Bound, Coverage, MonthReport};
+use super::report::{Bound, Coverage, MonthReport, MonthServiceHours};
 use super::status::{self, Standing};
-use super::tally::{self, Closed, Closing, Exclusion};
+use super::tally::{self, Closed, Closing, Exclusion, RunCarry};
 use super::term::Term;
 use crate::classify::{OutageVerdict, OutageWindow, Verdict};
 
 /// An outage as the evaluation keeps it: its window and how it was classified.
 pub(super) type KeptOutage = (OutageWindow, OutageVerdict);
 
+/// Every month of the term: `ledgers` are what each remembers of its buckets, `outages` every
+/// outage of the evaluation, and `elapsed(i)` month `i`'s clock minutes before `as_of`. A month is
+/// built from its own ledger, and from its neighbours' only the runs of bad slices that cross into
+/// it (`tally::carries`).
+pub(super) fn build_all(
+    term: &Term,
+    ledgers: &[MonthLedger],
+    outages: &[KeptOutage],
+    elapsed: impl Fn(usize) -> usize,
+) -> Vec<MonthReport> {
+    let runs_needed = term
+        .month_policies
+        .iter()
+        .any(|policy| policy.method.min_bad_run() > 1);
+    let carries = tally::carries(ledgers, &elapsed, runs_needed);
+    (0..term.months.len())
+        .map(|index| {
+            build(
+                term,
+                index,
+                &ledgers[index],
+                outages,
+                elapsed(index),
+                carries[index],
+            )
+        })
+        .collect()
+}
+
 /// Month `index` of the term: `ledger` is what it remembers of its buckets, `outages` every outage
-/// of the evaluation, and `elapsed` its clock minutes before `as_of`.
-pub(super) fn build(
+/// of the evaluation, `elapsed` its clock minutes before `as_of`, and `runs` the runs of bad
+/// slices reaching into it from its neighbours.
+fn build(
     term: &Term,
     index: usize,
     ledger: &MonthLedger,
     outages: &[KeptOutage],
     elapsed: usize,
+    runs: RunCarry,
 ) -> MonthReport {
     let month = &term.months[index];
     let policy = &term.month_policies[index];
@@ -36,6 +67,7 @@ pub(super) fn build(
         zone: term.time_zone(),
         exclusions: &touching.exclusions,
         elapsed,
+        runs,
     };
     let closed = tally::close(ledger, &closing, &mut notes);
     let Bounds {
@@ -58,6 +90,7 @@ pub(super) fn build(
             contract: &contract,
             worst_case: worst_case.as_ref(),
             min_coverage: policy.method.min_coverage(),
+            service_hours: ledger.hours().is_some(),
             as_of: term.as_of,
             month,
         },
@@ -75,11 +108,21 @@ pub(super) fn build(
     let evidence = evidence::of_month(
         month,
         &closed.tally.unavailable,
+        &closed.tally.short_runs,
         excluded,
-        ledger.covered(),
+        ledger,
         elapsed,
         term.max_intervals as usize,
     );
+    let service_hours = ledger.hours().map(|hours| MonthServiceHours {
+        periods: hours
+            .periods()
+            .iter()
+            .map(|period| (minute(month, period.start), minute(month, period.end)))
+            .collect(),
+        minutes: hours.len(),
+        covered_minutes: closed.tally.covered_minutes,
+    });
 
     let Closed {
         tally,
@@ -91,6 +134,7 @@ pub(super) fn build(
     let Bound {
         bad_units,
         availability,
+        availability_inexact,
         standard_met,
         tier,
         compensation_percent,
@@ -108,6 +152,7 @@ pub(super) fn build(
         excluded_units: tally.excluded,
         availability_percent: availability.truncated_percent(),
         availability,
+        availability_inexact,
         standard_met,
         tier,
         compensation_percent,
@@ -115,17 +160,24 @@ pub(super) fn build(
         payout,
         claim_window: term.claim_windows[index],
         coverage: Coverage {
-            covered_minutes: tally.covered_minutes,
+            covered_minutes: ledger.covered().count_ones(..) as u64,
             minutes: month.clock_minutes(),
         },
         outages: touching.all,
         notes,
-        elapsed_minutes: tally.elapsed_minutes,
+        elapsed_minutes: elapsed.min(ledger.covered().len()) as u64,
         worst_case,
         budget,
         evidence,
         slices_under_min_attempts: tally.slices_under_min_attempts,
+        bad_slices_in_short_runs: tally.short_run_slices,
+        service_hours,
     }
+}
+
+/// The instant `minute` clock minutes into the month.
+fn minute(month: &ServiceMonth, minute: u32) -> chrono::DateTime<chrono::Utc> {
+    month.start + chrono::TimeDelta::minutes(i64::from(minute))
 }
 
 /// The outages whose window touches a month.
@@ -192,8 +244,9 @@ struct Bounds {
 
 impl Bounds {
     fn of(term: &Term, index: usize, closed: &Closed) -> Self {
-        let bound = |reading: tally::Reading| {
-            compensation::bound(
+        let bound = |reading: tally::Reading| Bound {
+            availability_inexact: reading.inexact,
+            ..compensation::bound(
                 &term.month_policies[index],
                 reading.bad_units,
                 reading.availability,

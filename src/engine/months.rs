@@ -102,7 +102,14 @@ pub fn service_months(
 /// The instant a local day begins. Where midnight falls into a clock change's gap, the day begins
 /// when the clock resumes; where it is ambiguous, at the earlier of the two.
 pub fn local_midnight(zone: Tz, day: NaiveDate) -> DateTime<Utc> {
-    let mut local = day.and_time(NaiveTime::MIN);
+    local_time(zone, day, 0)
+}
+
+/// The instant `minute` minutes after midnight on `day` in `zone` (1440: the next day's
+/// midnight): its earliest occurrence when a clock change repeats it, the first minute after the
+/// gap when one skips it.
+pub fn local_time(zone: Tz, day: NaiveDate, minute: u32) -> DateTime<Utc> {
+    let mut local = day.and_time(NaiveTime::MIN) + TimeDelta::minutes(i64::from(minute));
     // No zone has skipped more than a day (Samoa, 2011-12-30), so two days of minutes suffice.
     for _ in 0..=2 * MINUTES_PER_DAY {
         if let Some(instant) = zone.from_local_datetime(&local).earliest() {
@@ -110,7 +117,7 @@ pub fn local_midnight(zone: Tz, day: NaiveDate) -> DateTime<Utc> {
         }
         local += TimeDelta::minutes(1);
     }
-    unreachable!("{zone} has no valid local time within two days after {day}")
+    unreachable!("{zone} has no valid local time within two days after {day} + {minute} min")
 }
 
 /// The day after `day`, which lies well inside chrono's range.

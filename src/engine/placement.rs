@@ -20,7 +20,8 @@ pub(super) struct Placer {
     month_starts: Vec<i64>,
     /// The instant after the term's last month.
     term_end: i64,
-    /// The policy's slice under timeslices; `None` under occurrences.
+    /// The policy's slice under timeslices, its interval under mean error rate; `None` under
+    /// occurrences.
     slice_minutes: Option<u32>,
     /// Buckets starting at or after this instant (the evaluation's `as_of`, rounded up to its
     /// second) are ignored.
@@ -46,10 +47,7 @@ impl Placer {
             horizon,
             month_starts: months.iter().map(|m| m.start.timestamp()).collect(),
             term_end: months.last().map_or(0, |m| m.end.timestamp()),
-            slice_minutes: match method {
-                Method::Timeslices { slice_minutes, .. } => Some(slice_minutes),
-                Method::Occurrences { .. } => None,
-            },
+            slice_minutes: method.slice_minutes(),
             cursor: 0,
         }
     }
@@ -165,6 +163,13 @@ impl Placer {
                         + i64::from(slice_start_minute) * SECONDS_PER_MINUTE,
                 ),
                 slice_minutes,
+            },
+            Misfit::CrossesServiceHours { edge_minute } => BucketError::CrossesServiceHours {
+                start: instant(start),
+                end: instant(end),
+                edge: instant(
+                    self.month_starts[slot.month] + i64::from(edge_minute) * SECONDS_PER_MINUTE,
+                ),
             },
             Misfit::Overlaps => BucketError::Overlaps {
                 start: instant(start),

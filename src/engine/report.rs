@@ -61,6 +61,9 @@ pub enum Unit {
     Minutes,
     /// Occurrences: requests, messages or calls.
     Events,
+    /// Mean error rate: millionths of one interval's requests failing (one interval at an error
+    /// rate of 0.0001%); 10,000 are one interval at 1%, 1,000,000 one interval at 100%.
+    IntervalPpm,
 }
 
 /// A month at a glance.
@@ -96,14 +99,19 @@ pub struct MonthReport {
     pub status: MonthStatus,
     /// What the units count.
     pub unit: Unit,
-    /// Timeslices: the contract's minutes (days × 1440). Occurrences: events counted.
+    /// Timeslices: the contract's minutes (days × 1440). Occurrences: events counted. Mean error
+    /// rate: the month's intervals × 1,000,000.
     pub total_units: u64,
-    /// Unavailable minutes or failed events that count.
+    /// Unavailable minutes, failed events, or millionths of an interval of error (rounded up)
+    /// that count.
     pub bad_units: u64,
-    /// Minutes or events an excluded outage took out.
+    /// Minutes or events an excluded outage took out (mean error rate: requests).
     pub excluded_units: u64,
-    /// Exact availability.
+    /// Exact availability, or when `availability_inexact` a stand-in that compares with every
+    /// bound a policy can state exactly as the exact value does.
     pub availability: Fraction,
+    /// The exact availability does not fit two 64-bit counts (mean error rate).
+    pub availability_inexact: bool,
     /// `availability` as a percentage truncated to four places.
     pub availability_percent: String,
     /// Availability is at or above the policy's standard.
@@ -137,6 +145,21 @@ pub struct MonthReport {
     /// Timeslices: slices with some attempts but fewer than the policy's `min_attempts`, judged
     /// available whatever failed in them. 0 under occurrences.
     pub slices_under_min_attempts: u64,
+    /// Timeslices with `min_bad_run`: bad slices in runs too short to count, judged available.
+    pub bad_slices_in_short_runs: u64,
+    /// The month's service hours, when the policy has them.
+    pub service_hours: Option<MonthServiceHours>,
+}
+
+/// What of a month lay inside its policy's service hours.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MonthServiceHours {
+    /// Each stretch of service hours, in order, merged where one ends as the next begins.
+    pub periods: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Clock minutes inside them.
+    pub minutes: u64,
+    /// Of those, the ones some bucket covered.
+    pub covered_minutes: u64,
 }
 
 /// A month's figures under one reading of its data.
@@ -144,8 +167,10 @@ pub struct MonthReport {
 pub struct Bound {
     /// Unavailable minutes or failed events that count.
     pub bad_units: u64,
-    /// Exact availability.
+    /// Exact availability, or a stand-in when `availability_inexact` (see [`MonthReport`]).
     pub availability: Fraction,
+    /// The exact availability does not fit two 64-bit counts.
+    pub availability_inexact: bool,
     /// Availability is at or above the standard.
     pub standard_met: bool,
     /// The tier earned (1-based) when the standard was not met.
@@ -186,8 +211,11 @@ pub struct Evidence {
     pub unavailable: Listed<UnavailableInterval>,
     /// What each excluded outage touching the month took out.
     pub excluded: Listed<ExcludedInterval>,
-    /// Minutes before `as_of` no bucket covered, merged.
+    /// Minutes before `as_of` no bucket covered, merged (inside service hours, when the policy
+    /// has them).
     pub gaps: Listed<Gap>,
+    /// Timeslices with `min_bad_run`: the runs of bad slices too short to count.
+    pub short_runs: Listed<UnavailableInterval>,
 }
 
 /// At most a fixed number of items, and how many there were in all.
@@ -340,6 +368,12 @@ pub enum NoteKind {
     DataGaps,
     /// The claim window was counted in a year the calendar does not know: Monday to Friday.
     CalendarOutOfRange,
+    /// Bad slices in runs shorter than the policy's `min_bad_run` did not count.
+    ShortBadRuns,
+    /// A run of bad slices crossing the month's boundary was judged whole.
+    RunAcrossMonths,
+    /// The month has no service hours: nothing in it counts.
+    NoServiceHours,
     /// The month's amount did not reach the policy's minimum credit, so nothing is paid.
     BelowMinAmount,
     /// The tier's amount passed the policy's cap and was cut to it.

@@ -21,6 +21,8 @@ pub(super) struct Standing<'a> {
     /// Without a worst case (occurrences): the share of minutes that must have data, below which
     /// the month is undecided.
     pub(super) min_coverage: Option<Percent>,
+    /// The policy has service hours: the minutes without data counted are those inside them.
+    pub(super) service_hours: bool,
     /// The evaluation's `as_of`: a month ending after it is in progress.
     pub(super) as_of: DateTime<Utc>,
     /// The month whose status this is.
@@ -37,6 +39,7 @@ pub(super) fn status(standing: &Standing<'_>, notes: &mut Vec<Note>) -> MonthSta
         contract,
         worst_case,
         min_coverage,
+        service_hours,
         as_of,
         month,
     } = standing;
@@ -68,6 +71,11 @@ pub(super) fn status(standing: &Standing<'_>, notes: &mut Vec<Note>) -> MonthSta
             *worst_case,
             *min_coverage,
             undecided,
+            if *service_hours {
+                " of service hours"
+            } else {
+                ""
+            },
         ));
     }
     let in_progress = month.end > *as_of;
@@ -99,7 +107,8 @@ pub(super) fn status(standing: &Standing<'_>, notes: &mut Vec<Note>) -> MonthSta
 }
 
 /// What the minutes without data mean for the month: the reading that counts them available, and
-/// whether they could have changed the result.
+/// whether they could have changed the result. `scope` says which minutes were counted: all of
+/// them (""), or those " of service hours".
 fn silence_note(
     silent: u64,
     coverage: Fraction,
@@ -107,11 +116,12 @@ fn silence_note(
     worst_case: Option<&Bound>,
     min_coverage: Option<Percent>,
     undecided: bool,
+    scope: &str,
 ) -> Note {
     let reading = "docs/contract-readings.md, \"Silence never passes unnoticed\"";
     let text = match (worst_case, min_coverage, undecided) {
         (Some(worst), _, true) => format!(
-            "{silent} minute(s) before as_of had no data (coverage {}%). The contract counts them \
+            "{silent} minute(s){scope} before as_of had no data (coverage {}%). The contract counts them \
              available: {}%{}. Had they all been unavailable: {}%{}. The data cannot decide this \
              month ({reading}).",
             coverage.truncated_percent(),
@@ -121,7 +131,7 @@ fn silence_note(
             standing(worst)
         ),
         (Some(worst), _, false) => format!(
-            "{silent} minute(s) before as_of had no data (coverage {}%). Even had they all been \
+            "{silent} minute(s){scope} before as_of had no data (coverage {}%). Even had they all been \
              unavailable ({}%) the month would read{}, so they cannot change its result \
              ({reading}).",
             coverage.truncated_percent(),
@@ -129,13 +139,13 @@ fn silence_note(
             standing(worst)
         ),
         (None, Some(minimum), true) => format!(
-            "Only {}% of the month's minutes before as_of had data ({silent} without), below the \
+            "Only {}% of the month's minutes{scope} before as_of had data ({silent} without), below the \
              policy's minimum coverage of {minimum}%: the events of the missing minutes cannot be \
              known, so the data cannot decide this month ({reading}).",
             coverage.truncated_percent()
         ),
         (None, minimum, _) => format!(
-            "{silent} minute(s) before as_of had no data (coverage {}%{}); only the events \
+            "{silent} minute(s){scope} before as_of had no data (coverage {}%{}); only the events \
              measured are counted ({reading}).",
             coverage.truncated_percent(),
             minimum.map_or(String::new(), |m| format!(", at least the policy's {m}%"))

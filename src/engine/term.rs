@@ -18,7 +18,7 @@ use super::report::ClaimWindow;
 use super::spec::{EvaluationSpec, FeeField, MonthlyFee, SpecError, check_amount};
 use crate::classify::Context;
 use crate::limits::Limits;
-use crate::policy::{CompensationForm, Method, Policy, PolicyVersions};
+use crate::policy::{CompensationForm, Policy, PolicyVersions};
 
 /// A validated term: what every month of the evaluation is measured and paid against.
 #[derive(Clone, Debug)]
@@ -93,10 +93,7 @@ impl Term {
         }
         let zone: Tz = time_zone.unwrap_or(policy.time_zone);
         let months = service_months(policy.service_month, first_day, last_day, zone);
-        let slice_minutes = match policy.method {
-            Method::Timeslices { slice_minutes, .. } => slice_minutes,
-            Method::Occurrences { .. } => 1,
-        };
+        let slice_minutes = policy.method.slice_minutes().unwrap_or(1);
         let slice_seconds = i64::from(slice_minutes) * SECONDS_PER_MINUTE;
         if let Some(month) = months
             .iter()
@@ -167,9 +164,10 @@ impl Term {
     pub fn ledger_bytes(&self) -> u64 {
         self.months
             .iter()
-            .map(|month| {
+            .zip(&self.month_policies)
+            .map(|(month, version)| {
                 let minutes = u32::try_from(month.clock_minutes()).unwrap_or(u32::MAX);
-                MonthLedger::empty_bytes(self.policy.method, minutes)
+                MonthLedger::empty_bytes(version.method, minutes, version.service_hours.is_some())
             })
             .sum()
     }

@@ -6,6 +6,7 @@
 mod clause;
 mod file;
 mod percent;
+mod service_hours;
 mod set;
 mod store;
 mod terms;
@@ -14,11 +15,12 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 
 pub use clause::{
-    Cause, CauseId, Clause, Comparison, Condition, NoticeRequirement, PolicyCause, SurgeMetric,
-    SurgeRule, SurgeThreshold,
+    Cause, CauseId, Clause, Comparison, Condition, NoticeRequirement, PolicyCause,
+    ProviderNoticeRule, SurgeMetric, SurgeRule, SurgeThreshold,
 };
 pub use file::PolicyFileError;
 pub use percent::{Fraction, Percent, PercentError};
+pub use service_hours::{ServiceDays, ServiceHours};
 pub use set::{LoadError, LoadedVersion, PolicySet, PolicyVersions};
 pub use store::PolicyStore;
 pub use terms::{ClaimCloses, ClaimOpens, ClaimWindowRule, Edge, MinAmount, TierBounds, UpperEdge};
@@ -46,6 +48,8 @@ pub struct Policy {
     pub calendar: Option<String>,
     /// How availability is measured.
     pub method: Method,
+    /// The hours availability is promised in; `None`: every minute of every day.
+    pub service_hours: Option<ServiceHours>,
     /// Availability at or above this meets the SLA; below it earns compensation.
     pub standard: Percent,
     /// Whether a month exactly at the standard meets it (`AtLeast`, the default) or misses it.
@@ -105,12 +109,21 @@ pub enum Method {
         /// Fewest attempts a slice needs to be judged: one with fewer (in total) is available
         /// whatever failed in it (GCP-style). At least 1, which judges every slice with an attempt.
         min_attempts: u32,
+        /// Fewest consecutive bad slices that count (Google's "Downtime Period"): a shorter run of
+        /// bad slices is available. At least 1, which counts every bad slice.
+        min_bad_run: u32,
     },
     /// Failed events over all events of the month.
     Occurrences {
         /// The share of a month's minutes that must have data for its events to decide it: the
         /// volume of missing minutes cannot be known, so no worst case can be computed.
         min_coverage: Percent,
+    },
+    /// 100% minus the mean of the error rates (`failed / total`) of every interval of the month,
+    /// an interval without requests at 0% (Amazon S3's five-minute periods, Azure's hours).
+    MeanErrorRate {
+        /// Interval length in minutes; divides an hour.
+        interval_minutes: u32,
     },
 }
 
@@ -120,8 +133,28 @@ impl Method {
     /// that can, whose worst case decides instead (timeslices).
     pub fn min_coverage(&self) -> Option<Percent> {
         match *self {
-            Method::Timeslices { .. } => None,
+            Method::Timeslices { .. } | Method::MeanErrorRate { .. } => None,
             Method::Occurrences { min_coverage } => Some(min_coverage),
+        }
+    }
+
+    /// The stretch of time a bucket must divide and stay inside, in minutes: the timeslices
+    /// slice, or the mean-error-rate interval; `None` under occurrences, whose buckets may be of
+    /// any whole number of minutes.
+    pub fn slice_minutes(&self) -> Option<u32> {
+        match *self {
+            Method::Timeslices { slice_minutes, .. } => Some(slice_minutes),
+            Method::MeanErrorRate { interval_minutes } => Some(interval_minutes),
+            Method::Occurrences { .. } => None,
+        }
+    }
+
+    /// Fewest consecutive bad slices that count: 1 (every bad slice) except under a timeslices
+    /// policy that sets `min_bad_run`.
+    pub fn min_bad_run(&self) -> u32 {
+        match *self {
+            Method::Timeslices { min_bad_run, .. } => min_bad_run.max(1),
+            Method::Occurrences { .. } | Method::MeanErrorRate { .. } => 1,
         }
     }
 }

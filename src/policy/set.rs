@@ -13,7 +13,7 @@ use super::{Method, Policy};
 
 /// The built-in policies, embedded so the binary needs no files at run time: the Tencent ones in the
 /// order of the seed documents 000 to 004, then the library of public SLAs by provider.
-const BUILT_IN: [(&str, &str); 7] = [
+const BUILT_IN: [(&str, &str); 10] = [
     (
         "policies/tencent-im.toml",
         include_str!("../../policies/tencent-im.toml"),
@@ -41,6 +41,18 @@ const BUILT_IN: [(&str, &str); 7] = [
     (
         "policies/google-cloud-functions.toml",
         include_str!("../../policies/google-cloud-functions.toml"),
+    ),
+    (
+        "policies/planetscale-dbaas.toml",
+        include_str!("../../policies/planetscale-dbaas.toml"),
+    ),
+    (
+        "policies/supabase-enterprise-platform.toml",
+        include_str!("../../policies/supabase-enterprise-platform.toml"),
+    ),
+    (
+        "policies/xata-pro.toml",
+        include_str!("../../policies/xata-pro.toml"),
     ),
 ];
 
@@ -368,7 +380,7 @@ fn check_versions(first: &LoadedVersion, second: &LoadedVersion) -> Result<(), L
             l2.time_zone,
         ),
         (
-            "method kind and slice_minutes",
+            "method kind and slice_minutes (interval_minutes)",
             method_shape(a) != method_shape(b),
             l1.method,
             l2.method,
@@ -388,12 +400,14 @@ fn check_versions(first: &LoadedVersion, second: &LoadedVersion) -> Result<(), L
     Ok(())
 }
 
-/// What of a method decides how buckets are folded: its kind and slice length.
-fn method_shape(policy: &Policy) -> Option<u32> {
-    match policy.method {
-        Method::Timeslices { slice_minutes, .. } => Some(slice_minutes),
-        Method::Occurrences { .. } => None,
-    }
+/// What of a method decides how buckets are folded: its kind and slice (or interval) length.
+fn method_shape(policy: &Policy) -> (&'static str, Option<u32>) {
+    let kind = match policy.method {
+        Method::Timeslices { .. } => "timeslices",
+        Method::Occurrences { .. } => "occurrences",
+        Method::MeanErrorRate { .. } => "mean_error_rate",
+    };
+    (kind, policy.method.slice_minutes())
 }
 
 #[cfg(test)]
@@ -413,7 +427,10 @@ mod tests {
                 "tencent-trtc",
                 "tencent-ccc-cn",
                 "digitalocean-droplet",
-                "google-cloud-functions"
+                "google-cloud-functions",
+                "planetscale-dbaas",
+                "supabase-enterprise-platform",
+                "xata-pro"
             ]
         );
     }

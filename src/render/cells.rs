@@ -37,18 +37,24 @@ pub(super) enum State {
     NoData,
     /// Measured and not unavailable.
     Good,
+    /// Outside the policy's service hours: nothing there counts.
+    OutsideHours,
     /// At or after `as_of`: not evaluated yet.
     AfterAsOf,
 }
 
+/// How many states there are.
+const STATES: usize = 7;
+
 impl State {
     /// Every state, in precedence order.
-    pub(super) const ALL: [State; 6] = [
+    pub(super) const ALL: [State; STATES] = [
         State::Bad,
         State::NotListed,
         State::Excluded,
         State::NoData,
         State::Good,
+        State::OutsideHours,
         State::AfterAsOf,
     ];
 
@@ -60,12 +66,14 @@ impl State {
             State::Excluded => "excluded",
             State::NoData => "no-data",
             State::Good => "good",
+            State::OutsideHours => "outside-hours",
             State::AfterAsOf => "after-as-of",
         }
     }
 
-    /// Its words, for the legend and the tooltips. Under the occurrences method an "unavailable"
-    /// interval is a run of buckets that carried failures, and it is named so.
+    /// Its words, for the legend and the tooltips. Under occurrences an "unavailable" interval is
+    /// a run of buckets that carried failures, under mean error rate of intervals that had some,
+    /// and it is named so.
     pub(super) fn label(self, events: bool) -> &'static str {
         match self {
             State::Bad if events => "Had failures",
@@ -74,6 +82,7 @@ impl State {
             State::Excluded => "Excluded",
             State::NoData => "No data",
             State::Good => "Available",
+            State::OutsideHours => "Outside service hours",
             State::AfterAsOf => "After as of",
         }
     }
@@ -92,7 +101,7 @@ pub(super) struct Cell {
     /// The worst state of its minutes.
     pub(super) state: State,
     /// Its minutes in each state, indexed like [`State::ALL`].
-    pub(super) minutes: [u32; 6],
+    pub(super) minutes: [u32; STATES],
 }
 
 /// One local day: a row of cells.
@@ -110,7 +119,7 @@ pub(super) struct Hours {
     /// The days, in order.
     pub(super) days: Vec<Day>,
     /// Cells in each state, indexed like [`State::ALL`].
-    pub(super) counts: [u64; 6],
+    pub(super) counts: [u64; STATES],
 }
 
 impl Hours {
@@ -152,7 +161,7 @@ pub(super) fn hours(month: &pb::MonthReport, zone: Tz) -> Result<Hours, &'static
         .collect();
     let (begin, end) = (bounds[0], bounds[dates.len()]);
     let states = minute_states(month, begin, minutes_between(begin, end));
-    let mut counts = [0; 6];
+    let mut counts = [0; STATES];
     let days = dates
         .iter()
         .zip(bounds.windows(2))
@@ -180,7 +189,7 @@ fn day_cells(
         let next = (at + TimeDelta::hours(1)).min(end);
         let from = minute_floor(begin, at).min(states.len());
         let to = minute_ceil(begin, next).min(states.len());
-        let mut minutes = [0; 6];
+        let mut minutes = [0; STATES];
         for state in &states[from..to] {
             minutes[state.index()] += 1;
         }
@@ -200,7 +209,8 @@ fn day_cells(
     cells
 }
 
-/// What each of the month's `total` minutes was, from the evidence lists and `elapsed_minutes`.
+/// What each of the month's `total` minutes was, from the evidence lists, `elapsed_minutes` and
+/// the month's service hours (a month without them has no minute outside).
 fn minute_states(month: &pb::MonthReport, begin: DateTime<Utc>, total: usize) -> Vec<State> {
     let missing = pb::Evidence::default();
     let evidence = month.evidence.as_ref().unwrap_or(&missing);
@@ -256,11 +266,17 @@ fn minute_states(month: &pb::MonthReport, begin: DateTime<Utc>, total: usize) ->
             .last()
             .map(|i| span(i.start.as_ref(), i.end.as_ref()).end),
     );
+    let mut outside = vec![month.service_hours.is_some(); total];
+    for period in month.service_hours.iter().flat_map(|hours| &hours.periods) {
+        outside[span(period.start.as_ref(), period.end.as_ref())].fill(false);
+    }
     let elapsed = usize::try_from(month.elapsed_minutes).unwrap_or(usize::MAX);
     (0..total)
         .map(|m| {
             if m >= elapsed {
                 State::AfterAsOf
+            } else if outside[m] {
+                State::OutsideHours
             } else if bad[m] {
                 State::Bad
             } else if m >= unavailable_known {
@@ -360,7 +376,7 @@ mod tests {
         let april = hours(&month("2024-04-01", "2024-04-30", Some(evidence)), zone).unwrap();
         let cell = &april.days[1].cells[10];
         assert_eq!(cell.state, State::Bad);
-        assert_eq!(cell.minutes, [1, 0, 0, 30, 29, 0]);
+        assert_eq!(cell.minutes, [1, 0, 0, 30, 29, 0, 0]);
         assert_eq!(count(&april), [(State::Bad, 1), (State::Good, 719)]);
     }
 
@@ -399,6 +415,27 @@ mod tests {
         let hours = hours(&april, Tz::UTC).unwrap();
         // 00:00-01:00 and 01:00-02:00 (half elapsed) are good; the rest is after as of.
         assert_eq!(count(&hours), [(State::Good, 2), (State::AfterAsOf, 718)]);
+    }
+
+    #[test]
+    fn hours_outside_service_hours_are_drawn_apart() {
+        let mut april = month("2024-04-01", "2024-04-30", Some(pb::Evidence::default()));
+        // Monday the 1st from 08:00 to 20:00, and nothing else.
+        april.service_hours = Some(pb::MonthServiceHours {
+            periods: vec![pb::ServicePeriod {
+                start: at("2024-04-01T08:00:00Z"),
+                end: at("2024-04-01T20:00:00Z"),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let hours = hours(&april, Tz::UTC).unwrap();
+        assert_eq!(
+            count(&hours),
+            [(State::Good, 12), (State::OutsideHours, 708)]
+        );
+        assert_eq!(hours.days[0].cells[8].state, State::Good);
+        assert_eq!(hours.days[0].cells[7].state, State::OutsideHours);
     }
 
     #[test]

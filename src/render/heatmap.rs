@@ -30,6 +30,7 @@ pub(super) const PATTERNS: &str = r##"<svg class="patterns" width="0" height="0"
 <pattern id="pat-no-data" width="6" height="6" patternUnits="userSpaceOnUse"><rect width="6" height="6" fill="#ffffff"/><path d="M0 0L6 6M6 0L0 6" stroke="#424242" stroke-width="1"/></pattern>
 <pattern id="pat-not-listed" width="4" height="4" patternUnits="userSpaceOnUse"><rect width="4" height="4" fill="#ffd54f"/><rect y="2" width="4" height="1.2" fill="#4e342e"/></pattern>
 <pattern id="pat-after-as-of" width="4" height="4" patternUnits="userSpaceOnUse"><rect width="4" height="4" fill="#eeeeee"/><rect x="1.5" width="1" height="4" fill="#757575"/></pattern>
+<pattern id="pat-outside-hours" width="6" height="6" patternUnits="userSpaceOnUse"><rect width="6" height="6" fill="#cfd8dc"/><circle cx="3" cy="3" r="1" fill="#455a64"/></pattern>
 </defs>
 </svg>"##;
 
@@ -111,7 +112,10 @@ fn legend(out: &mut String, hours: &Hours, events: bool) {
     out.push_str("<ul class=\"legend\" aria-label=\"Legend, with the hours in each state\">\n");
     for state in State::ALL {
         let count = hours.count(state);
-        let optional = matches!(state, State::NotListed | State::AfterAsOf);
+        let optional = matches!(
+            state,
+            State::NotListed | State::OutsideHours | State::AfterAsOf
+        );
         if optional && count == 0 {
             continue;
         }

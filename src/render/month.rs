@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 
 use super::cells::hours;
 use super::heatmap;
-use super::text::{self, Esc, count, local_time, plural};
+use super::text::{self, Esc, count, interval_percent, local_time, plural};
 use crate::api::pb;
 use crate::policy::Policy;
 
@@ -41,7 +41,9 @@ pub(super) fn write(out: &mut String, cx: &Context<'_>, index: usize, month: &pb
         Esc(status_words),
     );
     figures(out, cx, month);
-    let events = month.unit == pb::Unit::Events as i32;
+    // Under occurrences and mean error rate an "unavailable" interval is one that had failures.
+    let events =
+        month.unit == pb::Unit::Events as i32 || month.unit == pb::Unit::IntervalPpm as i32;
     out.push_str("<h3>Hour by hour</h3>\n");
     match hours(month, cx.zone) {
         Ok(hours) => heatmap::write(out, &hours, &id, events),
@@ -64,6 +66,9 @@ fn row(out: &mut String, term: &str, class: &str, value: &str) {
 
 fn figures(out: &mut String, cx: &Context<'_>, month: &pb::MonthReport) {
     let (one, many) = text::unit(month.unit);
+    // Mean error rate: units are millionths of an interval, read as interval-percent.
+    let rates = month.unit == pb::Unit::IntervalPpm as i32;
+    let error = |units: u64| format!("{} interval-percent", interval_percent(units));
     let currency = Esc(&cx.response.currency).to_string();
     out.push_str("<dl class=\"figures\">\n");
     if !month.policy_version.is_empty() {
@@ -78,18 +83,29 @@ fn figures(out: &mut String, cx: &Context<'_>, month: &pb::MonthReport) {
             ),
         );
     }
-    row(
-        out,
-        "Availability",
-        "availability",
-        &format!(
+    let availability = if rates {
+        format!(
+            "<strong>{}%</strong> (mean error rate over {}: {} of error{}, {} excluded)",
+            Esc(&month.availability_percent),
+            plural(month.total_units / 1_000_000, "interval", "intervals"),
+            error(month.bad_units),
+            if month.availability_inexact {
+                ", rounded up"
+            } else {
+                ""
+            },
+            plural(month.excluded_units, "request", "requests"),
+        )
+    } else {
+        format!(
             "<strong>{}%</strong> ({} of {} unavailable, {} excluded)",
             Esc(&month.availability_percent),
             count(month.bad_units),
             plural(month.total_units, one, many),
             count(month.excluded_units),
-        ),
-    );
+        )
+    };
+    row(out, "Availability", "availability", &availability);
     if let Some(worst) = &month.worst_case {
         let value = if worst.bad_units == month.bad_units {
             "the same as the contract's reading: the data leaves nothing open".to_string()
@@ -98,7 +114,11 @@ fn figures(out: &mut String, cx: &Context<'_>, month: &pb::MonthReport) {
                 "<strong>{}%</strong> had the minutes without data been unavailable ({} \
                  unavailable): standard {}, {}, {}",
                 Esc(&worst.availability_percent),
-                count(worst.bad_units),
+                if rates {
+                    error(worst.bad_units)
+                } else {
+                    count(worst.bad_units)
+                },
                 if worst.standard_met { "met" } else { "missed" },
                 tier_words(cx, worst.tier, &worst.compensation_percent),
                 amount_words(&worst.compensation_amount, &currency),
@@ -158,20 +178,51 @@ fn figures(out: &mut String, cx: &Context<'_>, month: &pb::MonthReport) {
         &claim_window(cx, month),
     );
     if let Some(budget) = &month.budget {
-        let mut value = format!(
-            "{} of {} left before the standard is missed",
-            count(budget.bad_units_remaining),
-            plural(budget.bad_units_allowed, one, many),
-        );
+        let (left, allowed) = if rates {
+            (
+                interval_percent(budget.bad_units_remaining),
+                error(budget.bad_units_allowed),
+            )
+        } else {
+            (
+                count(budget.bad_units_remaining),
+                plural(budget.bad_units_allowed, one, many),
+            )
+        };
+        let mut value = format!("{left} of {allowed} left before the standard is missed");
         for tier in &budget.tiers {
-            let _ = write!(
-                value,
-                "; {} more to tier {}",
-                count(tier.bad_units_until),
-                tier.tier
-            );
+            let until = if rates {
+                interval_percent(tier.bad_units_until)
+            } else {
+                count(tier.bad_units_until)
+            };
+            let _ = write!(value, "; {until} more to tier {}", tier.tier);
         }
         row(out, "Budget", "budget", &value);
+    }
+    if let Some(hours) = &month.service_hours {
+        row(
+            out,
+            "Service hours",
+            "service-hours",
+            &format!(
+                "{} in {}; {} of them had data. Only what lies wholly inside them counts",
+                plural(hours.minutes, "minute", "minutes"),
+                plural(hours.periods.len() as u64, "period", "periods"),
+                count(hours.covered_minutes),
+            ),
+        );
+    }
+    if month.bad_slices_in_short_runs > 0 {
+        row(
+            out,
+            "Short runs",
+            "short-runs",
+            &format!(
+                "{} in runs too short to count, judged available",
+                plural(month.bad_slices_in_short_runs, "bad slice", "bad slices"),
+            ),
+        );
     }
     row(
         out,
@@ -340,11 +391,16 @@ fn evidence(out: &mut String, cx: &Context<'_>, month: &pb::MonthReport) {
         last,
     );
     if !ev.excluded.is_empty() {
-        let (_, many) = text::unit(month.unit);
+        // Under mean error rate an exclusion takes requests out of their intervals.
+        let taken = if month.unit == pb::Unit::IntervalPpm as i32 {
+            "Requests taken out".to_string()
+        } else {
+            format!("Unavailable {} taken out", text::unit(month.unit).1)
+        };
         let _ = writeln!(
             out,
             "<table class=\"intervals excluded\"><thead><tr><th scope=\"col\">From</th>\
-             <th scope=\"col\">To</th><th scope=\"col\">Unavailable {many} taken out</th>\
+             <th scope=\"col\">To</th><th scope=\"col\">{taken}</th>\
              <th scope=\"col\">Outage</th><th scope=\"col\">Clause</th></tr></thead><tbody>"
         );
         for i in &ev.excluded {
@@ -385,6 +441,35 @@ fn evidence(out: &mut String, cx: &Context<'_>, month: &pb::MonthReport) {
                 time_cell(&i.local_start),
                 time_cell(&i.local_end),
                 count(i.minutes)
+            );
+        }
+        out.push_str("</tbody></table>\n");
+    }
+    // Runs of bad slices too short to count (min_bad_run): listed only when there were some.
+    if ev.short_runs_total > 0 {
+        let last = ev.short_runs.last().map_or("", |i| i.local_end.as_str());
+        list_head(
+            out,
+            "short-runs",
+            "Runs of bad slices too short to count",
+            ev.short_runs.len(),
+            ev.short_runs_total,
+            last,
+        );
+        out.push_str(
+            "<table class=\"intervals short-runs\"><thead><tr><th scope=\"col\">From</th>\
+             <th scope=\"col\">To</th><th scope=\"col\">Minutes</th><th scope=\"col\">\
+             Attempts</th><th scope=\"col\">Failed</th></tr></thead><tbody>\n",
+        );
+        for i in &ev.short_runs {
+            let _ = writeln!(
+                out,
+                "<tr>{}{}<td class=\"minutes\">{}</td><td>{}</td><td>{}</td></tr>",
+                time_cell(&i.local_start),
+                time_cell(&i.local_end),
+                count(i.minutes),
+                count(i.total),
+                count(i.failed)
             );
         }
         out.push_str("</tbody></table>\n");

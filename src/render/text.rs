@@ -43,6 +43,17 @@ pub(super) fn count(value: u64) -> String {
     out
 }
 
+/// Millionths of an interval as interval-percent (10,000 to one), exactly: 2,001,000 is "200.1".
+pub(super) fn interval_percent(millionths: u64) -> String {
+    let whole = count(millionths / 10_000);
+    let fraction = millionths % 10_000;
+    if fraction == 0 {
+        return whole;
+    }
+    let digits = format!("{fraction:04}");
+    format!("{whole}.{}", digits.trim_end_matches('0'))
+}
+
 /// "1 minute", "30 minutes": English plurals for the page's counts.
 pub(super) fn plural(value: u64, one: &str, many: &str) -> String {
     format!("{} {}", count(value), if value == 1 { one } else { many })
@@ -101,6 +112,7 @@ pub(super) fn status(status: i32) -> (&'static str, &'static str) {
 pub(super) fn unit(unit: i32) -> (&'static str, &'static str) {
     match pb::Unit::try_from(unit).unwrap_or(pb::Unit::Unspecified) {
         pb::Unit::Events => ("event", "events"),
+        pb::Unit::IntervalPpm => ("millionth of an interval", "millionths of an interval"),
         pb::Unit::Minutes | pb::Unit::Unspecified => ("minute", "minutes"),
     }
 }
@@ -142,6 +154,9 @@ pub(super) fn note(kind: i32) -> &'static str {
         N::InProgress => "In progress",
         N::DataGaps => "Data gaps",
         N::CalendarOutOfRange => "Calendar out of range",
+        N::ShortBadRuns => "Short runs of bad slices",
+        N::RunAcrossMonths => "Run across months",
+        N::NoServiceHours => "No service hours",
         N::BelowMinAmount => "Below the minimum credit",
         N::Capped => "Capped",
         N::ClaimWindowNotStated => "No claim window stated",
@@ -161,6 +176,13 @@ mod tests {
             "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
         );
         assert_eq!(Esc("腾讯云 TRTC").to_string(), "腾讯云 TRTC");
+    }
+
+    #[test]
+    fn millionths_of_an_interval_read_as_interval_percent() {
+        assert_eq!(interval_percent(2_001_000), "200.1");
+        assert_eq!(interval_percent(86_400_000_000), "8,640,000");
+        assert_eq!(interval_percent(1), "0.0001");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! newer than this build knows.
 
 mod postgres;
+mod postgres_tls;
 pub mod schema;
 mod sqlite;
 

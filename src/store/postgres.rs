@@ -8,9 +8,10 @@
 
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, NoTls, Transaction};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::schema::{COLUMNS, MIGRATIONS};
-use super::{EntryFn, Open, Query, StoreError, now, redact};
+use super::{EntryFn, Open, Query, StoreError, now, postgres_tls, redact};
 use crate::statement::{ChainHead, Entry, Row};
 
 /// The advisory lock migrations run under, so that replicas starting at once upgrade once.
@@ -197,7 +198,16 @@ fn failure(name: &str, error: &tokio_postgres::Error) -> StoreError {
     // The database's own message (a DbError's), which names what failed, when there is one.
     let reason = match error.as_db_error() {
         Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => error.to_string(),
+        // Otherwise the whole chain: "error performing TLS handshake" alone hides why.
+        None => {
+            let mut reason = error.to_string();
+            let mut source = std::error::Error::source(error);
+            while let Some(cause) = source {
+                reason.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            reason
+        }
     };
     StoreError::Unavailable {
         url: name.to_string(),
@@ -205,17 +215,40 @@ fn failure(name: &str, error: &tokio_postgres::Error) -> StoreError {
     }
 }
 
+/// A connection, over TLS with the server's certificate verified when the URL asks for it
+/// ([`postgres_tls`]).
 async fn connect(url: &str, name: &str) -> Result<Client, StoreError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(|error| failure(name, &error))?;
+    let target = postgres_tls::target(url).map_err(|reason| StoreError::Unavailable {
+        url: name.to_string(),
+        reason,
+    })?;
     let name = name.to_string();
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            tracing::warn!(store = name, %error, "statement store connection closed");
+    let closed = |name: String| {
+        move |result: Result<(), tokio_postgres::Error>| {
+            if let Err(error) = result {
+                tracing::warn!(store = name, %error, "statement store connection closed");
+            }
         }
-    });
-    Ok(client)
+    };
+    match target.tls {
+        None => {
+            let (client, connection) = tokio_postgres::connect(&target.url, NoTls)
+                .await
+                .map_err(|error| failure(&name, &error))?;
+            let closed = closed(name);
+            tokio::spawn(async move { closed(connection.await) });
+            Ok(client)
+        }
+        Some(tls) => {
+            let (client, connection) =
+                tokio_postgres::connect(&target.url, MakeRustlsConnect::new(tls))
+                    .await
+                    .map_err(|error| failure(&name, &error))?;
+            let closed = closed(name);
+            tokio::spawn(async move { closed(connection.await) });
+            Ok(client)
+        }
+    }
 }
 
 fn row(row: &tokio_postgres::Row) -> Row {

@@ -6,6 +6,7 @@ pub(crate) mod claim_page;
 pub(crate) mod cli;
 pub(crate) mod engine;
 pub(crate) mod h2raw;
+pub(crate) mod methods;
 pub(crate) mod postgres;
 pub(crate) mod process;
 pub(crate) mod prometheus;

@@ -3,8 +3,8 @@
 //! to run as root, so as root it runs as `nobody` (through `setpriv`), owning its directory.
 #![allow(dead_code)]
 
-use std::os::unix::fs::chown;
-use std::path::PathBuf;
+use std::os::unix::fs::{PermissionsExt, chown};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,9 @@ fn command(program: &str) -> Command {
         std::fs::metadata("/proc/self").is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0);
     if root {
         let mut command = Command::new("setpriv");
+        // nobody cannot look into root's home, where libpq looks for a client certificate.
+        command.env("PGSSLCERT", "/nonexistent/postgresql.crt");
+        command.env("PGSSLKEY", "/nonexistent/postgresql.key");
         command
             .args([
                 &format!("--reuid={NOBODY}"),
@@ -62,6 +65,16 @@ fn command(program: &str) -> Command {
 impl Postgres {
     /// A new cluster, started and accepting connections, with user `sla` trusted on the loopback.
     pub(crate) fn start() -> Postgres {
+        Postgres::start_with(None)
+    }
+
+    /// A cluster that takes only TLS connections on the loopback, with `certificate` and `key`
+    /// (PEM files) as its identity.
+    pub(crate) fn start_tls_only(certificate: &Path, key: &Path) -> Postgres {
+        Postgres::start_with(Some((certificate, key)))
+    }
+
+    fn start_with(tls: Option<(&Path, &Path)>) -> Postgres {
         let dir = tempfile::tempdir().expect("a temporary directory");
         chown(dir.path(), Some(NOBODY), Some(NOBODY)).expect("give the directory to nobody");
         let data = dir.path().join("data");
@@ -76,6 +89,26 @@ impl Postgres {
             "initdb failed:\n{}",
             String::from_utf8_lossy(&initdb.stderr)
         );
+        let mut settings: Vec<String> = Vec::new();
+        if let Some((certificate, key)) = tls {
+            // The server reads its key as nobody, and only from a file no one else can read.
+            for (from, to) in [(certificate, "server.pem"), (key, "server.key")] {
+                let copy = dir.path().join(to);
+                std::fs::copy(from, &copy).expect("copy the server's identity");
+                chown(&copy, Some(NOBODY), Some(NOBODY)).expect("give it to nobody");
+                std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+            )
+            .expect("write pg_hba.conf");
+            settings.extend([
+                "ssl=on".to_string(),
+                format!("ssl_cert_file={}", dir.path().join("server.pem").display()),
+                format!("ssl_key_file={}", dir.path().join("server.key").display()),
+            ]);
+        }
         for _ in 0..5 {
             let port = free_port();
             let log = std::fs::File::create(dir.path().join("postgres.log")).expect("a log file");
@@ -92,6 +125,7 @@ impl Postgres {
                 ])
                 .arg(dir.path())
                 .args(["-c", "fsync=off", "-c", "max_connections=50"])
+                .args(settings.iter().flat_map(|setting| ["-c", setting.as_str()]))
                 .stdout(Stdio::null())
                 .stderr(log)
                 .spawn()

@@ -5,8 +5,8 @@ use chrono::Utc;
 use super::super::pb;
 use crate::policy::{
     Cause, CauseId, ClaimCloses, ClaimOpens, ClaimWindowRule, Clause, Comparison, CompensationForm,
-    Condition, Edge, Method, Percent, Policy, PolicyVersions, ServiceMonthKind, SurgeMetric, Tier,
-    TierBounds, TimesliceRule,
+    Condition, Edge, Method, Percent, Policy, PolicyVersions, ServiceDays, ServiceHours,
+    ServiceMonthKind, SurgeMetric, Tier, TierBounds, TimesliceRule,
 };
 
 pub(in crate::api) fn policy(policy: &Policy) -> pb::Policy {
@@ -20,6 +20,7 @@ pub(in crate::api) fn policy(policy: &Policy) -> pb::Policy {
         time_zone,
         calendar,
         method,
+        service_hours,
         standard,
         standard_met_at,
         tiers,
@@ -56,12 +57,19 @@ pub(in crate::api) fn policy(policy: &Policy) -> pb::Policy {
                         min_coverage_percent: min_coverage.to_string(),
                     })
                 }
+                Method::MeanErrorRate { interval_minutes } => {
+                    pb::method::Kind::MeanErrorRate(pb::MeanErrorRate {
+                        interval_minutes: *interval_minutes,
+                    })
+                }
                 Method::Timeslices {
                     slice_minutes,
                     bad_slice,
                     min_attempts,
+                    min_bad_run,
                 } => pb::method::Kind::Timeslices(pb::Timeslices {
                     min_attempts: *min_attempts,
+                    min_bad_run: *min_bad_run,
                     slice_minutes: *slice_minutes,
                     bad_slice: match bad_slice {
                         TimesliceRule::AllFailed => pb::BadSliceRule::AllFailed,
@@ -103,6 +111,34 @@ pub(in crate::api) fn policy(policy: &Policy) -> pb::Policy {
         version: version.clone(),
         effective_from: effective_from.map(|d| d.to_string()).unwrap_or_default(),
         versions: Vec::new(),
+        service_hours: service_hours.as_ref().map(hours),
+    }
+}
+
+fn hours(hours: &ServiceHours) -> pb::ServiceHours {
+    let weekdays = match &hours.days {
+        ServiceDays::Business => Vec::new(),
+        ServiceDays::Weekdays(days) => days
+            .iter()
+            .map(|day| {
+                use chrono::Weekday;
+                (match day {
+                    Weekday::Mon => pb::Weekday::Monday,
+                    Weekday::Tue => pb::Weekday::Tuesday,
+                    Weekday::Wed => pb::Weekday::Wednesday,
+                    Weekday::Thu => pb::Weekday::Thursday,
+                    Weekday::Fri => pb::Weekday::Friday,
+                    Weekday::Sat => pb::Weekday::Saturday,
+                    Weekday::Sun => pb::Weekday::Sunday,
+                }) as i32
+            })
+            .collect(),
+    };
+    pb::ServiceHours {
+        business_days: hours.days == ServiceDays::Business,
+        weekdays,
+        start_time: hours.from_text(),
+        end_time: hours.to_text(),
     }
 }
 
@@ -148,9 +184,16 @@ pub(in crate::api) fn policy_with_versions(versions: &PolicyVersions) -> pb::Pol
 }
 
 fn clause(clause: &Clause) -> pb::Clause {
+    let provider_notice = match &clause.condition {
+        Condition::ProviderNotice(rule) => Some(pb::ProviderNoticeRule {
+            must_be_written: rule.written,
+            hours_ahead: rule.hours,
+        }),
+        _ => None,
+    };
     let (condition, surge) = match &clause.condition {
         Condition::Always => (pb::ConditionKind::Always, None),
-        Condition::ProviderNotice => (pb::ConditionKind::ProviderNotice, None),
+        Condition::ProviderNotice(_) => (pb::ConditionKind::ProviderNotice, None),
         Condition::NumberBlocked => (pb::ConditionKind::NumberBlocked, None),
         Condition::CaseByCase => (pb::ConditionKind::CaseByCase, None),
         Condition::TrafficSurge(rule) => {
@@ -186,6 +229,7 @@ fn clause(clause: &Clause) -> pb::Clause {
         } as i32,
         condition: condition as i32,
         surge,
+        provider_notice,
         policy_cause: match &clause.cause {
             Some(CauseId::Declared(id)) => id.clone(),
             _ => String::new(),

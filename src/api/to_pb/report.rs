@@ -8,8 +8,8 @@ use super::super::pb;
 use super::form_of;
 use crate::classify::{OutageVerdict, Verdict};
 use crate::engine::{
-    Bound, Budget, Evidence, ExcludedInterval, Gap, MonthReport, MonthStatus, Note, NoteKind,
-    Provenance, Report, TierBudget, UnavailableInterval, Unit,
+    Bound, Budget, Evidence, ExcludedInterval, Gap, MonthReport, MonthServiceHours, MonthStatus,
+    Note, NoteKind, Provenance, Report, TierBudget, UnavailableInterval, Unit,
 };
 
 pub(in crate::api) fn verdict(verdict: &OutageVerdict) -> pb::OutageVerdict {
@@ -105,6 +105,7 @@ fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
         bad_units,
         excluded_units,
         availability,
+        availability_inexact,
         availability_percent,
         standard_met,
         tier,
@@ -120,6 +121,8 @@ fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
         budget,
         evidence,
         slices_under_min_attempts,
+        bad_slices_in_short_runs,
+        service_hours,
     } = month;
     let payout = payout.as_ref();
     pb::MonthReport {
@@ -138,6 +141,7 @@ fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
         unit: match unit {
             Unit::Minutes => pb::Unit::Minutes,
             Unit::Events => pb::Unit::Events,
+            Unit::IntervalPpm => pb::Unit::IntervalPpm,
         } as i32,
         total_units: *total_units,
         bad_units: *bad_units,
@@ -171,8 +175,36 @@ fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
         budget: Some(budget_of(budget)),
         evidence: Some(evidence_of(evidence, zone)),
         slices_under_min_attempts: *slices_under_min_attempts,
+        availability_inexact: *availability_inexact,
+        bad_slices_in_short_runs: *bad_slices_in_short_runs,
+        service_hours: service_hours
+            .as_ref()
+            .map(|hours| service_hours_of(hours, zone)),
         // Set by the statement layer when the evaluation restates an earlier one.
         restatement: None,
+    }
+}
+
+fn service_hours_of(hours: &MonthServiceHours, zone: Tz) -> pb::MonthServiceHours {
+    let MonthServiceHours {
+        periods,
+        minutes,
+        covered_minutes,
+    } = hours;
+    let local = |at: DateTime<Utc>| at.with_timezone(&zone).to_rfc3339();
+    pb::MonthServiceHours {
+        periods: periods
+            .iter()
+            .map(|&(start, end)| pb::ServicePeriod {
+                start: Some(timestamp(start)),
+                end: Some(timestamp(end)),
+                minutes: (end - start).num_minutes().unsigned_abs(),
+                local_start: local(start),
+                local_end: local(end),
+            })
+            .collect(),
+        minutes: *minutes,
+        covered_minutes: *covered_minutes,
     }
 }
 
@@ -180,6 +212,7 @@ fn bound(bound: &Bound) -> pb::Bound {
     let Bound {
         bad_units,
         availability,
+        availability_inexact,
         standard_met,
         tier,
         compensation_percent,
@@ -197,6 +230,7 @@ fn bound(bound: &Bound) -> pb::Bound {
         compensation_amount: payout.map(|p| p.amount.to_string()).unwrap_or_default(),
         compensation_minor_units: payout.map_or(0, |p| p.amount_minor_units),
         message_credits: payout.and_then(|p| p.message_credits).unwrap_or(0),
+        availability_inexact: *availability_inexact,
     }
 }
 
@@ -229,11 +263,11 @@ fn evidence_of(evidence: &Evidence, zone: Tz) -> pb::Evidence {
         unavailable,
         excluded,
         gaps,
+        short_runs,
     } = evidence;
     let local = |at: DateTime<Utc>| at.with_timezone(&zone).to_rfc3339();
-    pb::Evidence {
-        unavailable: unavailable
-            .items
+    let intervals = |listed: &[UnavailableInterval]| {
+        listed
             .iter()
             .map(|interval| {
                 let UnavailableInterval {
@@ -255,8 +289,13 @@ fn evidence_of(evidence: &Evidence, zone: Tz) -> pb::Evidence {
                     local_end: local(*end),
                 }
             })
-            .collect(),
+            .collect()
+    };
+    pb::Evidence {
+        unavailable: intervals(&unavailable.items),
         unavailable_total: unavailable.total,
+        short_runs: intervals(&short_runs.items),
+        short_runs_total: short_runs.total,
         excluded: excluded
             .items
             .iter()
@@ -324,6 +363,9 @@ fn note(note: &Note) -> pb::Note {
             NoteKind::InProgress => pb::NoteKind::InProgress,
             NoteKind::CalendarOutOfRange => pb::NoteKind::CalendarOutOfRange,
             NoteKind::DataGaps => pb::NoteKind::DataGaps,
+            NoteKind::ShortBadRuns => pb::NoteKind::ShortBadRuns,
+            NoteKind::RunAcrossMonths => pb::NoteKind::RunAcrossMonths,
+            NoteKind::NoServiceHours => pb::NoteKind::NoServiceHours,
             NoteKind::BelowMinAmount => pb::NoteKind::BelowMinAmount,
             NoteKind::Capped => pb::NoteKind::Capped,
             NoteKind::ClaimWindowNotStated => pb::NoteKind::ClaimWindowNotStated,

@@ -66,6 +66,16 @@ impl fmt::Display for Table {
     }
 }
 
+/// Millionths of an interval as interval-percent, exactly: 2,001,000 is "200.1".
+fn interval_percent(millionths: u64) -> String {
+    let fraction = millionths % 10_000;
+    if fraction == 0 {
+        return (millionths / 10_000).to_string();
+    }
+    let digits = format!("{fraction:04}");
+    format!("{}.{}", millionths / 10_000, digits.trim_end_matches('0'))
+}
+
 /// One evaluation: a title line, the months, then totals, outages and notes.
 pub(super) fn evaluation(subscription: Option<&str>, response: &pb::EvaluateResponse) -> String {
     let mut out = String::new();
@@ -111,10 +121,23 @@ pub(super) fn evaluation(subscription: Option<&str>, response: &pb::EvaluateResp
         "claims",
     ]);
     for month in &response.months {
-        let unit = if month.unit == pb::Unit::Minutes as i32 {
-            "min"
+        // Mean error rate: the error in interval-percent (10,000 units to one), exclusions in
+        // requests.
+        let (bad, excluded) = if month.unit == pb::Unit::IntervalPpm as i32 {
+            (
+                format!("{} int-%", interval_percent(month.bad_units)),
+                format!("{} req", month.excluded_units),
+            )
         } else {
-            "events"
+            let unit = if month.unit == pb::Unit::Minutes as i32 {
+                "min"
+            } else {
+                "events"
+            };
+            (
+                format!("{} {unit}", month.bad_units),
+                format!("{} {unit}", month.excluded_units),
+            )
         };
         let compensation = if month.compensation_amount.is_empty() {
             format!("{}%", month.compensation_percent)
@@ -125,8 +148,8 @@ pub(super) fn evaluation(subscription: Option<&str>, response: &pb::EvaluateResp
             format!("{} … {}", month.month_start, month.month_end),
             short(month.status().as_str_name(), "MONTH_STATUS_"),
             format!("{}%", month.availability_percent),
-            format!("{} {unit}", month.bad_units),
-            format!("{} {unit}", month.excluded_units),
+            bad,
+            excluded,
             if month.tier == 0 {
                 "-".into()
             } else {

@@ -26,11 +26,15 @@ impl MonthLedger {
         span: u32,
         rows: (&[i64], &[u64], &[u64]),
     ) -> usize {
+        if !self.fast_path {
+            return 0;
+        }
         let minutes = self.minutes();
         let MonthLedger {
             covered,
             log,
             store,
+            ..
         } = self;
         let (starts, totals, failed) = rows;
         let pass = Pass {
@@ -66,7 +70,7 @@ impl MonthLedger {
             ) => pass.whole_slices::<5>(*rule, bad, bad_counts),
             (
                 Store::Slices {
-                    slice_minutes: 5,
+                    slice_minutes: slice_minutes @ (5 | 60),
                     bad,
                     partial,
                     ..
@@ -76,7 +80,12 @@ impl MonthLedger {
                 if partial.is_empty() {
                     partial.resize(bad.len(), Counts::default());
                 }
-                pass.minutes_into_slices::<5>(partial)
+                // Hourly: Azure Storage's mean of hourly error rates, one-minute buckets.
+                if *slice_minutes == 5 {
+                    pass.minutes_into_slices::<5>(partial)
+                } else {
+                    pass.minutes_into_slices::<60>(partial)
+                }
             }
             (Store::Events { sum, failing }, 1) => pass.event_minutes(sum, failing),
             _ => 0,

@@ -7,6 +7,10 @@
 //! per-slice sums only when buckets finer than a slice arrive (TRTC's 1-minute buckets in 5-minute
 //! units). Buckets never overlap, so a month never holds more records than it has minutes.
 //!
+//! A mean-error-rate month is kept in the same shape, its intervals as slices and an interval
+//! "bad" when any of its requests failed: the bad ones are exactly the intervals whose error rate
+//! is above 0%, with their summed counts, and the fast path serves them unchanged.
+//!
 //! Buckets come in through the careful path one at a time (`MonthLedger::add`) and through the
 //! fast path (`fast`) as many leading rows of a batch as it can take. A *run* means one thing
 //! here: buckets of one span, each starting where the one before it ended, as the log keeps them.
@@ -18,7 +22,8 @@ pub(crate) use log::{BucketLog, Record};
 
 use fixedbitset::FixedBitSet;
 
-use crate::policy::{Method, TimesliceRule};
+use super::service_hours::MonthHours;
+use crate::policy::{Method, Percent, TimesliceRule};
 
 /// How a timeslice ledger judges a slice: the policy's rule, applied to slices with at least
 /// `min_attempts` attempts; a slice with fewer is available whatever failed in it.
@@ -76,6 +81,9 @@ pub(crate) enum Misfit {
     DoesNotDivideSlice,
     /// It starts in one slice and ends in the next; carries the slice's first minute.
     CrossesSlice { slice_start_minute: u32 },
+    /// It starts on one side of an edge of service hours and ends on the other; carries the
+    /// edge's minute.
+    CrossesServiceHours { edge_minute: u32 },
     /// It covers a minute another bucket already covered.
     Overlaps,
     /// A sum left the 64-bit range.
@@ -90,11 +98,29 @@ pub(crate) struct MonthLedger {
     /// Every bucket accepted, in arrival order.
     log: BucketLog,
     store: Store,
+    /// The month's service hours, when its policy has them: what counts, and (under a method of
+    /// slices) the edges no bucket may straddle.
+    hours: Option<MonthHours>,
+    /// False when a slice-shaped month's service hours have an edge inside a slice (a clock
+    /// change can move one there), so that every bucket takes the careful path, which refuses
+    /// one straddling it.
+    fast_path: bool,
+}
+
+/// What a slice-shaped ledger measures, which decides the shape [`MonthLedger::judged`] hands
+/// over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SliceKind {
+    /// Timeslices: the bad slices cost their minutes.
+    Timeslices,
+    /// Mean error rate: the slices are intervals, and those with a failure carry an error rate.
+    ErrorRates,
 }
 
 #[derive(Clone, Debug)]
 enum Store {
     Slices {
+        kind: SliceKind,
         slice_minutes: u32,
         rule: SliceRule,
         /// Slices judged bad from one bucket that spanned the whole slice.
@@ -127,11 +153,20 @@ impl MonthLedger {
     /// counting its log's first chunk and the per-slice sums a policy with slices longer than a
     /// minute may need: known before it is allocated, so that a server can reserve it first. Later
     /// chunks are paid for by [`MonthLedger::MAX_BYTES_PER_BUCKET`] as buckets fill them.
-    pub(crate) fn empty_bytes(method: Method, minutes: u32) -> u64 {
+    pub(crate) fn empty_bytes(method: Method, minutes: u32, service_hours: bool) -> u64 {
         let bits = |count: u32| u64::from(count.div_ceil(8));
+        let hours = if service_hours {
+            MonthHours::bytes_bound(minutes)
+        } else {
+            0
+        };
         Self::CHUNK_BYTES
+            + hours
             + match method {
-                Method::Timeslices { slice_minutes, .. } => {
+                Method::Timeslices { slice_minutes, .. }
+                | Method::MeanErrorRate {
+                    interval_minutes: slice_minutes,
+                } => {
                     let slices = minutes / slice_minutes;
                     let partial = if slice_minutes > 1 {
                         u64::from(slices) * std::mem::size_of::<Counts>() as u64
@@ -151,6 +186,7 @@ impl MonthLedger {
                 slice_minutes,
                 bad_slice,
                 min_attempts,
+                ..
             } => MonthLedger::slices(
                 minutes,
                 slice_minutes,
@@ -160,7 +196,35 @@ impl MonthLedger {
                 },
             ),
             Method::Occurrences { .. } => MonthLedger::events(minutes),
+            Method::MeanErrorRate { interval_minutes } => {
+                MonthLedger::intervals(minutes, interval_minutes)
+            }
         }
+    }
+
+    /// The same ledger, counting only what lies inside the month's service hours: under a method
+    /// of slices, a bucket straddling one of their edges is refused.
+    pub(crate) fn with_hours(mut self, hours: MonthHours) -> Self {
+        if let Store::Slices { slice_minutes, .. } = self.store {
+            self.fast_path = hours.aligned_to(slice_minutes);
+        }
+        self.hours = Some(hours);
+        self
+    }
+
+    /// A ledger for a mean-error-rate month of `minutes` clock minutes: a slice ledger whose
+    /// slices are the intervals, an interval judged "bad" when its success rate is below 100%,
+    /// that is when any of its requests failed.
+    pub(crate) fn intervals(minutes: u32, interval_minutes: u32) -> Self {
+        let mut ledger = MonthLedger::slices(
+            minutes,
+            interval_minutes,
+            TimesliceRule::SuccessRateBelow(Percent::HUNDRED),
+        );
+        if let Store::Slices { kind, .. } = &mut ledger.store {
+            *kind = SliceKind::ErrorRates;
+        }
+        ledger
     }
 
     /// A ledger for a timeslice month of `minutes` clock minutes.
@@ -170,12 +234,15 @@ impl MonthLedger {
             covered: FixedBitSet::with_capacity(minutes as usize),
             log: BucketLog::new(),
             store: Store::Slices {
+                kind: SliceKind::Timeslices,
                 slice_minutes,
                 rule,
                 bad: FixedBitSet::with_capacity((minutes / slice_minutes) as usize),
                 bad_counts: Vec::new(),
                 partial: Vec::new(),
             },
+            hours: None,
+            fast_path: true,
         }
     }
 
@@ -188,6 +255,8 @@ impl MonthLedger {
                 sum: Counts::default(),
                 failing: Vec::new(),
             },
+            hours: None,
+            fast_path: true,
         }
     }
 
@@ -208,6 +277,13 @@ impl MonthLedger {
                     slice_start_minute: minute - minute % slice_minutes,
                 });
             }
+            if let Some(edge_minute) = self
+                .hours
+                .as_ref()
+                .and_then(|hours| hours.edge_inside(minute..minute + span))
+            {
+                return Err(Misfit::CrossesServiceHours { edge_minute });
+            }
         }
         if self.covered.contains_any_in_range(range.clone()) {
             return Err(Misfit::Overlaps);
@@ -219,6 +295,7 @@ impl MonthLedger {
                 bad,
                 bad_counts,
                 partial,
+                ..
             } => {
                 let slice = (minute / *slice_minutes) as usize;
                 if span == *slice_minutes {
@@ -261,6 +338,11 @@ impl MonthLedger {
         &self.log
     }
 
+    /// The month's service hours, when its policy has them.
+    pub(crate) fn hours(&self) -> Option<&MonthHours> {
+        self.hours.as_ref()
+    }
+
     /// Heap bytes the ledger holds.
     pub(crate) fn heap_bytes(&self) -> usize {
         let bits = |set: &FixedBitSet| set.len().div_ceil(8);
@@ -277,11 +359,15 @@ impl MonthLedger {
             }
             Store::Events { failing, .. } => failing.capacity() * std::mem::size_of::<Record>(),
         };
-        bits(&self.covered) + self.log.heap_bytes() + store
+        bits(&self.covered)
+            + self.log.heap_bytes()
+            + store
+            + self.hours.as_ref().map_or(0, MonthHours::heap_bytes)
     }
 
-    /// Slices with some attempts but fewer than the rule's minimum. Only a rule with a minimum
-    /// above 1 pays for summing every slice from the log.
+    /// Slices with some attempts but fewer than the rule's minimum (inside service hours, when the
+    /// month has them). Only a rule with a minimum above 1 pays for summing every slice from the
+    /// log.
     fn slices_under_min_attempts(&self, slice_minutes: u32, rule: SliceRule) -> u64 {
         if rule.min_attempts <= 1 {
             return 0;
@@ -291,9 +377,17 @@ impl MonthLedger {
             let slot = &mut totals[(record.minute / slice_minutes) as usize];
             *slot = slot.saturating_add(record.counts.total);
         }
+        let width = slice_minutes as usize;
         totals
             .into_iter()
-            .filter(|&total| rule.under_min_attempts(total))
+            .enumerate()
+            .filter(|&(slice, total)| {
+                rule.under_min_attempts(total)
+                    && self
+                        .hours
+                        .as_ref()
+                        .is_none_or(|hours| hours.covers(slice * width..(slice + 1) * width))
+            })
             .count() as u64
     }
 
@@ -302,6 +396,7 @@ impl MonthLedger {
     pub(crate) fn judged(&self) -> Judged {
         match &self.store {
             Store::Slices {
+                kind,
                 slice_minutes,
                 rule,
                 bad_counts,
@@ -317,11 +412,17 @@ impl MonthLedger {
                         .map(|(slice, counts)| (slice as u32, *counts)),
                 );
                 slices.sort_unstable_by_key(|&(slice, _)| slice);
-                Judged::Slices(JudgedSlices {
-                    slice_minutes: *slice_minutes,
-                    bad: slices,
-                    under_min_attempts: self.slices_under_min_attempts(*slice_minutes, *rule),
-                })
+                match kind {
+                    SliceKind::Timeslices => Judged::Slices(JudgedSlices {
+                        slice_minutes: *slice_minutes,
+                        bad: slices,
+                        under_min_attempts: self.slices_under_min_attempts(*slice_minutes, *rule),
+                    }),
+                    SliceKind::ErrorRates => Judged::ErrorRates(JudgedIntervals {
+                        interval_minutes: *slice_minutes,
+                        failing: slices,
+                    }),
+                }
             }
             Store::Events { sum, failing } => {
                 let mut failing = failing.clone();
@@ -340,6 +441,18 @@ pub(crate) enum Judged {
     Slices(JudgedSlices),
     /// Occurrences: the events counted and the buckets that failed.
     Events(JudgedEvents),
+    /// Mean error rate: the intervals some request failed in.
+    ErrorRates(JudgedIntervals),
+}
+
+/// A mean-error-rate month's intervals, judged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct JudgedIntervals {
+    /// The interval's length.
+    pub(crate) interval_minutes: u32,
+    /// Every interval with at least one failed request (index, summed counts), ascending; every
+    /// other interval's error rate is 0%.
+    pub(crate) failing: Vec<(u32, Counts)>,
 }
 
 /// A timeslices month's slices, judged.
@@ -391,5 +504,54 @@ mod tests {
         assert_eq!(ledger.add(4, 1, counts(1, 0)), Err(Misfit::Overlaps));
         ledger.add(5, 1, counts(u64::MAX, 0)).unwrap();
         assert_eq!(ledger.add(6, 1, counts(1, 0)), Err(Misfit::CountOverflow));
+    }
+
+    #[test]
+    fn a_bucket_straddling_an_edge_of_service_hours_is_refused() {
+        // Service hours from minute 12: inside a 5-minute slice, where only a clock change can
+        // put an edge (a policy's own edges fall on its slices').
+        let hours = MonthHours::from_periods(60, std::iter::once(12..40).collect());
+        let mut ledger = MonthLedger::slices(60, 5, rate99()).with_hours(hours.clone());
+        assert_eq!(
+            ledger.add(10, 5, counts(1, 0)),
+            Err(Misfit::CrossesServiceHours { edge_minute: 12 })
+        );
+        // Minute buckets either side of it are taken, and every row takes the careful path.
+        ledger.add(11, 1, counts(1, 0)).unwrap();
+        ledger.add(12, 1, counts(1, 0)).unwrap();
+        assert_eq!(ledger.add_leading_rows(0, 60, 5, (&[900], &[1], &[0])), 0);
+        // Occurrences refuse nothing for service hours: what straddles them just does not count.
+        let mut events = MonthLedger::events(60).with_hours(hours);
+        events.add(10, 5, counts(1, 0)).unwrap();
+    }
+
+    #[test]
+    fn hourly_intervals_take_the_fast_path_and_judge_as_the_careful_one() {
+        // Two days of one-minute buckets in hourly intervals, some failing.
+        let minutes = 2 * 1440;
+        let starts: Vec<i64> = (0..minutes).map(|m| 60 * m).collect();
+        let totals: Vec<u64> = (0..minutes).map(|m| 50 + (m as u64 * 7) % 100).collect();
+        let failed: Vec<u64> = (0..minutes)
+            .map(|m| if m % 97 == 0 { 3 } else { 0 })
+            .collect();
+        let mut fast = MonthLedger::intervals(minutes as u32, 60);
+        let taken = fast.add_leading_rows(0, minutes as usize, 1, (&starts, &totals, &failed));
+        assert_eq!(taken, minutes as usize, "every row on the fast path");
+        let mut careful = MonthLedger::intervals(minutes as u32, 60);
+        for minute in 0..minutes as usize {
+            careful
+                .add(minute as u32, 1, counts(totals[minute], failed[minute]))
+                .unwrap();
+        }
+        assert_eq!(fast.judged(), careful.judged());
+        let Judged::ErrorRates(intervals) = fast.judged() else {
+            panic!("an interval ledger judges error rates");
+        };
+        // Minute 0, 97, 194, ...: one failing minute in most hours, three failed requests each.
+        let expected = (0..minutes)
+            .filter(|m| m % 97 == 0)
+            .map(|m| m / 60)
+            .collect::<std::collections::BTreeSet<_>>();
+        assert_eq!(intervals.failing.len(), expected.len());
     }
 }

@@ -7,8 +7,9 @@
 //!
 //! | method | module | units | worst case |
 //! |---|---|---|---|
-//! | timeslices | `timeslices` | minutes of bad slices | every slice with a silent minute bad |
+//! | timeslices | `timeslices` (runs of bad slices: `runs`) | minutes of bad slices | every slice with a silent minute bad |
 //! | occurrences | `occurrences` | events | none: the policy's minimum coverage decides |
+//! | mean error rate | `mean_error_rate` (its exact sum: `error_sum`) | millionths of an interval | every interval with a silent minute at 100% |
 //!
 //! A method module takes its ledger's [`Judged`] data and the [`Closing`] every method gets, pushes
 //! the notes its reading of the contract needs, and answers with a [`Closed`] month: the report's
@@ -18,9 +19,18 @@
 //! Every method credits exclusions the same way ([`Credits`]): an excluded outage takes out every
 //! unit it overlaps, and when several excluded outages overlap one, the first given is credited
 //! with it, so the units each outage took add up to the month's excluded units.
+//!
+//! Service hours, when the policy has them, are laid on the month by the ledger (its
+//! `MonthHours`): every method counts only what lies wholly inside them, and the month's coverage
+//! is that of the minutes inside them.
 
+mod error_sum;
+mod mean_error_rate;
 mod occurrences;
+mod runs;
 mod timeslices;
+
+pub(crate) use runs::{RunCarry, carries};
 
 use std::ops::Range;
 
@@ -29,7 +39,7 @@ use fixedbitset::FixedBitSet;
 
 use super::ledger::{Counts, Judged, MonthLedger};
 use super::months::ServiceMonth;
-use super::report::{Budget, Note, TierBudget, Unit};
+use super::report::{Budget, Note, NoteKind, TierBudget, Unit};
 use crate::policy::{Fraction, Policy, UpperEdge};
 
 /// An EXCLUDED outage's reach into a month.
@@ -62,20 +72,25 @@ pub(crate) struct Closing<'a> {
     pub(crate) exclusions: &'a [Exclusion],
     /// The month's clock minutes before `as_of` (all of them once it is over).
     pub(crate) elapsed: usize,
+    /// Timeslices: the runs of bad slices that reach into the month from its neighbours, so that
+    /// a run crossing a month boundary is judged whole.
+    pub(crate) runs: RunCarry,
 }
 
 /// A closed month's units.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Tally {
-    /// Units that count as unavailable: minutes of bad slices, or failed events.
+    /// Units that count as unavailable: minutes of bad slices, failed events, or millionths of an
+    /// interval of error.
     pub(crate) bad: u64,
-    /// Units excluded outages took out.
+    /// Units excluded outages took out (under mean error rate: requests).
     pub(crate) excluded: u64,
     /// Occurrences: events counted (excluded buckets left out). Timeslices: 0.
     pub(crate) events: u64,
-    /// Clock minutes some bucket covered.
+    /// Clock minutes some bucket covered (inside service hours, when the policy has them).
     pub(crate) covered_minutes: u64,
-    /// Clock minutes before the evaluation's `as_of` (all of them once the month is over).
+    /// Clock minutes before the evaluation's `as_of` (all of them once the month is over; those
+    /// inside service hours, when the policy has them).
     pub(crate) elapsed_minutes: u64,
     /// Of those, the ones some bucket covered.
     pub(crate) covered_elapsed_minutes: u64,
@@ -90,16 +105,39 @@ pub(crate) struct Tally {
     pub(crate) unavailable: Vec<BadUnit>,
     /// The units each exclusion took out, in the order of the exclusions given.
     pub(crate) taken: Vec<u64>,
+    /// Timeslices with `min_bad_run`: bad slices in runs too short to count, judged available.
+    pub(crate) short_run_slices: u64,
+    /// Those slices, ascending: the evidence of what did not count.
+    pub(crate) short_runs: Vec<BadUnit>,
 }
 
 impl Tally {
-    /// A tally of a month's coverage, with no unit counted yet.
-    fn new(covered: &FixedBitSet, closing: &Closing<'_>) -> Self {
+    /// A tally of a month's coverage, with no unit counted yet: of every minute, or of those
+    /// inside service hours when the ledger has them.
+    fn new(ledger: &MonthLedger, closing: &Closing<'_>) -> Self {
+        let covered = ledger.covered();
         let elapsed = closing.elapsed.min(covered.len());
+        let (covered_minutes, elapsed_minutes, covered_elapsed_minutes) = match ledger.hours() {
+            None => (
+                covered.count_ones(..),
+                elapsed,
+                covered.count_ones(..elapsed),
+            ),
+            Some(hours) => {
+                let mut inside = hours.minutes().clone();
+                let elapsed_inside = inside.count_ones(..elapsed);
+                inside.intersect_with(covered);
+                (
+                    inside.count_ones(..),
+                    elapsed_inside,
+                    inside.count_ones(..elapsed),
+                )
+            }
+        };
         Tally {
-            covered_minutes: covered.count_ones(..) as u64,
-            elapsed_minutes: elapsed as u64,
-            covered_elapsed_minutes: covered.count_ones(..elapsed) as u64,
+            covered_minutes: covered_minutes as u64,
+            elapsed_minutes: elapsed_minutes as u64,
+            covered_elapsed_minutes: covered_elapsed_minutes as u64,
             taken: vec![0; closing.exclusions.len()],
             ..Tally::default()
         }
@@ -110,10 +148,25 @@ impl Tally {
 /// makes them a [`super::report::Bound`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Reading {
-    /// Units that count as unavailable.
+    /// Units that count as unavailable (rounded up when not whole: mean error rate).
     pub(crate) bad_units: u64,
-    /// Exact availability.
+    /// Exact availability; when `inexact`, a stand-in that compares with every bound exactly as
+    /// the exact value does (see `mean_error_rate`).
     pub(crate) availability: Fraction,
+    /// The exact availability does not fit a fraction of two 64-bit counts, and `availability`
+    /// stands in for it.
+    pub(crate) inexact: bool,
+}
+
+impl Reading {
+    /// An exact reading.
+    fn exact(bad_units: u64, availability: Fraction) -> Self {
+        Reading {
+            bad_units,
+            availability,
+            inexact: false,
+        }
+    }
 }
 
 /// A month closed under its method: what the rest of its report is made from.
@@ -139,6 +192,7 @@ pub(crate) fn close(ledger: &MonthLedger, closing: &Closing<'_>, notes: &mut Vec
     match ledger.judged() {
         Judged::Slices(slices) => timeslices::close(ledger, slices, closing, notes),
         Judged::Events(events) => occurrences::close(ledger, events, closing, notes),
+        Judged::ErrorRates(intervals) => mean_error_rate::close(ledger, intervals, closing, notes),
     }
 }
 
@@ -171,6 +225,19 @@ impl<'a> Credits<'a> {
         self.exclusions.iter().position(|exclusion| {
             exclusion.minutes.start < range.end && range.start < exclusion.minutes.end
         })
+    }
+}
+
+/// Notes a month under service hours in which nothing could count (`empty`): a month of weekend
+/// days under business hours, say.
+fn note_without_service_hours(ledger: &MonthLedger, empty: bool, notes: &mut Vec<Note>) {
+    if ledger.hours().is_some() && empty {
+        notes.push(Note {
+            kind: NoteKind::NoServiceHours,
+            text: "No slice, interval or bucket of this month lies inside the policy's service \
+                   hours: nothing in it counts, and availability reads 100%."
+                .into(),
+        });
     }
 }
 
@@ -242,6 +309,7 @@ mod tests {
             zone: Tz::UTC,
             exclusions,
             elapsed,
+            runs: RunCarry::default(),
         };
         super::close(ledger, &closing, &mut Vec::new()).tally
     }

@@ -1,32 +1,48 @@
 //! Timeslices: time is cut into slices, a slice is bad by the policy's rule on its summed counts,
 //! and a bad slice costs all of its minutes. Availability is `1 − bad minutes / the contract's
-//! minutes` (days × 1440, also across a clock change).
+//! minutes` (days × 1440, also across a clock change; the minutes of the slices wholly inside
+//! service hours, when the policy has them).
 //!
 //! - **Closing.** Every bad slice counts its minutes, unless an excluded outage overlaps it; a
 //!   slice with fewer attempts than the policy's `min_attempts` is available, and counted apart.
-//! - **Evidence.** Each bad slice that counts, with its summed counts.
+//!   With `min_bad_run`, a bad slice counts only in a run of at least that many (`runs`).
+//! - **Evidence.** Each bad slice that counts, with its summed counts; and the runs too short to.
 //! - **Worst case.** A slice with a minute of silence before `as_of` might have been bad, and a
 //!   bad slice costs all of its minutes; excluded outages still take out what they overlap.
 //! - **Budget.** In minutes of bad slices, against the contract's minutes.
 
-use fixedbitset::FixedBitSet;
-
-use super::{BadUnit, Closed, Closing, Credits, Reading, Tally, budget_in_units, with_bad};
+use super::runs::{self, Split, States};
+use super::{
+    BadUnit, Closed, Closing, Credits, Reading, Tally, budget_in_units, note_without_service_hours,
+    with_bad,
+};
 use crate::engine::ledger::{JudgedSlices, MonthLedger};
 use crate::engine::report::{Note, NoteKind, Unit};
 
-/// Closes a timeslices month, noting a clock change and availability floored at 0%.
+/// Closes a timeslices month, noting a clock change, availability floored at 0%, and the runs of
+/// bad slices that were too short to count or crossed a month boundary.
 pub(super) fn close(
     ledger: &MonthLedger,
     slices: JudgedSlices,
     closing: &Closing<'_>,
     notes: &mut Vec<Note>,
 ) -> Closed {
-    let tally = count(ledger.covered(), slices, closing);
+    let width = u64::from(slices.slice_minutes);
+    let tally = count(ledger, slices, closing, notes);
     let Closing { month, zone, .. } = *closing;
-    let total = month.contract_minutes();
+    let total = match ledger.hours() {
+        None => month.contract_minutes(),
+        Some(hours) => {
+            let slices = ledger.covered().len() / width as usize;
+            let inside = (0..slices)
+                .filter(|&s| hours.covers(s * width as usize..(s + 1) * width as usize))
+                .count() as u64;
+            inside * width
+        }
+    };
+    note_without_service_hours(ledger, total == 0, notes);
     let clock_minutes = month.clock_minutes();
-    if clock_minutes != total {
+    if ledger.hours().is_none() && clock_minutes != total {
         notes.push(Note {
             kind: NoteKind::ClockChange,
             text: format!(
@@ -47,10 +63,7 @@ pub(super) fn close(
             ),
         });
     }
-    let reading = |bad_units: u64| Reading {
-        bad_units,
-        availability: with_bad(total, bad_units),
-    };
+    let reading = |bad_units: u64| Reading::exact(bad_units, with_bad(total, bad_units));
     Closed {
         unit: Unit::Minutes,
         total_units: total,
@@ -62,20 +75,64 @@ pub(super) fn close(
 }
 
 /// The month's bad minutes, what exclusions took out, and the worst case.
-fn count(covered: &FixedBitSet, slices: JudgedSlices, closing: &Closing<'_>) -> Tally {
-    let JudgedSlices {
-        slice_minutes,
-        bad,
-        under_min_attempts,
-    } = slices;
-    let mut tally = Tally::new(covered, closing);
+fn count(
+    ledger: &MonthLedger,
+    slices: JudgedSlices,
+    closing: &Closing<'_>,
+    notes: &mut Vec<Note>,
+) -> Tally {
+    let covered = ledger.covered();
+    let mut tally = Tally::new(ledger, closing);
     let credits = Credits::new(closing.exclusions, covered.len());
-    tally.slices_under_min_attempts = under_min_attempts;
+    tally.slices_under_min_attempts = slices.under_min_attempts;
+    let slice_minutes = slices.slice_minutes;
     let width = slice_minutes as usize;
-    let mut bad_slices = FixedBitSet::with_capacity(covered.len() / width);
-    for (slice, counts) in bad {
+    let slice_count = covered.len() / width;
+    let elapsed = closing.elapsed.min(covered.len());
+    // A slice counts when it lies wholly inside service hours (every slice, without them), and
+    // is credited to no exclusion.
+    let inside = |slice: usize| {
+        ledger
+            .hours()
+            .is_none_or(|hours| hours.covers(slice * width..(slice + 1) * width))
+    };
+    let min_run = u64::from(closing.policy.method.min_bad_run());
+    let states = States::of(ledger, &slices, elapsed);
+    let Split {
+        long: counting,
+        short,
+    } = if min_run > 1 {
+        let carry = closing.runs;
+        let split = runs::split(
+            slices.bad,
+            slice_count as u32,
+            min_run,
+            carry.before.bad,
+            carry.after.bad,
+        );
+        note_runs(&split, slice_count as u32, min_run, closing, notes);
+        split
+    } else {
+        Split {
+            long: slices.bad,
+            short: Vec::new(),
+        }
+    };
+    for (slice, counts) in short {
+        if inside(slice as usize) {
+            tally.short_run_slices += 1;
+            let start = slice * slice_minutes;
+            tally.short_runs.push(BadUnit {
+                minutes: start..start + slice_minutes,
+                counts,
+            });
+        }
+    }
+    for (slice, counts) in counting {
+        if !inside(slice as usize) {
+            continue;
+        }
         let range = slice as usize * width..(slice as usize + 1) * width;
-        bad_slices.insert(slice as usize);
         match credits.credited(range.clone()) {
             Some(outage) => {
                 tally.excluded += u64::from(slice_minutes);
@@ -92,22 +149,86 @@ fn count(covered: &FixedBitSet, slices: JudgedSlices, closing: &Closing<'_>) -> 
     }
     // The worst case: a slice with a minute of silence before `as_of` might have been bad, and a
     // bad slice costs all of its minutes.
-    let elapsed = tally.elapsed_minutes as usize;
-    let mut worst = tally.bad;
-    let mut last_slice = None;
-    for minute in covered.zeroes().take_while(|&minute| minute < elapsed) {
-        let slice = minute / width;
-        if last_slice == Some(slice) || bad_slices.contains(slice) {
-            continue;
-        }
-        last_slice = Some(slice);
-        if credits
-            .credited(slice * width..(slice + 1) * width)
-            .is_none()
-        {
-            worst += u64::from(slice_minutes);
-        }
-    }
+    let counts_in_worst = |slice: usize| {
+        inside(slice)
+            && credits
+                .credited(slice * width..(slice + 1) * width)
+                .is_none()
+    };
+    let worst = if min_run == 1 {
+        tally.bad
+            + states
+                .maybe
+                .ones()
+                .filter(|&slice| counts_in_worst(slice))
+                .count() as u64
+                * u64::from(slice_minutes)
+    } else {
+        // With runs, silence may also complete a run: runs are judged again over the slices that
+        // were bad or might have been, and each slice of a run long enough counts.
+        let mut either = states.bad;
+        either.union_with(&states.maybe);
+        let items: Vec<(u32, ())> = either.ones().map(|slice| (slice as u32, ())).collect();
+        let carry = closing.runs;
+        let Split { long, .. } = runs::split(
+            items,
+            slice_count as u32,
+            min_run,
+            carry.before.worst,
+            carry.after.worst,
+        );
+        long.iter()
+            .filter(|&&(slice, _)| counts_in_worst(slice as usize))
+            .count() as u64
+            * u64::from(slice_minutes)
+    };
     tally.worst_case_bad = Some(worst);
     tally
+}
+
+/// The notes `min_bad_run` needs: bad slices in runs too short to count, and a run judged whole
+/// across a month boundary.
+fn note_runs<T>(
+    Split { long, short }: &Split<T>,
+    slices: u32,
+    min_run: u64,
+    closing: &Closing<'_>,
+    notes: &mut Vec<Note>,
+) {
+    if !short.is_empty() {
+        let runs = 1 + short.windows(2).filter(|w| w[0].0 + 1 != w[1].0).count();
+        notes.push(Note {
+            kind: NoteKind::ShortBadRuns,
+            text: format!(
+                "{} bad slice(s) in {runs} run(s) shorter than the policy's min_bad_run of                  {min_run} did not count: only runs of at least {min_run} consecutive bad slices                  do (docs/contract-readings.md, \"Runs of bad slices\").",
+                short.len()
+            ),
+        });
+    }
+    let carry = closing.runs;
+    let starts_bad = long.first().is_some_and(|&(slice, _)| slice == 0);
+    let ends_bad = long.last().is_some_and(|&(slice, _)| slice + 1 == slices);
+    let mut across = Vec::new();
+    if starts_bad && carry.before.bad > 0 {
+        across.push(format!(
+            "{} bad slice(s) just before it, in the month before",
+            carry.before.bad
+        ));
+    }
+    if ends_bad && carry.after.bad > 0 {
+        across.push(format!(
+            "{} just after it, in the month after",
+            carry.after.bad
+        ));
+    }
+    if !across.is_empty() {
+        notes.push(Note {
+            kind: NoteKind::RunAcrossMonths,
+            text: format!(
+                "A run of bad slices crosses this month's boundary ({}): it was judged as one                  run, and this month counts its own part (docs/contract-readings.md, \"Runs of \
+                 bad slices\").",
+                across.join("; ")
+            ),
+        });
+    }
 }

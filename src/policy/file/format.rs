@@ -22,6 +22,8 @@ pub(super) struct PolicyFile {
     pub(super) standard_met_at: Option<EdgeFile>,
     pub(super) source: SourceFile,
     pub(super) method: Spanned<MethodFile>,
+    /// The hours availability is promised in; absent: every minute of every day.
+    pub(super) service_hours: Option<Spanned<ServiceHoursFile>>,
     pub(super) compensation: CompensationFile,
     /// Absent: the policy states no claim window.
     pub(super) claim_window: Option<Spanned<ClaimWindowFile>>,
@@ -55,11 +57,34 @@ pub(super) enum MethodFile {
         bad_slice: BadSliceFile,
         /// Fewest attempts a slice needs to be judged. Default 1.
         min_attempts: Option<u32>,
+        /// Fewest consecutive bad slices that count. Default 1.
+        min_bad_run: Option<u32>,
     },
     Occurrences {
         /// Percent; below it a month's data cannot decide it. Default 99.
         min_coverage_percent: Option<String>,
     },
+    MeanErrorRate {
+        /// Minutes per interval; divides an hour.
+        interval_minutes: u32,
+    },
+}
+
+/// `[service_hours]`: which days, from when to when, local time.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ServiceHoursFile {
+    pub(super) days: Spanned<ServiceDaysFile>,
+    pub(super) from: Spanned<String>,
+    pub(super) to: Spanned<String>,
+}
+
+/// `"business"`, or a list of weekday names.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum ServiceDaysFile {
+    Named(String),
+    Weekdays(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -152,7 +177,9 @@ pub(super) struct ClauseFile {
 pub(super) enum ConditionFile {
     #[default]
     Always,
-    ProviderNotice,
+    ProviderNotice {
+        notice: Option<ProviderNoticeFile>,
+    },
     TrafficSurge {
         metric: Option<MetricFile>,
         comparison: Option<ComparisonFile>,
@@ -164,6 +191,16 @@ pub(super) enum ConditionFile {
     },
     NumberBlocked,
     CaseByCase,
+}
+
+/// The notice a provider-notice clause asks for: `notice = { written = true, hours = 24 }`.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ProviderNoticeFile {
+    #[serde(default)]
+    pub(super) written: bool,
+    #[serde(default)]
+    pub(super) hours: u32,
 }
 
 /// What traffic a surge clause covers.

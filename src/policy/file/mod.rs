@@ -6,6 +6,7 @@
 
 mod clauses;
 mod format;
+mod service_hours;
 mod tables;
 mod terms;
 
@@ -19,6 +20,7 @@ use toml::Spanned;
 use super::{CompensationForm, Percent, Policy, ServiceMonthKind, SourceDocument};
 use clauses::clauses;
 use format::{FormFile, PolicyFile, ServiceMonthFile};
+use service_hours::service_hours;
 use tables::{method, tiers};
 
 /// A policy file that cannot be used, with where and why.
@@ -177,6 +179,10 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Parsed, PolicyFileError> {
         form: line(file.compensation.form.span()),
     };
     let method = method(&file.method, &at)?;
+    let service_hours = match &file.service_hours {
+        Some(table) => Some(service_hours(table, &method, &at)?),
+        None => None,
+    };
     let standard_met_at = terms::edge(file.standard_met_at);
     if standard_met_at == crate::policy::Edge::Above && standard == Percent::HUNDRED {
         return Err(at(
@@ -208,6 +214,7 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Parsed, PolicyFileError> {
         time_zone,
         calendar: file.calendar.map(Spanned::into_inner),
         method,
+        service_hours,
         standard,
         standard_met_at,
         tiers,

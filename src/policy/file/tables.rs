@@ -9,7 +9,8 @@ use crate::policy::{Edge, Method, Percent, Tier, TierBounds, TimesliceRule};
 /// Below 99% of a month's minutes with data, an occurrences month is not decided
 /// (docs/contract-readings.md, "Silence never passes unnoticed").
 const DEFAULT_MIN_COVERAGE: Percent = Percent::from_units(990_000);
-/// Slices must tile an hour so that clock changes of 30 or 60 minutes keep them aligned.
+/// Slices and intervals must tile an hour so that clock changes of 30 or 60 minutes keep them
+/// aligned.
 const MINUTES_PER_HOUR: u32 = 60;
 
 pub(super) fn method(file: &Spanned<MethodFile>, at: &At) -> Result<Method, PolicyFileError> {
@@ -29,16 +30,9 @@ pub(super) fn method(file: &Spanned<MethodFile>, at: &At) -> Result<Method, Poli
             slice_minutes,
             bad_slice,
             min_attempts,
+            min_bad_run,
         } => {
-            let slice_minutes = *slice_minutes;
-            if slice_minutes == 0 || !MINUTES_PER_HOUR.is_multiple_of(slice_minutes) {
-                return Err(at(
-                    file.span(),
-                    format!(
-                        "slice_minutes {slice_minutes} must divide an hour (1, 5, 10, 15, ...)"
-                    ),
-                ));
-            }
+            let slice_minutes = divides_an_hour(*slice_minutes, "slice_minutes", file.span(), at)?;
             let bad_slice = match bad_slice {
                 BadSliceFile::AllFailed => TimesliceRule::AllFailed,
                 BadSliceFile::SuccessRateBelow(bound) => TimesliceRule::SuccessRateBelow(
@@ -54,13 +48,45 @@ pub(super) fn method(file: &Spanned<MethodFile>, at: &At) -> Result<Method, Poli
                     "min_attempts must be at least 1 (1 judges every slice with an attempt)".into(),
                 ));
             }
+            let min_bad_run = min_bad_run.unwrap_or(1);
+            if min_bad_run == 0 {
+                return Err(at(
+                    file.span(),
+                    "min_bad_run must be at least 1 (1 counts every bad slice)".into(),
+                ));
+            }
             Ok(Method::Timeslices {
                 slice_minutes,
                 bad_slice,
                 min_attempts,
+                min_bad_run,
             })
         }
+        MethodFile::MeanErrorRate { interval_minutes } => Ok(Method::MeanErrorRate {
+            interval_minutes: divides_an_hour(
+                *interval_minutes,
+                "interval_minutes",
+                file.span(),
+                at,
+            )?,
+        }),
     }
+}
+
+/// A slice or interval length: it must divide an hour.
+fn divides_an_hour(
+    minutes: u32,
+    key: &str,
+    span: std::ops::Range<usize>,
+    at: &At,
+) -> Result<u32, PolicyFileError> {
+    if minutes == 0 || !MINUTES_PER_HOUR.is_multiple_of(minutes) {
+        return Err(at(
+            span,
+            format!("{key} {minutes} must divide an hour (1, 5, 10, 15, ...)"),
+        ));
+    }
+    Ok(minutes)
 }
 
 /// The table must tile `[0%, top)` (or `[0%, top]`) without gaps or overlaps, reach the standard

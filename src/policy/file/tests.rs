@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::policy::{
-    Cause, CauseId, ClaimCloses, ClaimOpens, ClaimWindowRule, CompensationForm, Edge, TierBounds,
+    Cause, CauseId, ClaimCloses, ClaimOpens, ClaimWindowRule, CompensationForm, Condition, Edge,
+    ProviderNoticeRule, TierBounds,
 };
 
 const MINIMAL: &str = r#"
@@ -118,6 +119,46 @@ fn clause_mistakes_are_refused() {
     assert!(error_for(&provider).message.contains("always counts"));
 }
 
+/// A provider-notice clause without a `notice` table keeps the Tencent reading (any notice before
+/// the outage); with one, it asks for a lead time and written notice, within bounds.
+#[test]
+fn provider_notice_takes_a_lead_time_and_a_form() {
+    let clause = |condition: &str| {
+        format!(
+            "{MINIMAL}\n[[clauses]]\nid = \"4.2\"\ncause = \"scheduled_maintenance\"\n\
+             title = \"x\"\ncondition = {condition}\n"
+        )
+    };
+    let rule = |text: &str| match &parse_policy("p.toml", text).unwrap().clauses[0].condition {
+        Condition::ProviderNotice(rule) => *rule,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        rule(&clause("{ kind = \"provider_notice\" }")),
+        ProviderNoticeRule::default()
+    );
+    assert_eq!(
+        rule(&clause(
+            "{ kind = \"provider_notice\", notice = { written = true, hours = 24 } }"
+        )),
+        ProviderNoticeRule {
+            written: true,
+            hours: 24
+        }
+    );
+    let long = error_for(&clause(
+        "{ kind = \"provider_notice\", notice = { hours = 8761 } }",
+    ));
+    assert!(
+        long.message.contains("hours 8761 is more than 8760"),
+        "{long}"
+    );
+    let typo = error_for(&clause(
+        "{ kind = \"provider_notice\", notice = { business_days = 2 } }",
+    ));
+    assert!(typo.message.contains("business_days"), "{typo}");
+}
+
 #[test]
 fn an_unknown_cause_lists_the_valid_ones() {
     let text =
@@ -176,6 +217,129 @@ fn a_policy_names_its_calendar() {
     assert_eq!(policy.calendar.as_deref(), Some("cn-mainland"));
     let error = error_for(&text.replace("\"cn-mainland\"", "\"CN\""));
     assert_eq!(error.line, 7, "{error}");
+}
+
+#[test]
+fn mean_error_rate_takes_an_interval_that_divides_an_hour() {
+    let text = MINIMAL.replace(
+        "kind = \"timeslices\"\nslice_minutes = 1\nbad_slice = \"all_failed\"",
+        "kind = \"mean_error_rate\"\ninterval_minutes = 5",
+    );
+    let policy = parse_policy("p.toml", &text).unwrap();
+    assert_eq!(
+        policy.method,
+        crate::policy::Method::MeanErrorRate {
+            interval_minutes: 5
+        }
+    );
+    let error = error_for(&text.replace("interval_minutes = 5", "interval_minutes = 7"));
+    assert!(error.message.contains("interval_minutes 7"), "{error}");
+    assert_eq!(error.line, 12, "{error}");
+    // A timeslices key is not one of this method's.
+    let error = error_for(&text.replace(
+        "interval_minutes = 5",
+        "interval_minutes = 5\nmin_bad_run = 2",
+    ));
+    assert!(error.message.contains("min_bad_run"), "{error}");
+}
+
+#[test]
+fn min_bad_run_defaults_to_one_and_zero_is_refused() {
+    let run = |text: &str| parse_policy("p.toml", text).unwrap().method.min_bad_run();
+    assert_eq!(run(MINIMAL), 1);
+    let text = MINIMAL.replace(
+        "bad_slice = \"all_failed\"",
+        "bad_slice = \"all_failed\"\nmin_bad_run = 5",
+    );
+    assert_eq!(run(&text), 5);
+    let error = error_for(&text.replace("min_bad_run = 5", "min_bad_run = 0"));
+    assert!(
+        error.message.contains("min_bad_run must be at least 1"),
+        "{error}"
+    );
+}
+
+#[test]
+fn service_hours_are_read_and_their_mistakes_refused_at_their_line() {
+    use crate::policy::{ServiceDays, ServiceHours};
+    let with = |table: &str| format!("{MINIMAL}\n[service_hours]\n{table}\n");
+    let policy = parse_policy(
+        "p.toml",
+        &with("days = \"business\"\nfrom = \"08:00\"\nto = \"20:00\""),
+    )
+    .unwrap();
+    assert_eq!(
+        policy.service_hours,
+        Some(ServiceHours {
+            days: ServiceDays::Business,
+            from_minute: 480,
+            to_minute: 1200
+        })
+    );
+    let weekend = parse_policy(
+        "p.toml",
+        &with("days = [\"sun\", \"sat\"]\nfrom = \"00:00\"\nto = \"24:00\""),
+    )
+    .unwrap();
+    assert_eq!(
+        weekend.service_hours.unwrap().days,
+        ServiceDays::Weekdays(vec![chrono::Weekday::Sat, chrono::Weekday::Sun])
+    );
+    assert!(
+        parse_policy("p.toml", MINIMAL)
+            .unwrap()
+            .service_hours
+            .is_none()
+    );
+    // Line 29 is the table's first key: MINIMAL's last key is on line 27, then the header.
+    for (table, line, says) in [
+        (
+            "days = \"weekdays\"\nfrom = \"08:00\"\nto = \"20:00\"",
+            29,
+            "\"business\" or a list",
+        ),
+        (
+            "days = [\"mon\", \"mon\"]\nfrom = \"08:00\"\nto = \"20:00\"",
+            29,
+            "twice",
+        ),
+        (
+            "days = [\"monday\"]\nfrom = \"08:00\"\nto = \"20:00\"",
+            29,
+            "unknown day 'monday'",
+        ),
+        (
+            "days = []\nfrom = \"08:00\"\nto = \"20:00\"",
+            29,
+            "at least one day",
+        ),
+        (
+            "days = \"business\"\nfrom = \"8:00\"\nto = \"20:00\"",
+            30,
+            "HH:MM",
+        ),
+        (
+            "days = \"business\"\nfrom = \"08:00\"\nto = \"24:01\"",
+            31,
+            "HH:MM",
+        ),
+        (
+            "days = \"business\"\nfrom = \"20:00\"\nto = \"08:00\"",
+            31,
+            "must be after",
+        ),
+    ] {
+        let error = error_for(&with(table));
+        assert_eq!(error.line, line, "{table}: {error}");
+        assert!(error.message.contains(says), "{table}: {error}");
+    }
+    // Under a method of slices both edges fall on a slice's: 5-minute slices do not take 08:02.
+    let five = MINIMAL.replace("slice_minutes = 1", "slice_minutes = 5");
+    let error = error_for(&format!(
+        "{five}\n[service_hours]\ndays = \"business\"\nfrom = \"08:02\"\nto = \"20:00\"\n"
+    ));
+    assert_eq!(error.line, 30, "{error}");
+    assert!(error.message.contains("5-minute slice"), "{error}");
 }
 
 // The terms of public SLAs: claim windows, tier bounds, credits and causes of a policy's own.
