@@ -4,10 +4,11 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Args;
 use tonic::Request;
-use tonic::transport::Channel;
+use tonic::transport::{Channel, Endpoint};
 
 use crate::api::pb;
 use crate::api::pb::sla_evaluator_client::SlaEvaluatorClient;
@@ -25,7 +26,9 @@ use crate::policy::PolicyStore;
 /// it also reads the policies itself (a Prometheus query's zone, a claim report's header).
 #[derive(Debug, Clone, Args)]
 pub struct TargetArgs {
-    /// Answer on the server at HOST:PORT instead of in this process: the same output.
+    /// Answer on the server at HOST:PORT instead of in this process: the same output. A name
+    /// with several addresses (a headless Service), or a comma-separated list, is several
+    /// replicas, used round robin.
     #[arg(
         long = "target",
         id = "target",
@@ -52,18 +55,105 @@ impl TargetArgs {
 /// The largest response accepted: a long term's evidence can pass gRPC's default of 4 MiB.
 const MAX_RESPONSE_BYTES: usize = 256 << 20;
 
-/// A client of the server at `target` (`HOST:PORT` or an `http://` URL), connected.
-pub(crate) async fn connect(target: &str) -> Result<SlaEvaluatorClient<Channel>, String> {
-    let url = if target.contains("://") {
-        target.to_string()
-    } else {
-        format!("http://{target}")
-    };
-    let channel = Channel::from_shared(url.clone())
-        .map_err(|error| format!("--target {target} is not an address: {error}"))?
+/// One server `--target` names: an address its name resolved to.
+#[derive(Clone, Debug)]
+pub(crate) struct Replica {
+    /// `http://` and the address, as messages name it.
+    pub(crate) url: String,
+    /// A client of it; connects on first use, and again after the connection fails.
+    pub(crate) client: SlaEvaluatorClient<Channel>,
+}
+
+/// The replicas `target` names: each comma-separated item (`HOST:PORT`, an `http://` URL, or
+/// gRPC's `dns:///HOST:PORT`) resolved by the system resolver, every address one replica, as a
+/// headless Service's name resolves to each pod. Not connected yet.
+pub(crate) async fn replicas(target: &str) -> Result<Vec<Replica>, String> {
+    let mut replicas: Vec<Replica> = Vec::new();
+    for item in target
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+    {
+        let authority = item
+            .strip_prefix("http://")
+            .or_else(|| item.strip_prefix("dns:///"))
+            .unwrap_or(item)
+            .trim_end_matches('/');
+        if authority.contains("://") {
+            return Err(format!(
+                "--target {item} is not an address: give HOST:PORT, http://HOST:PORT or \
+                 dns:///HOST:PORT"
+            ));
+        }
+        let addresses = tokio::net::lookup_host(authority)
+            .await
+            .map_err(|error| format!("--target {item} does not resolve: {error}"))?;
+        for address in addresses {
+            let url = format!("http://{address}");
+            if replicas.iter().any(|replica| replica.url == url) {
+                continue;
+            }
+            let endpoint = endpoint(&url)
+                .map_err(|error| format!("--target {item} is not an address: {error}"))?;
+            let client = SlaEvaluatorClient::new(endpoint.connect_lazy())
+                .max_decoding_message_size(MAX_RESPONSE_BYTES);
+            replicas.push(Replica { url, client });
+        }
+    }
+    if replicas.is_empty() {
+        return Err(format!("--target {target} names no address"));
+    }
+    Ok(replicas)
+}
+
+/// How long a connection may take to open, and how long a silent peer is waited for: a replica
+/// that stops answering (a frozen node, a cut network) fails its streams, which are then resent,
+/// instead of holding the run.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The endpoint of one replica.
+fn endpoint(url: &str) -> Result<Endpoint, tonic::transport::Error> {
+    Ok(Endpoint::from_shared(url.to_string())?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
+        .keep_alive_while_idle(false))
+}
+
+/// Whether a replica answers: a connection is made, or why not.
+pub(crate) async fn reachable(replica: &Replica) -> Result<(), String> {
+    endpoint(&replica.url)
+        .map_err(|error| error.to_string())?
         .connect()
         .await
-        .map_err(|error| format!("cannot reach the server at {url}: {error}"))?;
+        .map(drop)
+        .map_err(|error| format!("cannot reach the server at {}: {error}", replica.url))
+}
+
+/// A client of the servers `target` names, checked to answer: one replica's, or over several,
+/// tonic's balancing across those that answer.
+pub(crate) async fn connect(target: &str) -> Result<SlaEvaluatorClient<Channel>, String> {
+    let mut answering = Vec::new();
+    let mut first_error = None;
+    for replica in replicas(target).await? {
+        match reachable(&replica).await {
+            Ok(()) => answering.push(replica),
+            Err(error) => {
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    let channel = match answering.as_slice() {
+        [] => return Err(first_error.unwrap_or_else(|| format!("cannot reach {target}"))),
+        [one] => return Ok(one.client.clone()),
+        several => Channel::balance_list(
+            several
+                .iter()
+                .filter_map(|replica| endpoint(&replica.url).ok()),
+        ),
+    };
     Ok(SlaEvaluatorClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES))
 }
 

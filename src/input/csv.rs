@@ -13,7 +13,7 @@
 use csv::{ByteRecord, ReaderBuilder};
 
 use super::chunk::{Chunker, Row};
-use super::{COLUMNS, RowError, place, subscription, values};
+use super::{COLUMNS, RowError, place, shown, subscription, values};
 
 /// Where each column sits in a row.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,13 +53,17 @@ pub fn header(block: &[u8]) -> Result<Layout, RowError> {
             return Err(RowError::row(
                 1,
                 format!(
-                    "the header names a column `{name}`; the columns are {}",
+                    "the header names a column `{}`; the columns are {}",
+                    shown(name.as_bytes()),
                     COLUMNS.join(", ")
                 ),
             ));
         };
         if found[known].replace(index).is_some() {
-            return Err(RowError::row(1, format!("the header names `{name}` twice")));
+            return Err(RowError::row(
+                1,
+                format!("the header names `{}` twice", shown(name.as_bytes())),
+            ));
         }
     }
     let required = |index: usize| {

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::{InputError, Place};
+use super::{InputError, Place, shown};
 use crate::api::pb;
 
 /// One fee and where it was read.
@@ -68,10 +68,14 @@ pub fn read(path: &Path) -> Result<Fees, InputError> {
             at(
                 1,
                 None,
-                format!("the header names a column `{column}`; the columns are {known}"),
+                format!(
+                    "the header names a column `{}`; the columns are {known}",
+                    shown(column.as_bytes())
+                ),
             )
         })?;
         if found[known].replace(index).is_some() {
+            let column = shown(column.as_bytes());
             return Err(at(1, None, format!("the header names `{column}` twice")));
         }
     }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use super::chunk::{Chunker, Row};
-use super::{RowError, place, subscription, values};
+use super::{RowError, place, shown_message, subscription, values};
 
 /// The keys of a row.
 #[derive(Clone, Copy, Deserialize)]
@@ -65,8 +65,19 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut row = Parsed::default();
+        // A key named twice is refused, as a CSV header naming a column twice is: JSON parsers
+        // disagree on which value wins, so either reading would be a guess.
+        let mut seen = 0u8;
         while let Some(key) = map.next_key::<Key>()? {
             self.0.set(Some(key));
+            let bit = 1 << key as u8;
+            if seen & bit != 0 {
+                return Err(de::Error::custom(format!(
+                    "the object names `{}` twice",
+                    key.name()
+                )));
+            }
+            seen |= bit;
             match key {
                 Key::Subscription => row.subscription = Some(map.next_value::<Cow<'de, str>>()?),
                 Key::Start => row.start = Some(map.next_value::<Start>()?.0),
@@ -221,7 +232,7 @@ fn json_error(line: u64, key: Option<Key>, error: &serde_json::Error) -> RowErro
     RowError {
         place: line,
         column: key.map(|key| key.name().to_string()),
-        message: format!("{text} (at character {})", error.column()),
+        message: format!("{} (at character {})", shown_message(text), error.column()),
     }
 }
 
@@ -269,6 +280,10 @@ mod tests {
                 "offset",
             ),
             (r#"{"start": 1772294400, "total": 1"#, "EOF"),
+            (
+                r#"{"start": 1772294400, "total": 5, "failed": 0, "total": 7}"#,
+                "names `total` twice",
+            ),
         ] {
             let block = format!("{{\"start\": 0, \"total\": 1, \"failed\": 0}}\n{line}\n");
             let error = parse(false, block.as_bytes(), &mut Chunker::default()).unwrap_err();

@@ -183,6 +183,36 @@ impl Origin {
     }
 }
 
+/// The most characters of an input's value a message repeats: enough to recognise it, never the
+/// megabytes a broken file may hold in one field.
+pub const SHOWN_CHARS: usize = 128;
+
+/// The most characters of a library's message (serde_json's, the csv crate's) repeated, which
+/// may quote a value in full.
+const SHOWN_MESSAGE_CHARS: usize = 320;
+
+/// A value from an input as a message shows it: at most [`SHOWN_CHARS`] characters, then `…` and
+/// how long it was.
+pub fn shown(bytes: &[u8]) -> String {
+    cut(&String::from_utf8_lossy(bytes), SHOWN_CHARS)
+}
+
+/// A library's message about an input, cut as [`shown`] cuts a value.
+pub(crate) fn shown_message(message: &str) -> String {
+    cut(message, SHOWN_MESSAGE_CHARS)
+}
+
+fn cut(text: &str, most: usize) -> String {
+    match text.char_indices().nth(most) {
+        None => text.to_string(),
+        Some((end, _)) => format!(
+            "{}… ({} characters in all)",
+            &text[..end],
+            text.chars().count()
+        ),
+    }
+}
+
 /// A subscription's name: non-empty UTF-8.
 pub(crate) fn subscription(name: &[u8], place: u64) -> Result<&[u8], RowError> {
     if name.is_empty() {
@@ -192,6 +222,11 @@ pub(crate) fn subscription(name: &[u8], place: u64) -> Result<&[u8], RowError> {
         return Err(RowError::new(place, "subscription", "is not UTF-8 text"));
     }
     Ok(name)
+}
+
+/// A subscription's name as a message shows it.
+pub(crate) fn shown_name(name: &str) -> String {
+    shown(name.as_bytes())
 }
 
 /// A line within a block as a chunk stores it.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{InputError, Place, protojson};
+use super::{InputError, Place, protojson, shown_message};
 use crate::api::pb;
 
 /// One outage and where it was read.
@@ -36,7 +36,7 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Entry>, InputError> {
         1 + before.bytes().filter(|&b| b == b'\n').count() as u64
     };
     let mut entries = Vec::new();
-    let mut values = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut values = serde_json::Deserializer::from_str(text).into_iter::<protojson::Strict>();
     loop {
         // Where the next value starts: after the previous one and any whitespace.
         let after = values.byte_offset();
@@ -46,7 +46,7 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Entry>, InputError> {
                 .map_or(0, |rest| rest.len() - rest.trim_start().len());
         let Some(value) = values.next() else { break };
         let line = line_at(start);
-        let value = value.map_err(|error| InputError {
+        let protojson::Strict(value) = value.map_err(|error| InputError {
             source_name: name.to_string(),
             place: Place::Line(error.line() as u64),
             column: None,
@@ -81,8 +81,12 @@ fn entry(name: &str, line: u64, value: Value) -> Result<Entry, InputError> {
             return Err(refused(Some("subscription"), message));
         }
     };
-    let outage = protojson::from_value::<pb::Outage>(Value::Object(object), "Outage")
-        .map_err(|message| refused(None, format!("not an sla.v1.Outage: {message}")))?;
+    let outage = protojson::from_value::<pb::Outage>(Value::Object(object), "Outage").map_err(
+        |message| {
+            let message = shown_message(&message);
+            refused(None, format!("not an sla.v1.Outage: {message}"))
+        },
+    )?;
     Ok(Entry {
         place: Place::Line(line),
         subscription,
@@ -93,8 +97,10 @@ fn entry(name: &str, line: u64, value: Value) -> Result<Entry, InputError> {
 /// serde_json's message without its position, which the caller gives.
 fn json_message(error: &serde_json::Error) -> String {
     let text = error.to_string();
-    text.rsplit_once(" at line ")
-        .map_or(text.clone(), |(message, _)| message.to_string())
+    let message = text
+        .rsplit_once(" at line ")
+        .map_or(text.as_str(), |(message, _)| message);
+    shown_message(message)
 }
 
 #[cfg(test)]

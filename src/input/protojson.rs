@@ -59,6 +59,76 @@ impl Serialize for Json {
     }
 }
 
+/// A JSON value whose objects name each key once. serde_json keeps the last of a repeated key,
+/// other parsers the first: a file relying on either would be read as a guess, so a repeated key
+/// is refused, as a CSV header naming a column twice is.
+#[derive(Debug)]
+pub struct Strict(pub serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = serde_json::Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(v.into())
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Self::Value, E> {
+        Ok(serde_json::Value::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut values = Vec::new();
+        while let Some(Strict(value)) = seq.next_element()? {
+            values.push(value);
+        }
+        Ok(serde_json::Value::Array(values))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "the object names `{}` twice",
+                    super::shown(key.as_bytes())
+                )));
+            }
+            let Strict(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(serde_json::Value::Object(object))
+    }
+}
+
 /// A message from a JSON value in the canonical mapping (unknown fields refused).
 pub fn from_value<M: Message + Default>(value: serde_json::Value, name: &str) -> Result<M, String> {
     let dynamic =
@@ -100,5 +170,18 @@ mod tests {
             "EvaluationSpec",
         );
         assert!(unknown.unwrap_err().contains("polcy_id"));
+    }
+
+    #[test]
+    fn strict_values_refuse_a_repeated_key_at_any_depth() {
+        let read = |text: &str| serde_json::from_str::<Strict>(text).map(|s| s.0);
+        assert_eq!(
+            read(r#"{"a": [1, {"b": null}], "c": "x"}"#).unwrap(),
+            serde_json::json!({"a": [1, {"b": null}], "c": "x"})
+        );
+        for text in [r#"{"a": 1, "a": 2}"#, r#"[{"x": {"b": 1, "b": 1}}]"#] {
+            let error = read(text).unwrap_err().to_string();
+            assert!(error.contains("twice"), "{text}: {error}");
+        }
     }
 }

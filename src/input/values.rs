@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use super::shown;
+
 /// The earliest and latest starts accepted: what chrono's `DateTime<Utc>` holds, so that every
 /// start can be shown as an instant and differences of starts never overflow.
 const EARLIEST: i64 = -8_210_266_876_800; // -260000-01-01 (inside chrono's range)
@@ -74,8 +76,9 @@ fn rfc3339(bytes: &[u8]) -> Result<i64, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_string())?;
     let refused = || {
         format!(
-            "{text:?} is not a start: give Unix seconds or an RFC 3339 instant with its offset, \
-             such as 2026-03-01T00:00:00Z or 2026-03-01T08:00:00+08:00"
+            "{:?} is not a start: give Unix seconds or an RFC 3339 instant with its offset, \
+             such as 2026-03-01T00:00:00Z or 2026-03-01T08:00:00+08:00",
+            shown(bytes)
         )
     };
     // chrono takes what the fast path does not: other offsets' forms, lower-case letters.
@@ -86,7 +89,8 @@ fn rfc3339(bytes: &[u8]) -> Result<i64, String> {
     let instant = DateTime::parse_from_rfc3339(&normal).map_err(|_| refused())?;
     if instant.timestamp_subsec_nanos() != 0 {
         return Err(format!(
-            "{text:?} is not on a whole second; buckets start on whole minutes"
+            "{:?} is not on a whole second; buckets start on whole minutes",
+            shown(bytes)
         ));
     }
     Ok(instant.with_timezone(&Utc).timestamp())
@@ -163,16 +167,6 @@ fn offset_of_hours_alone(text: &str) -> Option<usize> {
         && b[n - 1].is_ascii_digit()
         && b[..n - 3].contains(&b':'))
     .then_some(n)
-}
-
-/// A value as it appears in the file, shortened for a message.
-pub(crate) fn shown(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    if text.chars().count() > 40 {
-        format!("{}…", text.chars().take(40).collect::<String>())
-    } else {
-        text.into_owned()
-    }
 }
 
 #[cfg(test)]

@@ -9,11 +9,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::EvaluateArgs;
 use super::feed::{Evaluator, Feed};
+use super::partition::Split;
 use crate::api::pb;
 use crate::engine::months::{day_after, local_midnight};
-use crate::input::InputError;
-use crate::input::buckets::{BucketFile, Format};
+use crate::input::buckets::{BucketFile, Format, StdinCopy};
+use crate::input::ordered::Flow;
 use crate::input::prometheus::{self, Report};
+use crate::input::{Block, InputError};
 use crate::policy::PolicySet;
 
 /// `--prometheus` and its queries.
@@ -69,12 +71,19 @@ impl Sources {
         spec: &pb::EvaluationSpec,
         policies: &PolicySet,
     ) -> Result<Self, InputError> {
+        // Steps and days lie in the evaluation's zone; a spec the engine refuses is refused later,
+        // with its reason, so here an unreadable one just yields UTC.
+        let zone = match spec.time_zone.parse() {
+            Ok(zone) => Some(zone),
+            Err(_) => policies.get(&spec.policy_id).map(|policy| policy.time_zone),
+        };
         let Some(url) = &args.prometheus.prometheus else {
+            let zone = zone.unwrap_or(chrono_tz::UTC);
             let files = args.buckets.iter().map(|path| {
                 let format = args.input_format.or_else(|| Format::of(path));
                 match format {
-                    Some(format) => Ok(BucketFile { path: path.clone(), format }),
-                    None if path.as_os_str() == "-" => Ok(BucketFile { path: path.clone(), format: Format::Csv }),
+                    Some(format) => Ok(BucketFile { path: path.clone(), format, zone }),
+                    None if path.as_os_str() == "-" => Ok(BucketFile { path: path.clone(), format: Format::Csv, zone }),
                     None => Err(InputError::whole(
                         &path.display().to_string(),
                         "its extension names no format (.csv, .jsonl, .parquet); give --input-format",
@@ -89,12 +98,7 @@ impl Sources {
             return Err(whole("--step must be a whole number of minutes".into()));
         }
         // The steps lie on the zone's local minutes from the term's first local midnight, as the
-        // engine cuts months and slices; a spec the engine refuses is refused later, with its
-        // reason, so here an unreadable one just yields no steps.
-        let zone = match spec.time_zone.parse() {
-            Ok(zone) => Some(zone),
-            Err(_) => policies.get(&spec.policy_id).map(|policy| policy.time_zone),
-        };
+        // engine cuts months and slices; without a zone, no steps.
         let day = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
         let (from, to) = match (zone, day(&spec.term_start), day(&spec.term_end)) {
             (Some(zone), Some(first), Some(last)) if first <= last => {
@@ -129,33 +133,76 @@ impl Sources {
         }
     }
 
-    /// Reads every source into `feed`, stopping at its first failure.
-    pub(super) fn read<E: Evaluator>(
+    /// Reads every source into `sink`, stopping when it stops. Standard input is read through
+    /// `stdin`, so that a second read reads the same rows.
+    pub(super) fn read(
         &self,
-        feed: &mut Feed<'_, E>,
+        sink: &mut impl Sink,
         threads: usize,
+        stdin: &mut StdinCopy,
     ) -> Result<(), InputError> {
         match self {
             Sources::Files(files) => {
                 for file in files {
-                    feed.source = file.name();
-                    file.read(threads, |block| feed.apply(block))?;
-                    if feed.failure.is_some() {
+                    sink.begin(&file.name());
+                    file.read(threads, stdin, |block| sink.apply(block))?;
+                    if sink.stopped() {
                         break;
                     }
                 }
                 Ok(())
             }
             Sources::Prometheus { source, from, to } => {
-                feed.source.clone_from(&source.url);
+                sink.begin(&source.url);
                 // The evaluation starts before the first query, so that a bad spec is refused
                 // before the server is asked anything.
-                feed.open(&None)?;
-                let report = source.read(*from, *to, |block| feed.apply(block))?;
+                sink.before_queries()?;
+                let report = source.read(*from, *to, |block| sink.apply(block))?;
                 explain(&report);
                 Ok(())
             }
         }
+    }
+}
+
+/// What reading hands blocks to: a pass of evaluations, or a split into parts.
+pub(super) trait Sink: Send {
+    /// The input whose blocks come next.
+    fn begin(&mut self, name: &str);
+    /// Takes a block.
+    fn apply(&mut self, block: Block) -> Flow;
+    /// Whether it stopped taking blocks.
+    fn stopped(&self) -> bool;
+    /// Before a Prometheus server is asked anything.
+    fn before_queries(&mut self) -> Result<(), InputError> {
+        Ok(())
+    }
+}
+
+impl<E: Evaluator> Sink for Feed<'_, E> {
+    fn begin(&mut self, name: &str) {
+        name.clone_into(&mut self.source);
+    }
+    fn apply(&mut self, block: Block) -> Flow {
+        Feed::apply(self, block)
+    }
+    fn stopped(&self) -> bool {
+        self.failure.is_some() || self.regroup
+    }
+    fn before_queries(&mut self) -> Result<(), InputError> {
+        self.open(&None)
+    }
+}
+
+impl Sink for Split {
+    fn begin(&mut self, name: &str) {
+        Split::begin(self, name);
+    }
+    fn apply(&mut self, block: Block) -> Flow {
+        Split::apply(self, block)
+    }
+    fn stopped(&self) -> bool {
+        self.failure.is_some()
     }
 }
 

@@ -140,7 +140,9 @@ pub(crate) fn read_message<M: prost::Message + Default>(
         let table: toml::Table = toml::from_str(&text).map_err(|error| error.to_string())?;
         serde_json::to_value(table).map_err(|error| error.to_string())?
     } else {
-        serde_json::from_str(&text).map_err(|error| error.to_string())?
+        serde_json::from_str::<protojson::Strict>(&text)
+            .map_err(|error| error.to_string())?
+            .0
     };
     if let Some(wrapper) = wrapper
         && let Some(object) = value.as_object_mut()

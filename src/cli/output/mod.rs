@@ -2,6 +2,7 @@
 //! called), JSON Lines, CSV for spreadsheets and billing, or a table for a person at a terminal.
 
 mod csv;
+mod summary;
 mod table;
 
 use std::io::IsTerminal;
@@ -13,6 +14,7 @@ use crate::api::pb;
 use crate::input::protojson::{self, Json};
 use crate::policy::PolicySet;
 
+pub use summary::Summary;
 pub use table::Table;
 
 /// Output formats.
@@ -62,6 +64,106 @@ struct Keyed<'a> {
     evaluation: Json,
 }
 
+/// One subscription's evaluation (`None` for a run without subscriptions), or why it could not be
+/// read back.
+pub type Evaluated = Result<(Option<String>, pb::EvaluateResponse), String>;
+
+/// Writes `count` evaluations, drawn one at a time from `next` in the order printed, as
+/// `format` to `out`: the bytes [`evaluations`] gives for them all, without holding them all.
+pub fn write_evaluations(
+    format: Format,
+    count: usize,
+    next: &mut dyn FnMut() -> Option<Evaluated>,
+    policies: &PolicySet,
+    out: &mut dyn std::io::Write,
+) -> Result<(), String> {
+    let io = |error: std::io::Error| format!("cannot write the output: {error}");
+    if format == Format::Html && count != 1 {
+        return Err(claim_reports(count));
+    }
+    let mut next = || next().transpose();
+    let first = next()?;
+    let single = count == 1 && matches!(first, Some((None, _)));
+    if single || format == Format::Html {
+        let all: Vec<_> = first.into_iter().collect();
+        return out
+            .write_all(evaluations(format, &all, policies)?.as_bytes())
+            .map_err(io);
+    }
+    let mut answer = first;
+    let mut index = 0;
+    if format == Format::Json {
+        out.write_all(if count == 0 { b"[]" } else { b"[\n" })
+            .map_err(io)?;
+    }
+    while let Some((key, response)) = answer {
+        let text = match format {
+            Format::Json => {
+                // An element of the pretty array: its own pretty form, indented one level.
+                let element = to_string(&keyed(&key, &response), true);
+                let mut indented = String::with_capacity(element.len() + 64);
+                for (i, line) in element.lines().enumerate() {
+                    if i > 0 {
+                        indented.push('\n');
+                    }
+                    indented.push_str("  ");
+                    indented.push_str(line);
+                }
+                if index + 1 < count {
+                    indented.push(',');
+                }
+                indented.push('\n');
+                indented
+            }
+            Format::Jsonl => format!("{}\n", to_string(&keyed(&key, &response), false)),
+            Format::Csv => {
+                let text = csv::evaluations(&[(key, response)]);
+                if index == 0 {
+                    text
+                } else {
+                    // The header once.
+                    text.split_once('\n')
+                        .map_or(String::new(), |(_, rows)| rows.to_string())
+                }
+            }
+            Format::Table => {
+                let text = table::evaluation(key.as_deref(), &response);
+                if index == 0 {
+                    text
+                } else {
+                    format!("\n{text}")
+                }
+            }
+            Format::Html => unreachable!("drawn above"),
+        };
+        out.write_all(text.as_bytes()).map_err(io)?;
+        index += 1;
+        answer = next()?;
+    }
+    if format == Format::Json && count > 0 {
+        out.write_all(b"]\n").map_err(io)?;
+    } else if format == Format::Json {
+        out.write_all(b"\n").map_err(io)?;
+    }
+    Ok(())
+}
+
+/// The refusal of a claim report of `count` evaluations.
+fn claim_reports(count: usize) -> String {
+    format!(
+        "--format html draws one evaluation's claim report, and this run gave {count} (one per \
+         subscription): save them with --format json and draw each with `sla-evaluator render \
+         --subscription NAME`"
+    )
+}
+
+fn keyed<'a>(key: &'a Option<String>, response: &pb::EvaluateResponse) -> Keyed<'a> {
+    Keyed {
+        subscription: key.as_deref().unwrap_or_default(),
+        evaluation: Json(protojson::dynamic(response, "EvaluateResponse")),
+    }
+}
+
 /// Evaluations as `format`: `key` is `None` for a run without subscriptions (one evaluation).
 /// Refused only for a claim report of several evaluations, which is one page each.
 pub fn evaluations(
@@ -70,23 +172,10 @@ pub fn evaluations(
     policies: &PolicySet,
 ) -> Result<String, String> {
     let single = matches!(results, [(None, _)]);
-    fn keyed<'a>(key: &'a Option<String>, response: &pb::EvaluateResponse) -> Keyed<'a> {
-        Keyed {
-            subscription: key.as_deref().unwrap_or_default(),
-            evaluation: Json(protojson::dynamic(response, "EvaluateResponse")),
-        }
-    }
     Ok(match format {
         Format::Html => match results {
             [(key, response)] => super::render::page(response, policies, key.as_deref()),
-            _ => {
-                return Err(format!(
-                    "--format html draws one evaluation's claim report, and this run gave {} \
-                     (one per subscription): save them with --format json and draw each with \
-                     `sla-evaluator render --subscription NAME`",
-                    results.len()
-                ));
-            }
+            _ => return Err(claim_reports(results.len())),
         },
         Format::Json if single => format!(
             "{}\n",

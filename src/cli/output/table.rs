@@ -50,10 +50,15 @@ impl fmt::Display for Table {
         };
         let widths: Vec<usize> = (0..self.header.len()).map(width).collect();
         for row in std::iter::once(&self.header).chain(&self.rows) {
+            // Padded by hand: `format!`'s width stops at 65,535 and panics past it, and a
+            // cell is data (a subscription's name, a file's path) of any length.
             let cells: Vec<String> = row
                 .iter()
                 .zip(&widths)
-                .map(|(cell, &width)| format!("{cell:width$}"))
+                .map(|(cell, &width)| {
+                    let padding = width.saturating_sub(cell.chars().count());
+                    format!("{cell}{}", " ".repeat(padding))
+                })
                 .collect();
             writeln!(f, "{}", cells.join("  ").trim_end())?;
         }

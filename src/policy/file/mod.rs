@@ -69,6 +69,31 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Parsed, PolicyFileError> {
         toml::from_str(text).map_err(|e| at(e.span().unwrap_or(0..0), e.message().to_string()))?;
 
     let id = file.id.get_ref();
+    // Lengths first, so that a refusal never repeats a megabyte of id; every place that shows a
+    // policy (tables, logs, a claim report's header) can then take these lengths.
+    for (key, value, span, most) in [
+        ("id", id, file.id.span(), MAX_ID_CHARS),
+        (
+            "name",
+            file.name.get_ref(),
+            file.name.span(),
+            MAX_NAME_CHARS,
+        ),
+    ]
+    .into_iter()
+    .chain(
+        file.version
+            .as_ref()
+            .map(|v| ("version", v.get_ref(), v.span(), MAX_ID_CHARS)),
+    ) {
+        let chars = value.chars().count();
+        if chars > most {
+            return Err(at(
+                span,
+                format!("{key} has {chars} characters; at most {most} are allowed"),
+            ));
+        }
+    }
     if id.is_empty()
         || !id
             .chars()
@@ -209,6 +234,13 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Parsed, PolicyFileError> {
     };
     Ok(Parsed { policy, lines })
 }
+
+/// The most characters a policy id (or a version label) may have: ids are typed, logged and shown
+/// in tables, and a Kubernetes name is at most 63.
+const MAX_ID_CHARS: usize = 64;
+
+/// The most characters a policy's name may have: a title, not a document.
+const MAX_NAME_CHARS: usize = 256;
 
 /// The version label of a file that names neither `version` nor `effective_from`.
 const DEFAULT_VERSION: &str = "1";

@@ -3,29 +3,38 @@
 //! Read with the `parquet` crate's column readers, without Arrow (which would more than double the
 //! build for nothing this needs). Row groups are the blocks: each is read on its own thread in
 //! batches of [`BATCH`] rows, so memory stays bounded whatever the file's size. `start` may be a
-//! UTC timestamp (any unit, whole seconds), Unix seconds as an integer, or text as in a CSV.
+//! UTC timestamp (any unit, whole seconds), Unix seconds as an integer, text as in a CSV, or a
+//! `DATE`, which names a local day rather than an instant: it starts at local midnight in the
+//! evaluation's zone, where the engine cuts months and days (a daily export's buckets are days).
 //! Codecs: uncompressed and Snappy, what DuckDB, pyarrow and Spark write by default. Zstandard
 //! (Polars' default) is left out: its C library alone nearly doubled the crate's build time.
+
+mod bounds;
 
 use std::fs::File;
 use std::path::Path;
 
+use chrono::{Datelike, Days, NaiveDate};
+use chrono_tz::Tz;
+
 use parquet::basic::{ConvertedType, LogicalType, Repetition, TimeUnit, Type as Physical};
 use parquet::column::reader::ColumnReader;
 use parquet::data_type::ByteArray;
-use parquet::file::reader::{FileReader, RowGroupReader, SerializedFileReader};
+use parquet::file::reader::{FileReader, Length, RowGroupReader, SerializedFileReader};
 use parquet::schema::types::ColumnDescriptor;
 
+use self::bounds::Bounded;
 use super::chunk::{Chunker, Row};
 use super::ordered::{self, Flow};
-use super::{Block, COLUMNS, InputError, Origin, Place, RowError, subscription, values};
+use super::{Block, COLUMNS, InputError, Origin, Place, RowError, shown, subscription, values};
+use crate::engine::months::local_midnight;
 
 /// Rows read from each column at a time.
 const BATCH: usize = 8192;
 
 /// Rows in the file, for a progress bar.
 pub(crate) fn rows(path: &Path) -> Result<u64, parquet::errors::ParquetError> {
-    let reader = SerializedFileReader::new(File::open(path)?)?;
+    let reader = SerializedFileReader::new(Bounded::new(File::open(path)?)?)?;
     Ok(u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0))
 }
 
@@ -38,6 +47,8 @@ enum Kind {
     Int64 { unsigned: bool },
     /// A UTC timestamp in units per second.
     Timestamp { per_second: i64 },
+    /// A day (days since 1970-01-01), which starts at local midnight in `zone`.
+    Date { zone: Tz },
     /// UTF-8 text.
     Text,
 }
@@ -57,21 +68,30 @@ struct Layout {
     columns: [Option<Column>; 5],
 }
 
+/// Reads the file at `path` (named `name` in messages) on `threads` threads; `zone` is the
+/// evaluation's, in which a `DATE` start is a local midnight.
 pub(crate) fn read(
     path: &Path,
     name: &str,
     threads: usize,
+    zone: Tz,
     mut apply: impl FnMut(Block) -> Flow + Send,
 ) -> Result<(), InputError> {
     let whole = |message: String| InputError::whole(name, message);
-    let file = File::open(path).map_err(|error| whole(format!("cannot open it: {error}")))?;
+    let file = File::open(path)
+        .and_then(Bounded::new)
+        .map_err(|error| whole(format!("cannot open it: {error}")))?;
+    // The pages' headers are read, and checked, before the reader reads the pages.
+    let pages = file.clone();
+    let file_len = file.len();
     let reader = SerializedFileReader::new(file)
         .map_err(|error| whole(format!("is not a readable Parquet file: {error}")))?;
-    let layout = layout(&reader).map_err(whole)?;
+    bounds::check_footer(reader.metadata(), file_len).map_err(whole)?;
+    let layout = layout(&reader, zone).map_err(whole)?;
     let groups = reader.metadata().num_row_groups();
     let work = |group: usize| {
         let mut chunker = Chunker::default();
-        let read = read_group(&reader, &layout, group, &mut chunker);
+        let read = read_group(&reader, &pages, &layout, group, &mut chunker);
         let rows = reader.metadata().row_group(group).num_rows();
         (
             group,
@@ -100,14 +120,15 @@ pub(crate) fn read(
     Ok(())
 }
 
-fn layout(reader: &SerializedFileReader<File>) -> Result<Layout, String> {
+fn layout(reader: &SerializedFileReader<Bounded>, zone: Tz) -> Result<Layout, String> {
     let schema = reader.metadata().file_metadata().schema_descr();
     let mut columns: [Option<Column>; 5] = [None; 5];
     for (index, descriptor) in schema.columns().iter().enumerate() {
         let path = descriptor.path().string();
         let Some(known) = COLUMNS.iter().position(|&c| c == path) else {
             return Err(format!(
-                "has a column `{path}`; the columns are {}",
+                "has a column `{}`; the columns are {}",
+                shown(path.as_bytes()),
                 COLUMNS.join(", ")
             ));
         };
@@ -116,7 +137,7 @@ fn layout(reader: &SerializedFileReader<File>) -> Result<Layout, String> {
                 "column `{path}` is a list; it must hold one value per row"
             ));
         }
-        let kind = kind(descriptor, COLUMNS[known] == "start")
+        let kind = kind(descriptor, COLUMNS[known] == "start", zone)
             .map_err(|problem| format!("column `{path}` {problem}"))?;
         let nullable = descriptor.self_type().get_basic_info().repetition() != Repetition::REQUIRED;
         columns[known] = Some(Column {
@@ -156,8 +177,10 @@ fn layout(reader: &SerializedFileReader<File>) -> Result<Layout, String> {
     Ok(Layout { columns })
 }
 
-/// What a column's physical and logical types make of its values.
-fn kind(descriptor: &ColumnDescriptor, is_start: bool) -> Result<Kind, String> {
+/// What a column's physical and logical types make of its values. An annotation this does not
+/// read (a time of day, a decimal, a date outside `start`) is refused rather than read as the
+/// integer it is stored as: a date read as seconds would put its bucket in 1970.
+fn kind(descriptor: &ColumnDescriptor, is_start: bool, zone: Tz) -> Result<Kind, String> {
     let logical = descriptor.logical_type_ref();
     let unsigned = matches!(
         logical,
@@ -172,11 +195,29 @@ fn kind(descriptor: &ColumnDescriptor, is_start: bool) -> Result<Kind, String> {
             | ConvertedType::UINT_32
             | ConvertedType::UINT_64
     );
+    let integer = matches!(
+        descriptor.converted_type(),
+        ConvertedType::NONE
+            | ConvertedType::INT_8
+            | ConvertedType::INT_16
+            | ConvertedType::INT_32
+            | ConvertedType::INT_64
+            | ConvertedType::UINT_8
+            | ConvertedType::UINT_16
+            | ConvertedType::UINT_32
+            | ConvertedType::UINT_64
+    );
     match (
         descriptor.physical_type(),
         logical,
         descriptor.converted_type(),
     ) {
+        (Physical::INT32, Some(LogicalType::Date), _)
+        | (Physical::INT32, None, ConvertedType::DATE)
+            if is_start =>
+        {
+            Ok(Kind::Date { zone })
+        }
         (Physical::INT64, Some(LogicalType::Timestamp(timestamp)), _) if is_start => {
             if !timestamp.is_adjusted_to_u_t_c {
                 return Err(
@@ -200,14 +241,20 @@ fn kind(descriptor: &ColumnDescriptor, is_start: bool) -> Result<Kind, String> {
                 per_second: 1_000_000,
             })
         }
-        (Physical::INT64, None | Some(LogicalType::Integer(_)), _) => Ok(Kind::Int64 { unsigned }),
-        (Physical::INT32, None | Some(LogicalType::Integer(_)), _) => Ok(Kind::Int32),
+        (Physical::INT64, None, _) if integer => Ok(Kind::Int64 { unsigned }),
+        (Physical::INT64, Some(LogicalType::Integer(_)), _) => Ok(Kind::Int64 { unsigned }),
+        (Physical::INT32, None, _) if integer => Ok(Kind::Int32),
+        (Physical::INT32, Some(LogicalType::Integer(_)), _) => Ok(Kind::Int32),
         (Physical::BYTE_ARRAY, Some(LogicalType::String), _)
         | (Physical::BYTE_ARRAY, None, ConvertedType::UTF8 | ConvertedType::NONE) => Ok(Kind::Text),
-        (physical, logical, _) => Err(format!(
+        (physical, logical, converted) => Err(format!(
             "has the type {physical}{}, which is not read here: use integers, UTF-8 text, or (for \
-             start) a UTC timestamp",
-            logical.map(|l| format!(" ({l:?})")).unwrap_or_default()
+             start) a UTC timestamp or a DATE",
+            match (logical, converted) {
+                (Some(logical), _) => format!(" ({logical:?})"),
+                (None, ConvertedType::NONE) => String::new(),
+                (None, converted) => format!(" ({converted})"),
+            }
         )),
     }
 }
@@ -298,6 +345,21 @@ impl Reading {
     fn number(&self, i: usize, first: u64) -> Result<i128, RowError> {
         let at = first + i as u64;
         match (&self.values, self.column.kind) {
+            (Values::Int32(values), Kind::Date { zone }) => {
+                let days = Days::new(u64::from(values[i].unsigned_abs()));
+                let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("1970-01-01 is a date");
+                let day = if values[i] < 0 {
+                    epoch.checked_sub_days(days)
+                } else {
+                    epoch.checked_add_days(days)
+                };
+                let day = day.filter(|day| day.year().abs() <= 200_000);
+                let day = day.ok_or_else(|| {
+                    let message = format!("{} days from 1970-01-01 is no date", values[i]);
+                    RowError::new(at, self.name, message)
+                })?;
+                Ok(i128::from(local_midnight(zone, day).timestamp()))
+            }
             (Values::Int32(values), _) => Ok(i128::from(values[i])),
             // The bits of an unsigned 64-bit integer, as Parquet stores one.
             (Values::Int64(values), Kind::Int64 { unsigned: true }) => {
@@ -353,11 +415,21 @@ impl Reading {
 }
 
 fn read_group(
-    reader: &SerializedFileReader<File>,
+    reader: &SerializedFileReader<Bounded>,
+    pages: &Bounded,
     layout: &Layout,
     group: usize,
     chunker: &mut Chunker,
 ) -> Result<(), RowError> {
+    // Each page's claims are checked before the reader sizes a buffer by them.
+    let meta = reader.metadata().row_group(group);
+    let rows_in_group = u64::try_from(meta.num_rows()).unwrap_or(0);
+    for (slot, column) in layout.columns.iter().enumerate() {
+        if let Some(column) = column {
+            bounds::check_pages(pages, meta.column(column.index), rows_in_group)
+                .map_err(|problem| RowError::new(0, COLUMNS[slot], problem))?;
+        }
+    }
     let row_group = reader
         .get_row_group(group)
         .map_err(|error| RowError::row(0, format!("cannot be read: {error}")))?;
@@ -371,7 +443,6 @@ fn read_group(
         open(slot)?.ok_or_else(|| RowError::row(0, format!("has no `{}`", COLUMNS[slot])))
     };
     let (mut start, mut total, mut failed) = (required(1)?, required(3)?, required(4)?);
-    let rows_in_group = u64::try_from(row_group.metadata().num_rows()).unwrap_or(0);
     let mut buffer = String::new();
     let mut first = 0u64;
     while first < rows_in_group {
