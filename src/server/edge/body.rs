@@ -7,10 +7,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http_body::Frame;
+use http_body::{Body as _, Frame};
 use prost::bytes::Bytes;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tonic::Status;
 use tonic::body::Body;
 use tonic::codegen::http::HeaderMap;
@@ -37,6 +37,50 @@ pub(super) struct RequestBody {
     pub(super) max_message_bytes: u64,
     pub(super) last_length: u64,
     pub(super) refused: bool,
+    /// The client's request has ended (end of stream, or an error): nothing is left to read.
+    pub(super) ended: bool,
+    /// Until when what the client still sends after the call has been answered is read and
+    /// dropped (see [`drain`]): the call's deadline.
+    pub(super) drain_until: Instant,
+}
+
+/// Reads and drops what a client still sends on a call that has been answered (a refusal while
+/// its upload was under way, a unary request whose end came after its message), until the
+/// client ends its request, up to `bytes` or `until`.
+///
+/// Without it, the answered call's stream is reset as soon as the gRPC library lets go of its
+/// body, and h2 answers each frame the client sent before it learned of the answer with a reset
+/// of its own, counted as the server's protocol error: past `--max-local-error-resets` of them on
+/// one connection (1,025 refusals a second), h2 closes the connection with
+/// `too_many_internal_resets`, and every good call on it dies. Read to its end, the stream
+/// closes as any other does, and a refusal costs its connection nothing.
+async fn drain(mut body: Body, until: Instant, mut bytes: u64) {
+    let read_to_end = async {
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            let Ok(frame) = frame else { return };
+            let length = frame.data_ref().map_or(0, |data| data.len() as u64);
+            match bytes.checked_sub(length) {
+                Some(left) => bytes = left,
+                // A client that keeps sending this much after its answer is not waiting for one.
+                None => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout_at(until, read_to_end).await;
+}
+
+impl Drop for RequestBody {
+    fn drop(&mut self) {
+        if self.ended || self.inner.is_end_stream() || Instant::now() >= self.drain_until {
+            return;
+        }
+        // Outside a runtime (the runtime itself shutting down) there is nothing to drain for.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let body = std::mem::replace(&mut self.inner, Body::empty());
+            runtime.spawn(drain(body, self.drain_until, self.max_message_bytes));
+        }
+    }
 }
 
 impl http_body::Body for RequestBody {
@@ -78,8 +122,12 @@ impl http_body::Body for RequestBody {
                     }
                 }
             }
-            Poll::Ready(Some(Err(_))) => self.gone.mark(),
-            _ => {}
+            Poll::Ready(Some(Err(_))) => {
+                self.gone.mark();
+                self.ended = true;
+            }
+            Poll::Ready(None) => self.ended = true,
+            Poll::Pending => {}
         }
         polled
     }

@@ -176,6 +176,9 @@ where
         .get::<ConnectionInfo>()
         .map(|info| info.state.call());
     let (deadline, late) = deadline(request.headers(), edge.limits.timeout);
+    // Watched before anything can refuse it, so that a refused call's request is read to its end
+    // (see `body::drain`).
+    let request = watch(request, rpc, &edge, deadline);
     let slot = match admit(&edge, rpc) {
         Ok(slot) => slot,
         Err(status) => {
@@ -183,7 +186,6 @@ where
             return Ok(status.into_http());
         }
     };
-    let request = watch(request, rpc, &edge);
     let response = match tokio::time::timeout_at(deadline, inner.call(request)).await {
         Ok(response) => relabel_too_large(response?),
         Err(_) => refuse_status(late.clone()).into_http(),
@@ -259,8 +261,14 @@ fn new_request_id() -> String {
     format!("{:016x}", z ^ (z >> 31))
 }
 
-/// The request with its body watched and [`ClientGone`] in its extensions for the handler.
-fn watch(request: http::Request<Body>, rpc: Rpc, edge: &Edge) -> http::Request<Body> {
+/// The request with its body watched and [`ClientGone`] in its extensions for the handler; what
+/// the client sends after its call is answered is drained until `deadline`.
+fn watch(
+    request: http::Request<Body>,
+    rpc: Rpc,
+    edge: &Edge,
+    deadline: Instant,
+) -> http::Request<Body> {
     let gone = ClientGone::default();
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(gone.clone());
@@ -280,6 +288,8 @@ fn watch(request: http::Request<Body>, rpc: Rpc, edge: &Edge) -> http::Request<B
         max_message_bytes: edge.max_message_bytes,
         last_length: 0,
         refused: false,
+        ended: false,
+        drain_until: deadline,
     };
     http::Request::from_parts(parts, Body::new(body))
 }
