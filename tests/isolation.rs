@@ -241,7 +241,6 @@ impl Reloading {
 /// Item 1, the careless operator: a non-atomic `rm` then `cp` of the policy directory. A reload
 /// that finds the directory empty, when it had policies, keeps the previous set and counts an
 /// error; a reload that drops some of them logs their ids.
-#[ignore = "not fixed yet"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_emptied_policy_directory_keeps_its_policies_serving() {
     let files = Files::new();
