@@ -54,3 +54,21 @@ impl Default for CallLimits {
         }
     }
 }
+
+/// Characters of a request's value a refusal repeats: its status message, its details and the log
+/// line of the refusal show at most this many, and the value's length (see `api::Quoted`). A
+/// client that sent a megabyte of bad value gets a short status that still says what it sent,
+/// instead of a megabyte per refusal in its status (more than most clients' header limits take)
+/// and in the server's logs.
+pub const ECHOED_CHARS: usize = 128;
+
+/// Characters an id or a name in a request may have: an outage's `id`, a calendar sent whole's
+/// `name`. Responses repeat them (a verdict names its outage, notes name the calendar and the
+/// outages needing review), so their length bounds what a response can repeat; 128 holds any
+/// incident or ticket id (a UUID is 36), and within it every refusal echoes an id whole.
+pub const MAX_ID_CHARS: usize = 128;
+
+/// Characters of free text in a request that a response repeats: an outage's
+/// `facts.exemption_basis` (the law or rule an exemption is claimed under), which its verdict's
+/// explanation quotes.
+pub const MAX_TEXT_CHARS: usize = 1_024;

@@ -5,6 +5,7 @@ pub mod columns;
 mod error;
 mod from_pb;
 mod ingest;
+mod quoted;
 mod service;
 mod stream_evaluation;
 mod to_pb;
@@ -12,6 +13,7 @@ mod upload;
 
 pub use error::{ApiError, At, ERROR_DOMAIN, field_name, log_refusal};
 pub use ingest::Taken;
+pub use quoted::{Quoted, shortened};
 pub use service::{BucketCounter, SlaService, Uncounted};
 pub use stream_evaluation::StreamEvaluation;
 pub use upload::ClientGone;
