@@ -72,6 +72,13 @@ pub struct Config {
     /// Buckets one Evaluate stream may send.
     #[arg(long, env = "SLA_MAX_BUCKETS_PER_STREAM", default_value_t = CallLimits::default().max_buckets_per_stream)]
     pub max_buckets_per_stream: u64,
+    /// Largest response message, encoded, e.g. "16MiB"; a response over it is refused with
+    /// RESOURCE_EXHAUSTED before it is sent.
+    #[arg(long, env = "SLA_MAX_RESPONSE_BYTES", default_value = "16MiB", value_parser = size)]
+    pub max_response_bytes: u64,
+    /// Health Watch streams open at once; one more is refused with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "SLA_MAX_HEALTH_WATCHES", default_value_t = CallLimits::default().max_health_watches, value_parser = at_least_one)]
+    pub max_health_watches: usize,
     /// Longest evaluation term, in days.
     #[arg(long, env = "SLA_MAX_TERM_DAYS", default_value_t = Limits::default().max_term_days)]
     pub max_term_days: u32,
@@ -174,6 +181,15 @@ fn memory_budget(text: &str) -> Result<MemorySetting, String> {
     }
 }
 
+/// A size in bytes above zero: a number, or one with a unit (e.g. "16MiB").
+fn size(text: &str) -> Result<u64, String> {
+    match text.parse::<bytesize::ByteSize>() {
+        Ok(size) if size.as_u64() > 0 => Ok(size.as_u64()),
+        Ok(_) => Err("must be above zero".into()),
+        Err(error) => Err(format!("'{text}' is not a size (e.g. 16MiB): {error}")),
+    }
+}
+
 /// HTTP/2 windows range from the protocol's initial 65,535 bytes to its maximum of 2^31 - 1.
 fn window(text: &str) -> Result<u32, String> {
     let value: u32 = text.parse().map_err(|e| format!("'{text}': {e}"))?;
@@ -272,6 +288,8 @@ impl Config {
                 max_concurrent: self.max_concurrent_calls,
                 timeout: self.call_timeout,
                 max_buckets_per_stream: self.max_buckets_per_stream,
+                max_response_bytes: self.max_response_bytes,
+                max_health_watches: self.max_health_watches,
             },
             max_message_bytes: self.max_message_bytes,
             memory_budget: self.memory_budget.bytes(),
@@ -320,7 +338,9 @@ mod tests {
             CallLimits {
                 max_concurrent: 1024,
                 timeout: minutes(5),
-                max_buckets_per_stream: 10_000_000
+                max_buckets_per_stream: 10_000_000,
+                max_response_bytes: 16 << 20,
+                max_health_watches: 1024,
             }
         );
         assert_eq!(options.max_message_bytes, 4 * 1024 * 1024);

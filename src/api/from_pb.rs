@@ -10,8 +10,8 @@ use iso_currency::Currency;
 use rust_decimal::Decimal;
 
 use super::error::{ApiError, At};
-use super::quoted::Quoted;
 use super::pb;
+use super::quoted::Quoted;
 use crate::calendar::{BusinessCalendar, CalendarSet};
 use crate::classify::{AccountKind, Facts, Notice, Outage, OutageWindow};
 use crate::engine::{EvaluationSpec, MonthlyFee};
@@ -205,7 +205,10 @@ fn at_most(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
     }
     Err(ApiError::invalid(
         field,
-        format!("{field} {} is longer than the {max} characters it may have", Quoted(text)),
+        format!(
+            "{field} {} is longer than the {max} characters it may have",
+            Quoted(text)
+        ),
     ))
 }
 

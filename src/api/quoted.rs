@@ -44,8 +44,14 @@ mod tests {
         let long = "é".repeat(1 << 20);
         let shown = Quoted(&long).to_string();
         assert!(shown.ends_with("…' (1048576 characters)"), "{shown}");
-        assert_eq!(shown.chars().count(), ECHOED_CHARS + 2 + " (1048576 characters)".len() + 1);
-        assert_eq!(shortened(&long).chars().filter(|&c| c == 'é').count(), ECHOED_CHARS);
+        assert_eq!(
+            shown.chars().count(),
+            ECHOED_CHARS + 2 + " (1048576 characters)".len() + 1
+        );
+        assert_eq!(
+            shortened(&long).chars().filter(|&c| c == 'é').count(),
+            ECHOED_CHARS
+        );
         assert_eq!(shortened("x"), "x");
     }
 }

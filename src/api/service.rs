@@ -12,6 +12,7 @@ use tracing::{Span, field};
 use super::error::{ApiError, log_refusal};
 use super::from_pb;
 use super::pb;
+use super::response;
 use super::stream_evaluation::StreamEvaluation;
 use super::to_pb;
 use super::upload::{ClientGone, Upload};
@@ -19,7 +20,7 @@ use crate::calendar::CalendarSet;
 use crate::classify::{self, Context};
 use crate::engine::Ingested;
 use crate::limits::{CallLimits, Limits};
-use crate::memory::MemoryBudget;
+use crate::memory::{MemoryBudget, Reservation};
 use crate::policy::{PolicySet, PolicyStore};
 
 /// Where the service counts the buckets Evaluate streams bring, as they arrive. The server counts
@@ -79,7 +80,7 @@ impl SlaService {
     async fn evaluate_stream(
         &self,
         request: Request<Streaming<pb::EvaluateRequest>>,
-    ) -> Result<pb::EvaluateResponse, ApiError> {
+    ) -> Result<Response<pb::EvaluateResponse>, ApiError> {
         let policies = self.policies();
         let gone = request.extensions().get::<ClientGone>().cloned();
         let mut upload = Upload::new(request.into_inner(), gone);
@@ -101,7 +102,18 @@ impl SlaService {
         span.record("buckets_ignored", ingested.ignored);
         span.record("batches", evaluation.batches());
         outcome?;
-        evaluation.finish()
+        let (response, memory) = evaluation.finish_reserved()?;
+        self.bounded(response, memory)
+    }
+
+    /// The response, within the server's response limit and its memory reserved
+    /// ([`response::bounded`]).
+    fn bounded<T: prost::Message>(
+        &self,
+        message: T,
+        memory: Reservation,
+    ) -> Result<Response<T>, ApiError> {
+        response::bounded(message, memory, self.calls.max_response_bytes)
     }
 
     /// Takes every message after the spec.
@@ -122,7 +134,7 @@ impl SlaService {
     fn classify(
         &self,
         request: pb::ClassifyOutagesRequest,
-    ) -> Result<pb::ClassifyOutagesResponse, ApiError> {
+    ) -> Result<Response<pb::ClassifyOutagesResponse>, ApiError> {
         let pb::ClassifyOutagesRequest {
             policy_id,
             outages,
@@ -171,18 +183,19 @@ impl SlaService {
                 )))
             })
             .collect::<Result<Vec<_>, ApiError>>()?;
-        Ok(pb::ClassifyOutagesResponse {
+        let response = pb::ClassifyOutagesResponse {
             verdicts,
             time_zone: context.time_zone.name().to_string(),
             calendar: context.calendar.name().to_string(),
-        })
+        };
+        self.bounded(response, self.budget.reservation())
     }
 }
 
-/// The handler's answer as a response, or its refusal as a status, logged once, here, at the
-/// boundary where it becomes a status.
-fn respond<T>(result: Result<T, ApiError>) -> Result<Response<T>, Status> {
-    result.map(Response::new).map_err(|error| {
+/// The handler's answer, or its refusal as a status, logged once, here, at the boundary where it
+/// becomes a status.
+fn respond<T>(result: Result<Response<T>, ApiError>) -> Result<Response<T>, Status> {
+    result.map_err(|error| {
         let status = Status::from(error);
         log_refusal(&status);
         status
@@ -196,9 +209,10 @@ impl pb::sla_evaluator_server::SlaEvaluator for SlaService {
         &self,
         _request: Request<pb::ListPoliciesRequest>,
     ) -> Result<Response<pb::ListPoliciesResponse>, Status> {
-        respond(Ok(pb::ListPoliciesResponse {
+        let response = pb::ListPoliciesResponse {
             policies: self.policies().iter().map(|p| to_pb::policy(p)).collect(),
-        }))
+        };
+        respond(self.bounded(response, self.budget.reservation()))
     }
 
     #[tracing::instrument(skip_all, name = "GetPolicy", fields(policy_id = field::Empty))]
@@ -210,8 +224,12 @@ impl pb::sla_evaluator_server::SlaEvaluator for SlaService {
         // Every log line of the call carries it: cut, as refusals cut it.
         Span::current().record("policy_id", super::quoted::shortened(&policy_id));
         respond(
-            from_pb::policy_versions(&self.policies(), "policy_id", &policy_id)
-                .map(|versions| to_pb::policy_with_versions(&versions)),
+            from_pb::policy_versions(&self.policies(), "policy_id", &policy_id).and_then(
+                |versions| {
+                    let policy = to_pb::policy_with_versions(&versions);
+                    self.bounded(policy, self.budget.reservation())
+                },
+            ),
         )
     }
 

@@ -19,7 +19,7 @@ use super::super::connections::CallOnConnection;
 use super::super::metrics::{CallRecord, Metrics};
 use super::super::rpc::Rpc;
 use super::frames::Frames;
-use crate::api::{ApiError, ClientGone, log_refusal};
+use crate::api::{ApiError, ClientGone, ResponseMemory, log_refusal};
 use crate::memory::Reservation;
 
 /// A call's request body.
@@ -158,6 +158,8 @@ pub(super) struct ResponseBody {
     pub(super) slot: Option<OwnedSemaphorePermit>,
     /// The call, as its connection counts it.
     pub(super) connection: Option<CallOnConnection>,
+    /// The response's share of the memory budget, given back with its last byte.
+    pub(super) memory: Option<ResponseMemory>,
     pub(super) done: bool,
 }
 
@@ -168,6 +170,7 @@ impl ResponseBody {
         }
         self.slot = None;
         self.connection = None;
+        self.memory = None;
         self.done = true;
     }
 }

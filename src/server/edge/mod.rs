@@ -36,7 +36,7 @@ use tower::{Layer, Service};
 use super::connections::ConnectionInfo;
 use super::metrics::{CallRecord, Metrics};
 use super::rpc::Rpc;
-use crate::api::{ApiError, ClientGone, log_refusal};
+use crate::api::{ApiError, ClientGone, ResponseMemory, log_refusal};
 use crate::limits::CallLimits;
 use crate::memory::MemoryBudget;
 use body::{RequestBody, ResponseBody};
@@ -195,7 +195,9 @@ where
         ended(&tracing::Span::current(), record, status.code());
         return Ok(response);
     }
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
+    // The response's share of the memory budget, held until its last byte is sent.
+    let memory = parts.extensions.remove::<ResponseMemory>();
     let body = ResponseBody {
         inner: body,
         frames: Frames::default(),
@@ -207,6 +209,7 @@ where
         late,
         slot,
         connection,
+        memory,
         done: false,
     };
     Ok(http::Response::from_parts(parts, Body::new(body)))
