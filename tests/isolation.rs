@@ -323,7 +323,6 @@ fn heavy_classify() -> pb::ClassifyOutagesRequest {
 /// end at the call timeout and their work stops with them, so the process's CPU time is bounded
 /// by it; while they run, health answers every probe within a second and a correct Evaluate is
 /// answered exactly.
-#[ignore = "not fixed yet"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn heavy_calls_end_at_their_deadline_and_leave_health_and_small_calls_served() {
     let binary = Binary::start(&["--call-timeout", "3s"]);

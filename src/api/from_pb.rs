@@ -182,7 +182,12 @@ fn calendar(
     let dates = |list: &[String], what: &str| -> Result<Vec<NaiveDate>, ApiError> {
         list.iter()
             .enumerate()
-            .map(|(index, text)| date(&format!("{field}.{what}[{index}]"), text))
+            .map(|(index, text)| {
+                // The field's path is only written for a refusal: a calendar may list centuries
+                // of days.
+                strict::date(text)
+                    .map_or_else(|| date(&format!("{field}.{what}[{index}]"), text), Ok)
+            })
             .collect()
     };
     at_most(&format!("{field}.name"), &name, MAX_ID_CHARS)?;

@@ -11,6 +11,7 @@ mod service;
 mod stream_evaluation;
 mod to_pb;
 mod upload;
+mod work;
 
 pub use error::{ApiError, At, ERROR_DOMAIN, field_name, log_refusal};
 pub use ingest::Taken;
@@ -19,6 +20,7 @@ pub use response::{RESPONSE_AMPLIFICATION, ResponseMemory};
 pub use service::{BucketCounter, SlaService, Uncounted};
 pub use stream_evaluation::StreamEvaluation;
 pub use upload::ClientGone;
+pub use work::{Cancel, Work};
 
 /// Code generated from `proto/sla/v1/sla.proto`.
 pub mod pb {
