@@ -188,11 +188,19 @@ impl http_body::Body for ResponseBody {
         }
         if self.deadline.as_mut().poll(cx).is_ready() {
             let status = self.late.clone();
-            log_refusal(&status);
+            {
+                let _entered = self.span.enter();
+                if status.code() == tonic::Code::Ok {
+                    // A health watch, ended on time (see `edge::deadline`).
+                    tracing::info!(detail = status.message(), "health watch ended");
+                } else {
+                    log_refusal(&status);
+                }
+            }
             let mut trailers = HeaderMap::new();
             // A status always fits in headers; `add_header` only fails on a malformed message.
             let _ = status.add_header(&mut trailers);
-            self.end(tonic::Code::DeadlineExceeded);
+            self.end(status.code());
             return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
         }
         let polled = Pin::new(&mut self.inner).poll_frame(cx);

@@ -5,7 +5,8 @@
 //!   `grpc-timeout` when that is shorter, answered DEADLINE_EXCEEDED whether the call is still
 //!   waiting for its answer or already streaming one (reflection, health's Watch).
 //! - **Shedding**: work calls (Evaluate, ClassifyOutages) beyond the concurrency limit are refused
-//!   at once with RESOURCE_EXHAUSTED, before any work.
+//!   at once with RESOURCE_EXHAUSTED, before any work; so are health `Watch` streams beyond their
+//!   own cap. A `Watch` ends at the server's call timeout with OK and a message that says so.
 //! - **Memory**: each request message's decoded size is reserved from the memory budget as soon as
 //!   its length prefix arrives, before the gRPC library buffers and decodes it.
 //! - **Metrics**: started, handled (by final status code), handling time and messages, for calls
@@ -55,6 +56,7 @@ const OTHER_AMPLIFICATION: u64 = 100;
 struct Edge {
     metrics: Arc<Metrics>,
     slots: Arc<Semaphore>,
+    watches: Arc<Semaphore>,
     limits: CallLimits,
     max_message_bytes: u64,
     budget: Arc<MemoryBudget>,
@@ -78,6 +80,7 @@ impl EdgeLayer {
             edge: Arc::new(Edge {
                 metrics,
                 slots: Arc::new(Semaphore::new(limits.max_concurrent)),
+                watches: Arc::new(Semaphore::new(limits.max_health_watches)),
                 limits,
                 max_message_bytes: max_message_bytes as u64,
                 budget,
@@ -175,7 +178,7 @@ where
         .extensions()
         .get::<ConnectionInfo>()
         .map(|info| info.state.call());
-    let (deadline, late) = deadline(request.headers(), edge.limits.timeout);
+    let (deadline, late) = deadline(request.headers(), edge.limits.timeout, rpc);
     // Watched before anything can refuse it, so that a refused call's request is read to its end
     // (see `body::drain`).
     let request = watch(request, rpc, &edge, deadline);
@@ -216,31 +219,55 @@ where
 }
 
 /// When the call must end, and the status it then ends with: the server's call timeout, or the
-/// client's own `grpc-timeout` when that is shorter.
-fn deadline(headers: &HeaderMap, limit: Duration) -> (Instant, Status) {
+/// client's own `grpc-timeout` when that is shorter. A health `Watch` the server ends at its call
+/// timeout ends with OK: nothing failed, and its client watches again.
+fn deadline(headers: &HeaderMap, limit: Duration, rpc: Rpc) -> (Instant, Status) {
     let (timeout, late) = match client_timeout(headers) {
         Some(client) if client < limit => (
             client,
             Status::from(ApiError::ClientDeadline { timeout: client }),
+        ),
+        _ if rpc == Rpc::HealthWatch => (
+            limit,
+            Status::ok(format!(
+                "the server ends a health watch at its call timeout of {}; watch again to go on",
+                humantime::format_duration(limit)
+            )),
         ),
         _ => (limit, Status::from(ApiError::TimedOut { limit })),
     };
     (Instant::now() + timeout, late)
 }
 
-/// A work call's concurrency slot, held to its last byte; other calls need none. A work call
-/// that finds the server full is refused at once, before any work.
+/// The slot of a call that needs one, held to its last byte: a work call's concurrency slot, a
+/// health watch's. A call that finds its pool full is refused at once, before any work; other
+/// calls need none.
 fn admit(edge: &Edge, rpc: Rpc) -> Result<Option<OwnedSemaphorePermit>, Status> {
-    if !rpc.is_work() {
-        return Ok(None);
-    }
-    match Arc::clone(&edge.slots).try_acquire_owned() {
+    let (pool, full) = match rpc {
+        _ if rpc.is_work() => (
+            &edge.slots,
+            ApiError::Overloaded {
+                max: edge.limits.max_concurrent,
+            },
+        ),
+        Rpc::HealthWatch => (
+            &edge.watches,
+            ApiError::LimitExceeded {
+                subject: "health watches".into(),
+                message: format!(
+                    "the server is at its limit of {} health watches (--max-health-watches); \
+                     call Check instead, or watch again later",
+                    edge.limits.max_health_watches
+                ),
+            },
+        ),
+        _ => return Ok(None),
+    };
+    match Arc::clone(pool).try_acquire_owned() {
         Ok(slot) => Ok(Some(slot)),
         Err(_) => {
             edge.metrics.shed(rpc);
-            Err(refuse(ApiError::Overloaded {
-                max: edge.limits.max_concurrent,
-            }))
+            Err(refuse(full))
         }
     }
 }
