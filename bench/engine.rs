@@ -38,6 +38,7 @@ fn spec(term: &Term) -> EvaluationSpec {
         // After the term: every month is over, as in a month-end run.
         as_of: chrono::DateTime::from_timestamp(2_000_000_000, 0).unwrap(),
         max_intervals: 100,
+        subscription: None,
     }
 }
 

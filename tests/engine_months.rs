@@ -47,7 +47,10 @@ fn im_anniversary_months_from_the_31st_across_a_leap_february() {
         ]
     );
     // Each month's claim window follows its own last day.
-    assert_eq!(report.months[0].claim_window.closes_on, day("2024-04-28"));
+    assert_eq!(
+        report.months[0].claim_window.unwrap().closes_on,
+        day("2024-04-28")
+    );
 }
 
 #[test]

@@ -40,6 +40,7 @@ fn maintenance(id: &str, start: &str, end: &str) -> pb::Outage {
             }),
             ..Default::default()
         }),
+        policy_cause: String::new(),
     }
 }
 
@@ -417,6 +418,7 @@ async fn the_digest_ignores_order_and_form_and_a_replay_is_byte_identical() {
         end: Some(instant("2019-03-20T01:00:00Z")),
         cause: pb::Cause::ForceMajeure as i32,
         facts: None,
+        policy_cause: String::new(),
     };
     let in_order = stream(
         spec.clone(),
@@ -578,6 +580,7 @@ async fn review_verdicts_name_the_catch_all_and_every_missing_fact() {
         end: Some(instant("2024-05-01T03:00:00Z")),
         cause: cause as i32,
         facts: Some(facts),
+        policy_cause: String::new(),
     };
     let classify = |policy_id: &str, outage: pb::Outage| {
         let server = &server;
@@ -708,8 +711,15 @@ async fn the_digest_is_the_documented_canonical_form() {
             }),
             ..Default::default()
         }),
+        policy_cause: String::new(),
     }));
+    // The same inputs for a subscription: its line enters the digest, and only then.
+    let mut for_subscription = messages.clone();
+    if let Some(Item::Spec(spec)) = &mut for_subscription[0].item {
+        spec.subscription = "acme-prod/Zürich \"east\"".into();
+    }
     let response = evaluate(&server, messages).await.unwrap();
+    let subscribed = evaluate(&server, for_subscription).await.unwrap();
 
     let null = serde_json::Value::Null;
     let facts = |provider: serde_json::Value,
@@ -768,6 +778,12 @@ async fn the_digest_is_the_documented_canonical_form() {
     });
     assert_eq!(
         response.provenance.unwrap().input_digest,
+        python_digest(&inputs)
+    );
+    let mut inputs = inputs;
+    inputs["subscription"] = "acme-prod/Zürich \"east\"".into();
+    assert_eq!(
+        subscribed.provenance.unwrap().input_digest,
         python_digest(&inputs)
     );
     // Two rows were ignored (one before the term), and more after as_of.

@@ -86,6 +86,7 @@ fn outage_pb(
         end: Some(ts(end)),
         cause: cause as i32,
         facts: Some(facts),
+        policy_cause: String::new(),
     }
 }
 
@@ -172,7 +173,9 @@ async fn list_and_get_policies() {
             "tencent-sms",
             "tencent-ccc-intl",
             "tencent-trtc",
-            "tencent-ccc-cn"
+            "tencent-ccc-cn",
+            "digitalocean-droplet",
+            "google-cloud-functions"
         ]
     );
 

@@ -27,7 +27,15 @@ fn list_shows_the_public_services() {
     let services: Vec<&str> = out.lines().collect();
     assert_eq!(services, ["grpc.health.v1.Health", "sla.v1.SlaEvaluator"]);
     let methods = succeed(grpcurl(&server, &[], &["list", "sla.v1.SlaEvaluator"]), "");
-    for method in ["ClassifyOutages", "Evaluate", "GetPolicy", "ListPolicies"] {
+    for method in [
+        "ClassifyOutages",
+        "Evaluate",
+        "GetPolicy",
+        "ListPolicies",
+        "GetSigningKeys",
+        "ListStatements",
+        "GetStatement",
+    ] {
         assert!(
             methods.contains(&format!("sla.v1.SlaEvaluator.{method}")),
             "{methods}"
@@ -109,7 +117,9 @@ fn list_policies() {
             "tencent-sms",
             "tencent-ccc-intl",
             "tencent-trtc",
-            "tencent-ccc-cn"
+            "tencent-ccc-cn",
+            "digitalocean-droplet",
+            "google-cloud-functions"
         ]
     );
     assert_eq!(json["policies"][2]["standardPercent"], "99.5");

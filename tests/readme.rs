@@ -7,23 +7,17 @@ mod common;
 
 use common::server::{Setup, TestServer};
 use common::tools::{succeed, venv};
-use sla_evaluator::policy::{Method, PolicySet, TimesliceRule};
+use sla_evaluator::policy::{
+    ClaimCloses, ClaimOpens, Edge, Method, Policy, PolicySet, ServiceMonthKind, TimesliceRule,
+};
 
 fn readme() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap()
 }
 
-fn row(policy: &sla_evaluator::policy::Policy) -> String {
-    let document = &policy.source.file[..3];
-    let updated = policy
-        .source
-        .last_updated
-        .map_or("undated".to_string(), |d| d.to_string());
-    let month = match policy.service_month {
-        sla_evaluator::policy::ServiceMonthKind::Calendar => "calendar",
-        sla_evaluator::policy::ServiceMonthKind::Anniversary => "anniversary",
-    };
-    let method = match policy.method {
+/// What a policy's method measures, as the README's tables say it.
+fn method_words(policy: &Policy) -> String {
+    match policy.method {
         Method::Occurrences { .. } => "occurrences: failed / all".to_string(),
         Method::Timeslices {
             slice_minutes,
@@ -39,16 +33,82 @@ fn row(policy: &sla_evaluator::policy::Policy) -> String {
         } => {
             format!("timeslices: {slice_minutes} min, bad when success rate < {p}%")
         }
+    }
+}
+
+fn month_words(policy: &Policy) -> &'static str {
+    match policy.service_month {
+        ServiceMonthKind::Calendar => "calendar",
+        ServiceMonthKind::Anniversary => "anniversary",
+    }
+}
+
+/// A row of the README's table of the Tencent policies.
+fn row(policy: &Policy) -> String {
+    let document = &policy.source.file[..3];
+    let updated = policy
+        .source
+        .last_updated
+        .map_or("undated".to_string(), |d| d.to_string());
+    let tiers: Vec<String> = policy
+        .tiers
+        .iter()
+        .map(|t| format!("[{}%, {}%) → {}%", t.lower, t.upper, t.fee_percent))
+        .collect();
+    format!(
+        "| `{}` | {document}, {updated} | {} | {} | {}% | {} | {} |",
+        policy.id,
+        month_words(policy),
+        method_words(policy),
+        policy.standard,
+        tiers.join("; "),
+        policy.form.name()
+    )
+}
+
+/// A row of the README's library of public SLAs: the document by title, URL and date, and the
+/// terms these documents differ in.
+fn public_row(policy: &Policy) -> String {
+    let updated = policy
+        .source
+        .last_updated
+        .map_or("undated".to_string(), |d| d.to_string());
+    let mut method = method_words(policy);
+    if let Method::Timeslices { min_attempts, .. } = policy.method
+        && min_attempts > 1
+    {
+        method.push_str(&format!(", judged from {min_attempts} attempts"));
+    }
+    let standard = match policy.standard_met_at {
+        Edge::AtLeast => format!("{}%", policy.standard),
+        Edge::Above => format!("above {}%", policy.standard),
     };
     let tiers: Vec<String> = policy
         .tiers
         .iter()
-        .map(|t| format!("[{}%, {}%) → {}%", t.at_least, t.below, t.fee_percent))
+        .map(|t| format!("{} → {}%", policy.tier_bounds.show(t), t.fee_percent))
         .collect();
+    let claims = match &policy.claim_window {
+        None => "not stated".to_string(),
+        Some(rule) => {
+            let opens = match rule.opens {
+                ClaimOpens::AfterPeriod => "from the month's end".to_string(),
+                ClaimOpens::AfterBusinessDay(n) => format!("after business day {n}"),
+            };
+            let closes = match rule.closes {
+                ClaimCloses::AfterDays(n) => format!("{n} days"),
+                ClaimCloses::AtEndOfMonth(n) => format!("to the end of month {n} after"),
+            };
+            format!("{opens}, {closes}")
+        }
+    };
     format!(
-        "| `{}` | {document}, {updated} | {month} | {method} | {}% | {} | {} |",
+        "| `{}` | [{}]({}), {updated} | {}, {} | {method} | {standard} | {} | {} | {claims} |",
         policy.id,
-        policy.standard,
+        policy.source.title,
+        policy.source.file,
+        month_words(policy),
+        policy.time_zone.name(),
         tiers.join("; "),
         policy.form.name()
     )
@@ -59,7 +119,11 @@ fn the_readme_policy_table_matches_the_built_in_policies() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     for policy in PolicySet::built_in().unwrap().iter() {
-        let row = row(policy);
+        let row = if policy.id.starts_with("tencent-") {
+            row(policy)
+        } else {
+            public_row(policy)
+        };
         assert!(readme.contains(&row), "README.md lacks the row\n{row}");
     }
 }

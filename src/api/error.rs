@@ -84,6 +84,16 @@ pub enum ApiError {
     /// The client's stream itself failed (cancelled, reset, undecodable message).
     #[error(transparent)]
     Stream(Status),
+    /// The statement ledger could not be read or written: an answer it cannot record is not
+    /// given.
+    #[error("{0}; nothing was answered, retry with backoff")]
+    StoreUnavailable(String),
+    /// The call needs a statement ledger, and the server keeps none.
+    #[error("this server keeps no statement ledger: start it with --statement-store")]
+    NoStatementStore,
+    /// The ledger holds no statement with the id.
+    #[error("the statement ledger holds no statement {0}")]
+    StatementNotFound(u64),
 }
 
 impl ApiError {
@@ -292,9 +302,9 @@ impl From<SpecError> for ApiError {
             SpecError::TermEndsBeforeStart { .. } => "spec.term_end".to_string(),
             SpecError::NoVersionInForce { .. } => "spec.term_start".to_string(),
             SpecError::SliceMisfit { .. } => "spec.time_zone".to_string(),
-            SpecError::CurrencyRequired | SpecError::CurrencyWithoutMinorUnit { .. } => {
-                "spec.currency".to_string()
-            }
+            SpecError::CurrencyRequired
+            | SpecError::CurrencyWithoutMinorUnit { .. }
+            | SpecError::MinAmountCurrency { .. } => "spec.currency".to_string(),
             SpecError::FeeMonthUnknown { index, .. }
             | SpecError::FeeMonthRepeated { index, .. } => {
                 format!("spec.fees[{index}].month_start")
@@ -334,6 +344,9 @@ impl From<OutageError> for ApiError {
     fn from(error: OutageError) -> Self {
         match error {
             OutageError::DuplicateId { .. } => ApiError::invalid("outage.id", error.to_string()),
+            OutageError::UndeclaredCause(_) => {
+                ApiError::invalid("outage.policy_cause", format!("outage: {error}"))
+            }
             OutageError::TooMany { .. } => ApiError::LimitExceeded {
                 subject: "outages per stream".into(),
                 message: error.to_string(),
@@ -389,6 +402,9 @@ impl ApiError {
             ApiError::BucketCountMismatch { .. } => "BUCKET_COUNT_MISMATCH",
             ApiError::ClientGone => "CLIENT_GONE",
             ApiError::Stream(_) => "REQUEST_STREAM",
+            ApiError::StoreUnavailable(_) => "STATEMENT_STORE_UNAVAILABLE",
+            ApiError::NoStatementStore => "NO_STATEMENT_STORE",
+            ApiError::StatementNotFound(_) => "STATEMENT_NOT_FOUND",
         }
     }
 }
@@ -477,6 +493,23 @@ impl From<ApiError> for Status {
                 Code::FailedPrecondition
             }
             ApiError::ClientGone => Code::Cancelled,
+            ApiError::StoreUnavailable(_) => {
+                details.set_retry_info(Some(std::time::Duration::from_secs(1)));
+                Code::Unavailable
+            }
+            ApiError::NoStatementStore => {
+                details.add_precondition_failure_violation(
+                    "STATEMENT_STORE",
+                    "--statement-store",
+                    message.clone(),
+                );
+                Code::FailedPrecondition
+            }
+            ApiError::StatementNotFound(id) => {
+                metadata.push(("statement_id", id.to_string()));
+                details.set_resource_info("sla.v1.Statement", id.to_string(), "", message.clone());
+                Code::NotFound
+            }
             // The transport's own refusal (an undecodable message): its code and words, with
             // the reason added when it carries no details of its own.
             ApiError::Stream(status) if !status.details().is_empty() => return status,

@@ -16,7 +16,7 @@ use crate::calendar::{BusinessCalendar, CalendarSet};
 use crate::classify::{AccountKind, Facts, Notice, Outage, OutageWindow};
 use crate::engine::{EvaluationSpec, MonthlyFee};
 use crate::limits::{MAX_ID_CHARS, MAX_TEXT_CHARS};
-use crate::policy::{Cause, Policy, PolicySet, PolicyVersions};
+use crate::policy::{Cause, CauseId, Policy, PolicySet, PolicyVersions};
 use crate::strict;
 
 /// Every version of a policy, looked up by id.
@@ -43,6 +43,10 @@ pub(super) struct Request {
     pub(super) spec: EvaluationSpec,
     /// How many buckets the client says the stream carries.
     pub(super) expected_buckets: Option<u64>,
+    /// The subscription evaluated, when the spec names one.
+    pub(super) subscription: Option<String>,
+    /// What the evaluation restates, when it restates anything.
+    pub(super) restatement: Option<Restatement>,
 }
 
 /// Intervals a month's evidence lists of each kind when the spec does not say.
@@ -69,8 +73,13 @@ pub(super) fn evaluation_spec(
         expected_buckets,
         max_intervals,
         calendar_name,
+        subscription,
+        restates,
+        restatement_reason,
     } = spec;
     let policy = policy_versions(policies, "spec.policy_id", &policy_id)?;
+    let subscription = opaque_text("spec.subscription", subscription, MAX_SUBSCRIPTION_BYTES)?;
+    let restatement = restatement(restates, restatement_reason)?;
     let fees = fees
         .into_iter()
         .enumerate()
@@ -101,12 +110,123 @@ pub(super) fn evaluation_spec(
             None => received,
         },
         max_intervals: max_intervals.unwrap_or(DEFAULT_MAX_INTERVALS),
+        subscription: subscription.clone(),
     };
     Ok(Request {
         policy,
         spec,
         expected_buckets,
+        subscription,
+        restatement,
     })
+}
+
+/// The longest subscription id accepted.
+const MAX_SUBSCRIPTION_BYTES: usize = 256;
+/// The longest restatement reason accepted.
+const MAX_REASON_BYTES: usize = 1000;
+
+/// An opaque identifier or text: at most `max` bytes, no control characters (a line feed would
+/// make the input digest's canonical form ambiguous). Empty means none.
+pub(super) fn opaque_text(
+    field: &str,
+    text: String,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text.len() > max {
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "{field} is {} bytes long; at most {max} are accepted",
+                text.len()
+            ),
+        ));
+    }
+    if let Some(c) = text.chars().find(|c| c.is_control()) {
+        return Err(ApiError::invalid(
+            field,
+            format!("{field} {text:?} contains the control character {c:?}"),
+        ));
+    }
+    Ok(Some(text))
+}
+
+/// What an evaluation restates: an earlier statement, by its id in the ledger or its input
+/// digest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Restates {
+    /// `Statement.id`.
+    Statement(u64),
+    /// `Provenance.input_digest`.
+    Digest(String),
+}
+
+/// The restatement a spec asks for, with its reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Restatement {
+    /// What it restates.
+    pub(super) restates: Restates,
+    /// `restates` as the spec wrote it.
+    pub(super) text: String,
+    /// Why.
+    pub(super) reason: String,
+}
+
+pub(super) fn restatement(
+    restates: String,
+    reason: String,
+) -> Result<Option<Restatement>, ApiError> {
+    let reason = opaque_text("spec.restatement_reason", reason, MAX_REASON_BYTES)?;
+    let field = "spec.restates";
+    match (restates.is_empty(), reason) {
+        (true, None) => Ok(None),
+        (true, Some(_)) => Err(ApiError::invalid(
+            "spec.restatement_reason",
+            "spec.restatement_reason is set but spec.restates is not: name the statement (its id, \
+             or its input digest) that this evaluation restates",
+        )),
+        (false, None) => Err(ApiError::invalid(
+            "spec.restatement_reason",
+            format!(
+                "spec.restates is '{restates}' but spec.restatement_reason is empty: say why the \
+                 earlier statement is replaced"
+            ),
+        )),
+        (false, Some(reason)) => {
+            let parsed = if let Some(hex) = restates.strip_prefix("sha256:") {
+                (hex.len() == 64
+                    && hex
+                        .bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+                .then(|| Restates::Digest(restates.clone()))
+            } else {
+                restates
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|id| {
+                        *id > 0 && !restates.starts_with('+') && !restates.starts_with('0')
+                    })
+                    .map(Restates::Statement)
+            };
+            let restates_parsed = parsed.ok_or_else(|| {
+                ApiError::invalid(
+                    field,
+                    format!(
+                        "{field} '{restates}' is neither a statement id (a decimal number from 1) \
+                         nor an input digest (sha256: and 64 lowercase hex digits)"
+                    ),
+                )
+            })?;
+            Ok(Some(Restatement {
+                restates: restates_parsed,
+                text: restates,
+                reason,
+            }))
+        }
+    }
 }
 
 fn monthly_fee(field: &str, fee: pb::MonthlyFee) -> Result<MonthlyFee, ApiError> {
@@ -325,16 +445,36 @@ pub(super) fn outage(field: &str, outage: pb::Outage) -> Result<Outage, ApiError
         end,
         cause: cause_value,
         facts: outage_facts,
+        policy_cause,
     } = outage;
     at_most(&format!("{field}.id"), &id, MAX_ID_CHARS)?;
+    at_most(
+        &format!("{field}.policy_cause"),
+        &policy_cause,
+        MAX_ID_CHARS,
+    )?;
     let start = instant(&format!("{field}.start"), start.as_ref())?;
     let end = instant(&format!("{field}.end"), end.as_ref())?;
     let window = OutageWindow::new(start, end)
         .map_err(|error| ApiError::invalid(format!("{field}.end"), format!("{field}: {error}")))?;
+    let shared = cause(&format!("{field}.cause"), cause_value)?;
+    let cause = match (shared, policy_cause.is_empty()) {
+        (shared, true) => shared.map(CauseId::Shared),
+        (None, false) => Some(CauseId::Declared(policy_cause)),
+        (Some(shared), false) => {
+            return Err(ApiError::invalid(
+                format!("{field}.policy_cause"),
+                format!(
+                    "{field}: cause {shared} and policy_cause '{policy_cause}' are both set; an \
+                     outage has one cause"
+                ),
+            ));
+        }
+    };
     Ok(Outage {
         id,
         window,
-        cause: cause(&format!("{field}.cause"), cause_value)?,
+        cause,
         facts: facts(&format!("{field}.facts"), outage_facts.unwrap_or_default())?,
     })
 }

@@ -14,6 +14,7 @@ use super::error::{ApiError, log_refusal};
 use super::from_pb;
 use super::pb;
 use super::response;
+use super::statements::Statements;
 use super::stream_evaluation::StreamEvaluation;
 use super::to_pb;
 use super::upload::{ClientGone, Upload};
@@ -23,7 +24,7 @@ use crate::classify::{self, Context, Outage};
 use crate::engine::Ingested;
 use crate::limits::{CallLimits, Limits};
 use crate::memory::{MemoryBudget, Reservation};
-use crate::policy::{PolicySet, PolicyStore, PolicyVersions};
+use crate::policy::{Policy, PolicySet, PolicyStore, PolicyVersions};
 
 /// Where the service counts the buckets Evaluate streams bring, as they arrive. The server counts
 /// them in its metrics; the command line, answering one person's call in process, counts nothing
@@ -42,7 +43,8 @@ impl BucketCounter for Uncounted {
 }
 
 /// The service: the loaded policies and calendars, the limits, where buckets are counted, and
-/// the threads its CPU work runs on.
+/// the threads its CPU work runs on, and what answers are signed with and recorded in
+/// ([`Statements`]; nothing by default).
 #[derive(Clone, Debug)]
 pub struct SlaService {
     policies: Arc<PolicyStore>,
@@ -52,6 +54,7 @@ pub struct SlaService {
     budget: Arc<MemoryBudget>,
     counter: Arc<dyn BucketCounter>,
     work: Work,
+    statements: Statements,
 }
 
 impl SlaService {
@@ -73,7 +76,14 @@ impl SlaService {
             budget,
             counter,
             work: Work::per_core(),
+            statements: Statements::default(),
         }
+    }
+
+    /// The same service, signing and recording its answers with `statements`.
+    pub fn with_statements(mut self, statements: Statements) -> Self {
+        self.statements = statements;
+        self
     }
 
     /// The policy set a call starting now uses to its end, whatever reloads meanwhile.
@@ -116,13 +126,10 @@ impl SlaService {
         span.record("buckets_ignored", ingested.ignored);
         span.record("batches", evaluation.batches());
         outcome?;
-        let max_response_bytes = self.calls.max_response_bytes;
-        self.work
-            .run(move |_| {
-                let (response, memory) = evaluation.finish_reserved()?;
-                response::bounded(response, memory, max_response_bytes)
-            })
-            .await
+        let ask = evaluation.ask();
+        let (response, memory) = self.work.run(move |_| evaluation.finish_reserved()).await?;
+        let response = self.statements.issue(&ask, response).await?;
+        self.bounded(response, memory)
     }
 
     /// The response, within the server's response limit and its memory reserved
@@ -245,7 +252,18 @@ impl Classification {
         let outages = outages
             .into_iter()
             .enumerate()
-            .map(|(index, outage)| from_pb::outage(&format!("outages[{index}]"), outage))
+            .map(|(index, outage)| {
+                let outage = from_pb::outage(&format!("outages[{index}]"), outage)?;
+                classify::check_cause(in_force(&versions, &context, &outage), &outage).map_err(
+                    |error| {
+                        ApiError::invalid(
+                            format!("outages[{index}].policy_cause"),
+                            format!("outages[{index}]: {error}"),
+                        )
+                    },
+                )?;
+                Ok(outage)
+            })
             .collect::<Result<VecDeque<_>, ApiError>>()?;
         Ok((Classification { versions, context }, outages))
     }
@@ -260,13 +278,7 @@ impl Classification {
         let started = std::time::Instant::now();
         let mut verdicts = Vec::new();
         while let Some(outage) = pending.pop_front() {
-            // Without service months, the version in force on the day the outage starts.
-            let day = outage
-                .window
-                .start()
-                .with_timezone(&self.context.time_zone)
-                .date_naive();
-            let policy = self.versions.in_force_or_earliest(day);
+            let policy = in_force(&self.versions, &self.context, &outage);
             verdicts.push(to_pb::verdict(&classify::classify(
                 policy,
                 &outage,
@@ -278,6 +290,17 @@ impl Classification {
         }
         (verdicts, pending)
     }
+}
+
+/// The version an outage is judged by: without service months, the version in force on the day
+/// it starts.
+fn in_force<'a>(versions: &'a PolicyVersions, context: &Context, outage: &Outage) -> &'a Policy {
+    let day = outage
+        .window
+        .start()
+        .with_timezone(&context.time_zone)
+        .date_naive();
+    versions.in_force_or_earliest(day)
 }
 
 /// The handler's answer, or its refusal as a status, logged once, here, at the boundary where it
@@ -336,6 +359,40 @@ impl pb::sla_evaluator_server::SlaEvaluator for SlaService {
         request: Request<Streaming<pb::EvaluateRequest>>,
     ) -> Result<Response<pb::EvaluateResponse>, Status> {
         respond(self.evaluate_stream(request).await)
+    }
+
+    #[tracing::instrument(skip_all, name = "GetSigningKeys")]
+    async fn get_signing_keys(
+        &self,
+        _request: Request<pb::GetSigningKeysRequest>,
+    ) -> Result<Response<pb::GetSigningKeysResponse>, Status> {
+        respond(self.bounded(self.statements.signing_keys(), self.budget.reservation()))
+    }
+
+    #[tracing::instrument(skip_all, name = "ListStatements")]
+    async fn list_statements(
+        &self,
+        request: Request<pb::ListStatementsRequest>,
+    ) -> Result<Response<pb::ListStatementsResponse>, Status> {
+        respond(
+            self.statements
+                .list(request.into_inner())
+                .await
+                .and_then(|listed| self.bounded(listed, self.budget.reservation())),
+        )
+    }
+
+    #[tracing::instrument(skip_all, name = "GetStatement")]
+    async fn get_statement(
+        &self,
+        request: Request<pb::GetStatementRequest>,
+    ) -> Result<Response<pb::Statement>, Status> {
+        respond(
+            self.statements
+                .get(request.into_inner())
+                .await
+                .and_then(|statement| self.bounded(statement, self.budget.reservation())),
+        )
     }
 
     #[tracing::instrument(skip_all, name = "ClassifyOutages", fields(policy_id = field::Empty))]

@@ -9,6 +9,7 @@ use super::from_pb;
 use super::ingest::{self, Taken};
 use super::pb;
 use super::pb::evaluate_request::Item;
+use super::statements::{self, Ask};
 use super::to_pb;
 use crate::calendar::CalendarSet;
 use crate::engine::{Evaluation, Ingested, Term};
@@ -27,6 +28,7 @@ pub struct StreamEvaluation {
     max_buckets: u64,
     buckets: u64,
     batches: u64,
+    ask: Ask,
 }
 
 impl StreamEvaluation {
@@ -60,6 +62,10 @@ impl StreamEvaluation {
             max_buckets,
             buckets: 0,
             batches: 0,
+            ask: Ask {
+                subscription: request.subscription,
+                restatement: request.restatement,
+            },
         })
     }
 
@@ -155,6 +161,14 @@ impl StreamEvaluation {
             return Err(ApiError::BucketCountMismatch { expected, received });
         }
         let report = self.evaluation.finish();
-        Ok((to_pb::report(&report, self.batches), self.memory))
+        Ok((
+            statements::settle(&self.ask, to_pb::report(&report, self.batches)),
+            self.memory,
+        ))
+    }
+
+    /// What the spec asked of the statement: the subscription, and what it restates.
+    pub(super) fn ask(&self) -> Ask {
+        self.ask.clone()
     }
 }

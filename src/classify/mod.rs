@@ -17,7 +17,7 @@ use chrono_tz::Tz;
 pub use outage::{AccountKind, EmptyWindow, Fact, Facts, Notice, Outage, OutageWindow};
 
 use crate::calendar::BusinessCalendar;
-use crate::policy::{Cause, Clause, Condition, Policy};
+use crate::policy::{Cause, CauseId, Clause, Condition, Policy};
 use conditions::Finding;
 
 /// What the classifier needs besides the policy: business days are counted in a zone's local
@@ -75,6 +75,34 @@ pub struct OutageVerdict {
     pub missing_facts: Vec<Fact>,
 }
 
+/// An outage names a cause its policy neither shares nor declares: refused, since no clause could
+/// ever weigh a name that means nothing to the policy.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "policy {policy_id} declares no cause '{cause}'; its own causes are: {}",
+    if declared.is_empty() { "none".to_string() } else { declared.join(", ") }
+)]
+pub struct UndeclaredCause {
+    /// The policy (the version that classifies the outage).
+    pub policy_id: String,
+    /// The name the outage carried.
+    pub cause: String,
+    /// The causes the policy declares, in file order.
+    pub declared: Vec<String>,
+}
+
+/// Refuses an outage whose cause the policy does not declare (shared causes always pass).
+pub fn check_cause(policy: &Policy, outage: &Outage) -> Result<(), UndeclaredCause> {
+    match &outage.cause {
+        Some(cause) if !policy.declares(cause) => Err(UndeclaredCause {
+            policy_id: policy.id.clone(),
+            cause: cause.to_string(),
+            declared: policy.causes.iter().map(|c| c.id.clone()).collect(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Classifies one outage under one policy: the decision first ([`decide`]), then its words
 /// ([`explain`]), so that rewording an explanation cannot change a verdict.
 pub fn classify(policy: &Policy, outage: &Outage, context: &Context) -> OutageVerdict {
@@ -98,21 +126,21 @@ enum Decision<'a> {
     /// No clause of the policy names the cause: a person decides, under the catch-all clause
     /// when the policy has one.
     Unnamed {
-        cause: Cause,
+        cause: &'a CauseId,
         catch_all: Option<&'a Clause>,
         /// The law or rule an exemption is claimed under, if any.
         claimed: Option<&'a str>,
     },
     /// The first clause whose condition holds excludes the outage.
     Excluded {
-        cause: Cause,
+        cause: &'a CauseId,
         clause: &'a Clause,
         reason: String,
     },
     /// No clause's condition holds, and the first that could not be decided might: the facts
     /// that would decide it are missing.
     Undecided {
-        cause: Cause,
+        cause: &'a CauseId,
         clause: &'a Clause,
         reason: String,
         missing: Vec<Fact>,
@@ -178,10 +206,10 @@ fn decide<'a>(policy: &'a Policy, outage: &'a Outage, context: &Context) -> Deci
         },
         _ => under,
     };
-    let Some(cause) = outage.cause else {
+    let Some(cause) = &outage.cause else {
         return weighed(Decision::NoCause);
     };
-    if cause == Cause::ProviderFault {
+    if *cause == CauseId::Shared(Cause::ProviderFault) {
         return Decision::ProviderFault;
     }
     let candidates = policy.clauses_for(cause);
@@ -311,6 +339,7 @@ fn check(clause: &Clause, outage: &Outage, context: &Context) -> Finding {
             "the clause excludes every outage caused by {}",
             clause
                 .cause
+                .as_ref()
                 .map_or("its cause".to_string(), |c| c.to_string())
         )),
         Condition::ProviderNotice => conditions::provider_notice(&outage.window, &outage.facts),

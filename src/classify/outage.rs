@@ -5,7 +5,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::policy::Cause;
+use crate::policy::CauseId;
 
 /// One outage to classify.
 #[derive(Clone, Debug, PartialEq)]
@@ -14,8 +14,9 @@ pub struct Outage {
     pub id: String,
     /// When it happened.
     pub window: OutageWindow,
-    /// `None` when the caller does not know the cause yet.
-    pub cause: Option<Cause>,
+    /// `None` when the caller does not know the cause yet; a shared cause, or one the policy
+    /// declares (which [`super::check_cause`] makes sure of).
+    pub cause: Option<CauseId>,
     /// The facts the clauses turn on.
     pub facts: Facts,
 }

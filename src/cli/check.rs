@@ -136,7 +136,10 @@ fn summary(set: &PolicySet, files: &[PathBuf]) -> Table {
                 .effective_from
                 .map_or_else(|| "(beginning)".to_string(), |d| d.to_string()),
             method(&policy_message(policy)),
-            format!("{}%", policy.standard),
+            match policy.standard_met_at {
+                crate::policy::Edge::AtLeast => format!("{}%", policy.standard),
+                crate::policy::Edge::Above => format!("above {}%", policy.standard),
+            },
             policy.tiers.len().to_string(),
             policy.clauses.len().to_string(),
             policy.revision.clone(),

@@ -8,11 +8,13 @@
 pub mod check;
 pub mod classify;
 pub mod evaluate;
+pub mod ledger;
 pub mod output;
 pub mod policies;
 pub mod render;
 pub mod serve;
 mod target;
+pub mod verify;
 
 use std::fmt::Display;
 use std::process::ExitCode;
@@ -56,6 +58,13 @@ pub enum Command {
     /// Check policy files as the server would load them (with the built-in ones) and summarise
     /// them: exit 0 when all are good, 1 when any is refused.
     CheckPolicy(check::CheckPolicyArgs),
+    /// Check a saved response's signed statement against a key: which key signed it, and that no
+    /// byte changed.
+    Verify(verify::VerifyArgs),
+    /// A subscription's recorded statements, or one of them, from a server or a ledger.
+    Statements(ledger::StatementsArgs),
+    /// Check a statement ledger's hash chain: finds any row changed, removed or reordered.
+    VerifyStore(ledger::VerifyStoreArgs),
 }
 
 impl Cli {
@@ -69,6 +78,9 @@ impl Cli {
             Some(Command::Policies(args)) => policies::run(args).await,
             Some(Command::Render(args)) => render::run(args).await,
             Some(Command::CheckPolicy(args)) => check::run(&args),
+            Some(Command::Verify(args)) => verify::run(args).await,
+            Some(Command::Statements(args)) => ledger::run(args).await,
+            Some(Command::VerifyStore(args)) => ledger::verify_store(args).await,
         }
     }
 }

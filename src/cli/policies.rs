@@ -97,7 +97,7 @@ fn list_table(policies: &[pb::Policy]) -> Table {
             policy.name.clone(),
             short(policy.service_month().as_str_name(), "SERVICE_MONTH_KIND_").to_lowercase(),
             method(policy),
-            format!("{}%", policy.standard_percent),
+            standard(policy),
             policy.default_time_zone.clone(),
         ]);
     }
@@ -111,7 +111,7 @@ fn policy_table(policy: &pb::Policy) -> Table {
     row("id", policy.id.clone());
     row("name", policy.name.clone());
     row("method", method(policy));
-    row("standard", format!("{}%", policy.standard_percent));
+    row("standard", standard(policy));
     row("zone", policy.default_time_zone.clone());
     row(
         "form",
@@ -121,6 +121,32 @@ fn policy_table(policy: &pb::Policy) -> Table {
         )
         .to_lowercase(),
     );
+    if let Some(limits) = &policy.credit_limits {
+        if !limits.min_amount.is_empty() {
+            row(
+                "credit minimum",
+                format!(
+                    "{} {}{}: a smaller credit is not paid",
+                    if limits.min_amount_only_above {
+                        "above"
+                    } else {
+                        "at least"
+                    },
+                    limits.min_amount,
+                    if limits.min_amount_currency.is_empty() {
+                        " (the evaluation's currency)".to_string()
+                    } else {
+                        format!(" {}", limits.min_amount_currency)
+                    }
+                ),
+            );
+        }
+        row(
+            "credit cap",
+            format!("{}% of the eligible fee", limits.cap_percent),
+        );
+    }
+    row("claim window", claim_window(policy.claim_window.as_ref()));
     row("revision", policy.revision.clone());
     row("version", policy.version.clone());
     row("effective from", effective_from(policy));
@@ -131,16 +157,68 @@ fn policy_table(policy: &pb::Policy) -> Table {
         );
     }
     for (index, tier) in policy.tiers.iter().enumerate() {
-        let band = format!(
-            "[{}%, {}%) → {}%",
-            tier.at_least_percent, tier.below_percent, tier.fee_percent
-        );
+        let band = if !tier.at_most_percent.is_empty() {
+            let open = if tier.above_percent == "0" { "[" } else { "(" };
+            format!(
+                "{open}{}%, {}%] → {}%",
+                tier.above_percent, tier.at_most_percent, tier.fee_percent
+            )
+        } else {
+            format!(
+                "[{}%, {}%) → {}%",
+                tier.at_least_percent, tier.below_percent, tier.fee_percent
+            )
+        };
         row(&format!("tier {}", index + 1), band);
     }
+    for cause in &policy.causes {
+        row(&format!("cause {}", cause.id), cause.title.clone());
+    }
     for clause in &policy.clauses {
-        row(&format!("clause {}", clause.id), clause.title.clone());
+        let title = if clause.policy_cause.is_empty() {
+            clause.title.clone()
+        } else {
+            format!("{} (cause {})", clause.title, clause.policy_cause)
+        };
+        row(&format!("clause {}", clause.id), title);
     }
     table
+}
+
+/// "99.9%", or "above 99.9%" when a month exactly at it misses it.
+fn standard(policy: &pb::Policy) -> String {
+    if policy.standard_met_only_above {
+        format!("above {}%", policy.standard_percent)
+    } else {
+        format!("{}%", policy.standard_percent)
+    }
+}
+
+/// The claim window in words.
+fn claim_window(window: Option<&pb::ClaimWindowRule>) -> String {
+    let Some(window) = window else {
+        return "not stated".to_string();
+    };
+    let opens = if window.opens_after_period {
+        "opens the day after the service month".to_string()
+    } else {
+        format!(
+            "opens after business day {} of the next month",
+            window.opens_after_business_day
+        )
+    };
+    let closes = if window.closes_at_end_of_month > 0 {
+        format!(
+            "closes at the end of calendar month {} after it",
+            window.closes_at_end_of_month
+        )
+    } else {
+        format!(
+            "closes {} days after the month's last day",
+            window.closes_after_days
+        )
+    };
+    format!("{opens}, {closes}")
 }
 
 fn effective_from(policy: &pb::Policy) -> String {

@@ -48,8 +48,15 @@ async fn serve_with(config: Config, mut signals: Signals) -> ExitCode {
         }
     };
     log_policies(&policies, config.policy_dir.as_deref(), "policies loaded");
-    let options = match config.server_options(Arc::clone(&policies)) {
+    let mut options = match config.server_options(Arc::clone(&policies)) {
         Ok(options) => options,
+        Err(error) => {
+            tracing::error!(%error, "cannot configure the server; not starting");
+            return ExitCode::FAILURE;
+        }
+    };
+    options.statements = match config.statements().await {
+        Ok(statements) => statements,
         Err(error) => {
             tracing::error!(%error, "cannot configure the server; not starting");
             return ExitCode::FAILURE;
@@ -80,6 +87,8 @@ async fn serve_with(config: Config, mut signals: Signals) -> ExitCode {
         tls = options.tls.is_some(),
         mutual_tls = options.tls.as_ref().is_some_and(|t| t.client_ca.is_some()),
         policies = policies.len(),
+        signing_keys = ?options.statements.keyids(),
+        statement_store = options.statements.store_name(),
         "serving sla.v1.SlaEvaluator"
     );
     match serve(listeners, options, signals.shutdown()).await {

@@ -3,7 +3,7 @@
 use iso_currency::Currency;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::report::{Bound, Note, NoteKind, Payout};
+use super::report::{Bound, Note, NoteKind, Payout, Withheld};
 use super::spec::MonthlyFee;
 use crate::policy::{CompensationForm, Fraction, Percent, Policy, Tier};
 
@@ -32,10 +32,10 @@ pub(super) fn bound(
     Bound {
         bad_units,
         availability,
-        standard_met: availability.at_least(policy.standard),
+        standard_met: policy.meets_standard(availability),
         tier,
         compensation_percent: tier.map_or(Percent::ZERO, |(_, tier)| tier.fee_percent),
-        payout: fee.and_then(|fee| payout(policy.form, fee, tier.map(|(_, t)| t), money)),
+        payout: fee.and_then(|fee| payout(policy, fee, tier.map(|(_, t)| t), money)),
     }
 }
 
@@ -47,17 +47,17 @@ pub(super) fn notes(policy: &Policy, contract: &Bound, notes: &mut Vec<Note>) {
         notes.push(Note {
             kind: NoteKind::TierAboveStandard,
             text: format!(
-                "The compensation table lists [{}%, {}%) for {}% of the fee, but the standard is \
+                "The compensation table lists {} for {}% of the fee, but the standard is \
                  {}% and compensation is due only below it, so a month at {}% earns nothing \
                  (docs/contract-readings.md).",
-                written.at_least,
-                written.below,
+                policy.tier_bounds.show(&written),
                 written.fee_percent,
                 policy.standard,
                 availability.truncated_percent()
             ),
         });
     }
+    notes.extend(withheld_note(policy, contract));
     if contract.payout.is_none() {
         notes.push(Note {
             kind: NoteKind::FeeMissing,
@@ -66,21 +66,62 @@ pub(super) fn notes(policy: &Policy, contract: &Bound, notes: &mut Vec<Note>) {
     }
 }
 
-/// The money a month's fee earns at `tier` (nothing when the standard was met). `None` when no
-/// currency fixes the minor unit, which the term refuses whenever a fee is given.
-fn payout(
-    form: CompensationForm,
-    fee: &MonthlyFee,
-    tier: Option<Tier>,
-    money: &Money,
-) -> Option<Payout> {
+/// Why a month is paid less than its tier's share: the cap cut it, or it missed the minimum
+/// (docs/contract-readings.md, "Caps and minimum credits").
+fn withheld_note(policy: &Policy, contract: &Bound) -> Option<Note> {
+    let payout = contract.payout.as_ref()?;
+    Some(match payout.withheld? {
+        Withheld::Capped { tier_amount } => Note {
+            kind: NoteKind::Capped,
+            text: format!(
+                "The tier pays {tier_amount}, above the policy's cap of {}% of the eligible fee \
+                 {}, so {} is paid (docs/contract-readings.md, \"Caps and minimum credits\").",
+                policy.cap, payout.eligible_fee, payout.amount
+            ),
+        },
+        Withheld::BelowMinimum { amount } => {
+            let minimum = policy.min_amount.expect("withheld only under a minimum");
+            Note {
+                kind: NoteKind::BelowMinAmount,
+                text: format!(
+                    "The credit of {amount} is {} the policy's minimum of {}{}, so nothing is paid \
+                     (docs/contract-readings.md, \"Caps and minimum credits\").",
+                    match minimum.met_at {
+                        crate::policy::Edge::AtLeast => "below",
+                        crate::policy::Edge::Above => "not above",
+                    },
+                    minimum.amount,
+                    minimum
+                        .currency
+                        .map_or(String::new(), |c| format!(" {}", c.code()))
+                ),
+            }
+        }
+    })
+}
+
+/// The money a month's fee earns at `tier` (nothing when the standard was met), cut to the
+/// policy's cap and withheld under its minimum. `None` when no currency fixes the minor unit, which
+/// the term refuses whenever a fee is given.
+fn payout(policy: &Policy, fee: &MonthlyFee, tier: Option<Tier>, money: &Money) -> Option<Payout> {
     let places = money.minor_unit_places?;
     let eligible_fee = fee.eligible();
-    let amount = match &tier {
-        Some(tier) => compensation_amount(eligible_fee, tier, places),
-        None => Decimal::new(0, places),
+    let zero = Decimal::new(0, places);
+    let (amount, withheld) = match &tier {
+        Some(tier) => {
+            let tier_amount = compensation_amount(eligible_fee, tier, places);
+            let capped = capped_amount(eligible_fee, policy.cap, places).min(tier_amount);
+            let withheld = (capped < tier_amount).then_some(Withheld::Capped { tier_amount });
+            match policy.min_amount {
+                Some(minimum) if !minimum.pays(capped) => {
+                    (zero, Some(Withheld::BelowMinimum { amount: capped }))
+                }
+                _ => (capped, withheld),
+            }
+        }
+        None => (zero, None),
     };
-    let message_credits = match (form, money.unit_price) {
+    let message_credits = match (policy.form, money.unit_price) {
         (CompensationForm::MessageCredits, Some(price)) => {
             Some(message_credits(amount, price).expect(
                 "checked by Term::new: the eligible fee's credits fit, and the amount never \
@@ -95,37 +136,40 @@ fn payout(
             .expect("checked by Term::new: the eligible fees fit in minor units"),
         amount,
         message_credits,
+        withheld,
     })
+}
+
+/// The most a month may be paid under a cap: the eligible fee × the cap, rounded down to the
+/// minor unit so that the cap itself is never passed.
+fn capped_amount(eligible_fee: Decimal, cap: Percent, minor_unit_places: u32) -> Decimal {
+    (eligible_fee * cap.as_fraction())
+        .round_dp_with_strategy(minor_unit_places, RoundingStrategy::ToZero)
+        .normalize_to(minor_unit_places)
 }
 
 /// The tier a month earns, 1-based as the table prints it, or `None` when the month met the
 /// standard. Only a month below the standard earns anything (docs/contract-readings.md), even
 /// where a table's top tier reaches above the standard.
 pub fn earned_tier(policy: &Policy, availability: Fraction) -> Option<(usize, Tier)> {
-    if availability.at_least(policy.standard) {
+    if policy.meets_standard(availability) {
         return None;
     }
-    let found = policy
-        .tiers
-        .iter()
-        .enumerate()
-        .find(|(_, tier)| availability.at_least(tier.at_least) && availability.below(tier.below))
-        .map(|(index, tier)| (index + 1, *tier));
-    debug_assert!(found.is_some(), "validated tables cover [0, standard)");
+    let found = policy.tier_holding(availability);
+    debug_assert!(
+        found.is_some(),
+        "validated tables cover every month below the standard"
+    );
     found
 }
 
 /// The tier a month's availability falls in although the month met the standard: the
 /// international contact center's table starts paying at 99.95% while its standard is 99.5%.
 pub fn tier_above_standard(policy: &Policy, availability: Fraction) -> Option<Tier> {
-    if availability.below(policy.standard) {
+    if !policy.meets_standard(availability) {
         return None;
     }
-    policy
-        .tiers
-        .iter()
-        .find(|tier| availability.at_least(tier.at_least) && availability.below(tier.below))
-        .copied()
+    policy.tier_holding(availability).map(|(_, tier)| tier)
 }
 
 /// Eligible fee × tier percentage, rounded half-up to the currency's minor unit, and never more
@@ -185,8 +229,8 @@ mod tests {
 
     fn tier(fee_percent: &str) -> Tier {
         Tier {
-            at_least: Percent::ZERO,
-            below: Percent::HUNDRED,
+            lower: Percent::ZERO,
+            upper: Percent::HUNDRED,
             fee_percent: fee_percent.parse().unwrap(),
         }
     }
@@ -249,6 +293,18 @@ mod tests {
             None
         );
         assert_eq!(message_credits(dec("1"), dec("0")), None);
+    }
+
+    #[test]
+    fn a_cap_rounds_down_so_it_is_never_passed() {
+        assert_eq!(
+            capped_amount(dec("0.05"), "50".parse().unwrap(), 2),
+            dec("0.02")
+        );
+        assert_eq!(
+            capped_amount(dec("100"), "50".parse().unwrap(), 2).to_string(),
+            "50.00"
+        );
     }
 
     #[test]

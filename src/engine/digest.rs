@@ -60,8 +60,15 @@ pub(super) fn input_digest(
 
 /// The spec, one normalised value per line, in a fixed order.
 fn spec_lines(term: &Term) -> Vec<String> {
-    let mut lines = vec![
-        format!("policy_id {}", term.policy.id),
+    let mut lines = vec![format!("policy_id {}", term.policy.id)];
+    // Only a spec that names a subscription has the line, so that every other spec keeps the
+    // digest it always had.
+    lines.extend(
+        term.subscription
+            .iter()
+            .map(|subscription| format!("subscription {subscription}")),
+    );
+    lines.extend([
         format!(
             "term {} {}",
             term.months[0].first_day,
@@ -76,7 +83,7 @@ fn spec_lines(term: &Term) -> Vec<String> {
                 .map_or("-".to_string(), |p| p.normalize().to_string())
         ),
         format!("calendar {}", term.context.calendar.name()),
-    ];
+    ]);
     // Only a calendar read from a file knows a range of years; outside it, months carry a note.
     lines.extend(
         term.context
@@ -127,7 +134,8 @@ pub(super) fn outage_line(outage: &Outage) -> String {
         "id": outage.id,
         "start": instant(outage.window.start()),
         "end": instant(outage.window.end()),
-        "cause": outage.cause.map(|cause| cause.name()),
+        // A policy's own cause by its id, which no shared cause's name can equal.
+        "cause": outage.cause.as_ref().map(|cause| cause.name()),
         "facts": {
             "provider_notice": notice(facts.provider_notice),
             "customer_notice": notice(facts.customer_notice),

@@ -32,6 +32,9 @@ pub enum OutageError {
         /// The most outages the evaluation's limits allow.
         max: usize,
     },
+    /// The outage names a cause its month's version does not declare.
+    #[error(transparent)]
+    UndeclaredCause(#[from] classify::UndeclaredCause),
 }
 
 /// An evaluation in progress.
@@ -255,10 +258,11 @@ impl Evaluation {
         if self.outages.len() >= max {
             return Err(OutageError::TooMany { max });
         }
+        let policy = self.term.policy_at(outage.window.start());
+        classify::check_cause(policy, &outage)?;
         if !outage.id.is_empty() && !self.outage_ids.insert(outage.id.clone()) {
             return Err(OutageError::DuplicateId { id: outage.id });
         }
-        let policy = self.term.policy_at(outage.window.start());
         let verdict = classify::classify(policy, &outage, &self.term.context);
         self.outage_lines.push(digest::outage_line(&outage));
         self.outages.push((outage.window, verdict));

@@ -43,10 +43,14 @@ pub(super) fn build(
         worst_case,
     } = Bounds::of(term, index, &closed);
     compensation::notes(policy, &contract, &mut notes);
-    notes.extend(claim_window::out_of_range_note(
-        month.last_day,
-        &term.context.calendar,
-    ));
+    match &policy.claim_window {
+        Some(rule) => notes.extend(claim_window::out_of_range_note(
+            rule,
+            month.last_day,
+            &term.context.calendar,
+        )),
+        None => notes.push(claim_window::not_stated_note()),
+    }
     let status = status::status(
         &Standing {
             tally: &closed.tally,

@@ -116,8 +116,8 @@ pub struct MonthReport {
     pub form: CompensationForm,
     /// Present when a fee was given for the month.
     pub payout: Option<Payout>,
-    /// When a claim for the month may be filed.
-    pub claim_window: ClaimWindow,
+    /// When a claim for the month may be filed; `None` when the policy states no window.
+    pub claim_window: Option<ClaimWindow>,
     /// How much of the month had data.
     pub coverage: Coverage,
     /// The outages whose window touched the month, as indexes into [`Report::outages`]: a verdict
@@ -262,15 +262,33 @@ pub struct Payout {
     pub amount_minor_units: i64,
     /// Message-credit policies: whole messages `amount` buys at the list price.
     pub message_credits: Option<u64>,
+    /// What the terms held back from the tier's amount, if anything: a cap or a minimum.
+    pub withheld: Option<Withheld>,
+}
+
+/// Why a month is paid less than its tier's share of the eligible fee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Withheld {
+    /// The tier's amount passed the policy's cap, and was cut to it.
+    Capped {
+        /// The tier's amount before the cap.
+        tier_amount: Decimal,
+    },
+    /// The amount did not reach the policy's minimum, so nothing is paid.
+    BelowMinimum {
+        /// The amount that would have been paid.
+        amount: Decimal,
+    },
 }
 
 /// When a claim for a month may be filed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClaimWindow {
-    /// The day after the N-th business day of the calendar month that follows the month's last
-    /// day.
+    /// The first day a claim is accepted: the day after the N-th business day of the calendar
+    /// month that follows the month's last day, or the day after that last day.
     pub opens_on: NaiveDate,
-    /// The last day a claim is accepted: N calendar days after the month's last day.
+    /// The last day a claim is accepted: N calendar days after the month's last day, or the last
+    /// day of the N-th calendar month after it.
     pub closes_on: NaiveDate,
 }
 
@@ -322,4 +340,10 @@ pub enum NoteKind {
     DataGaps,
     /// The claim window was counted in a year the calendar does not know: Monday to Friday.
     CalendarOutOfRange,
+    /// The month's amount did not reach the policy's minimum credit, so nothing is paid.
+    BelowMinAmount,
+    /// The tier's amount passed the policy's cap and was cut to it.
+    Capped,
+    /// The policy states no claim window, so the month has no claim dates.
+    ClaimWindowNotStated,
 }

@@ -29,6 +29,8 @@ pub struct EvaluationSpec {
     pub as_of: DateTime<Utc>,
     /// How many intervals of each kind a month's evidence lists.
     pub max_intervals: u32,
+    /// The subscription evaluated, an opaque id; it enters the input digest when given.
+    pub subscription: Option<String>,
 }
 
 /// What was paid for one service month.
@@ -276,6 +278,22 @@ pub enum SpecError {
         asked: u32,
         /// The most the evaluation's limits allow.
         max: u32,
+    },
+    /// The policy's minimum credit is fixed in a currency other than the fees'; no exchange rate is
+    /// ours to choose (docs/contract-readings.md, "A minimum in a document's currency").
+    #[error(
+        "currency {currency} differs from {required}, the currency policy {policy_id} fixes its \
+         minimum credit of {min_amount} in: give the fees in {required}"
+    )]
+    MinAmountCurrency {
+        /// The policy.
+        policy_id: String,
+        /// The spec's currency.
+        currency: String,
+        /// The policy's.
+        required: String,
+        /// The minimum, in `required`.
+        min_amount: Decimal,
     },
     /// The calendar month after a service month has too few business days to open its window.
     #[error(

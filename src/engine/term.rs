@@ -36,14 +36,16 @@ pub struct Term {
     pub fees: Vec<Option<MonthlyFee>>,
     /// How amounts are expressed.
     pub money: Money,
-    /// Each month's claim window.
-    pub claim_windows: Vec<ClaimWindow>,
+    /// Each month's claim window; `None` when its version states none.
+    pub claim_windows: Vec<Option<ClaimWindow>>,
     /// What the evaluation may hold.
     pub limits: Limits,
     /// The instant the evaluation is as of.
     pub as_of: DateTime<Utc>,
     /// How many intervals of each kind a month's evidence lists.
     pub max_intervals: u32,
+    /// The subscription evaluated, when the spec names one.
+    pub subscription: Option<String>,
 }
 
 impl Term {
@@ -66,6 +68,7 @@ impl Term {
             calendar,
             as_of,
             max_intervals,
+            subscription,
         } = spec;
         if last_day < first_day {
             return Err(SpecError::TermEndsBeforeStart {
@@ -123,6 +126,7 @@ impl Term {
         let policy = Arc::clone(&month_policies[0]);
 
         let minor_unit_places = minor_unit_places(currency, &fees)?;
+        check_min_amount_currency(&month_policies, currency, &fees)?;
         let fees = fees_by_month(&months, fees)?;
         check_fees_fit(currency, minor_unit_places, &fees)?;
         let unit_price = unit_price(&policy, message_unit_price, &fees)?;
@@ -134,8 +138,9 @@ impl Term {
         let claim_windows = months
             .iter()
             .zip(&month_policies)
-            .map(|(month, version)| {
-                claim_window::for_month(&version.claim_window, month.last_day, &calendar)
+            .map(|(month, version)| match &version.claim_window {
+                Some(rule) => claim_window::for_month(rule, month.last_day, &calendar).map(Some),
+                None => Ok(None),
             })
             .collect::<Result<Vec<_>, _>>()?;
 
@@ -153,6 +158,7 @@ impl Term {
             limits,
             as_of,
             max_intervals,
+            subscription,
         })
     }
 
@@ -194,6 +200,32 @@ impl Term {
         }
         revisions.join(",")
     }
+}
+
+/// With fees, every month's minimum credit must be in the fees' currency when its document fixes
+/// one ("$1 USD"): an amount in euros cannot be compared with a dollar without a rate.
+fn check_min_amount_currency(
+    versions: &[Arc<Policy>],
+    currency: Option<Currency>,
+    fees: &[MonthlyFee],
+) -> Result<(), SpecError> {
+    let (Some(currency), false) = (currency, fees.is_empty()) else {
+        return Ok(());
+    };
+    for version in versions {
+        if let Some(min) = &version.min_amount
+            && let Some(required) = min.currency
+            && required != currency
+        {
+            return Err(SpecError::MinAmountCurrency {
+                policy_id: version.id.clone(),
+                currency: currency.code().to_string(),
+                required: required.code().to_string(),
+                min_amount: min.amount,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The currency's minor-unit places; a currency is needed as soon as a fee is given.

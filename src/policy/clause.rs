@@ -109,6 +109,49 @@ impl fmt::Display for Cause {
     }
 }
 
+/// A cause a policy declares beside the shared vocabulary (`[[causes]]`), such as AWS's account
+/// suspension.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyCause {
+    /// Its id in the file and on the wire: lowercase letters, digits and `_`, never a shared
+    /// cause's name.
+    pub id: String,
+    /// What it covers, in a line.
+    pub title: String,
+}
+
+/// A cause as a clause names it and an outage carries it: one of the shared vocabulary, or one the
+/// policy declares.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CauseId {
+    /// A cause of the shared vocabulary.
+    Shared(Cause),
+    /// A cause the policy declares itself, by id.
+    Declared(String),
+}
+
+impl CauseId {
+    /// The name in policy files and explanations.
+    pub fn name(&self) -> &str {
+        match self {
+            CauseId::Shared(cause) => cause.name(),
+            CauseId::Declared(id) => id,
+        }
+    }
+}
+
+impl fmt::Display for CauseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl From<Cause> for CauseId {
+    fn from(cause: Cause) -> Self {
+        CauseId::Shared(cause)
+    }
+}
+
 /// One exclusion clause of a policy.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Clause {
@@ -116,8 +159,9 @@ pub struct Clause {
     pub id: String,
     /// A short title in our own words.
     pub title: String,
-    /// The cause this clause excludes; `None` for a catch-all that names no cause.
-    pub cause: Option<Cause>,
+    /// The cause this clause excludes, shared or the policy's own; `None` for a catch-all that
+    /// names no cause.
+    pub cause: Option<CauseId>,
     /// What must hold, beyond the cause, for the clause to exclude an outage.
     pub condition: Condition,
 }

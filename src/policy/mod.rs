@@ -1,6 +1,6 @@
 //! SLA policies: what one contract promises, held as data the engine evaluates.
 //!
-//! A policy is read from a TOML file ([`file`]); the five built-in ones are embedded in the binary
+//! A policy is read from a TOML file ([`file`]); the built-in ones are embedded in the binary
 //! and more can be loaded from a directory ([`PolicySet`]). Nothing here knows about gRPC.
 
 mod clause;
@@ -8,17 +8,20 @@ mod file;
 mod percent;
 mod set;
 mod store;
+mod terms;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 
 pub use clause::{
-    Cause, Clause, Comparison, Condition, NoticeRequirement, SurgeMetric, SurgeRule, SurgeThreshold,
+    Cause, CauseId, Clause, Comparison, Condition, NoticeRequirement, PolicyCause, SurgeMetric,
+    SurgeRule, SurgeThreshold,
 };
 pub use file::PolicyFileError;
 pub use percent::{Fraction, Percent, PercentError};
 pub use set::{LoadError, LoadedVersion, PolicySet, PolicyVersions};
 pub use store::PolicyStore;
+pub use terms::{ClaimCloses, ClaimOpens, ClaimWindowRule, Edge, MinAmount, TierBounds, UpperEdge};
 
 /// One SLA, as the engine reads it.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,12 +48,24 @@ pub struct Policy {
     pub method: Method,
     /// Availability at or above this meets the SLA; below it earns compensation.
     pub standard: Percent,
+    /// Whether a month exactly at the standard meets it (`AtLeast`, the default) or misses it.
+    pub standard_met_at: Edge,
     /// The compensation table, highest availability band first, as the document prints it.
     pub tiers: Vec<Tier>,
+    /// How the table's bounds read: `[lower, upper)` or `(lower, upper]`.
+    pub tier_bounds: TierBounds,
     /// What compensation is paid in.
     pub form: CompensationForm,
-    /// When claims may be filed.
-    pub claim_window: ClaimWindowRule,
+    /// A month's amount under this is not paid; `None`: every amount is.
+    pub min_amount: Option<MinAmount>,
+    /// A month's amount never exceeds this share of its eligible fee (100% by default).
+    pub cap: Percent,
+    /// When claims may be filed; `None` when the policy states no window (its document's could
+    /// not be confirmed), and months then carry no claim dates.
+    pub claim_window: Option<ClaimWindowRule>,
+    /// Causes the policy declares beside the shared vocabulary, which its clauses and outages may
+    /// name.
+    pub causes: Vec<PolicyCause>,
     /// Exclusion clauses in the order the classifier tries them.
     pub clauses: Vec<Clause>,
     /// `sha256:` and the SHA-256 of the policy's file as loaded: which text a report was
@@ -136,13 +151,14 @@ impl TimesliceRule {
     }
 }
 
-/// One row of a compensation table: availability in `[at_least, below)` earns `fee_percent`.
+/// One row of a compensation table: availability between `lower` and `upper` (`[lower, upper)`
+/// or `(lower, upper]`, as the policy's [`TierBounds`] say) earns `fee_percent`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Tier {
-    /// Lower bound, inclusive.
-    pub at_least: Percent,
-    /// Upper bound, exclusive.
-    pub below: Percent,
+    /// Lower bound: 0% on the bottom tier, which includes it.
+    pub lower: Percent,
+    /// Upper bound.
+    pub upper: Percent,
     /// Percentage of the eligible fee paid.
     pub fee_percent: Percent,
 }
@@ -156,6 +172,8 @@ pub enum CompensationForm {
     Cash,
     /// Messages worth the amount at the list price (SMS).
     MessageCredits,
+    /// A credit against future bills (AWS, Google, Azure, Atlassian).
+    ServiceCredit,
 }
 
 impl CompensationForm {
@@ -165,29 +183,20 @@ impl CompensationForm {
             CompensationForm::Voucher => "voucher",
             CompensationForm::Cash => "cash",
             CompensationForm::MessageCredits => "message_credits",
+            CompensationForm::ServiceCredit => "service_credit",
         }
     }
-}
-
-/// When a claim for one service month may be filed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ClaimWindowRule {
-    /// Claims open the day after this business day of the calendar month that follows the
-    /// service month's last day.
-    pub opens_after_business_day: u32,
-    /// Claims close this many calendar days after the service month's last day (inclusive).
-    pub closes_after_days: u32,
 }
 
 impl Policy {
     /// The clauses that could exclude an outage of this cause, narrowest first: a clause with a
     /// condition of its own (5.18's blocked number) is tried before a broader one naming the same
     /// cause (5.17), so the verdict names the clause that fits best.
-    pub fn clauses_for(&self, cause: Cause) -> Vec<&Clause> {
+    pub fn clauses_for(&self, cause: &CauseId) -> Vec<&Clause> {
         let mut found: Vec<&Clause> = self
             .clauses
             .iter()
-            .filter(|clause| clause.cause == Some(cause))
+            .filter(|clause| clause.cause.as_ref() == Some(cause))
             .collect();
         found.sort_by_key(|clause| clause.condition == Condition::Always);
         found

@@ -145,6 +145,20 @@ impl Fraction {
         !self.at_least(bound)
     }
 
+    /// True when the fraction is at most `bound` (a fraction equal to the bound is at most it).
+    pub fn at_most(self, bound: Percent) -> bool {
+        if self.total == 0 {
+            return bound == Percent::HUNDRED;
+        }
+        u128::from(self.good) * u128::from(UNITS_PER_WHOLE)
+            <= u128::from(bound.0) * u128::from(self.total)
+    }
+
+    /// True when the fraction is strictly above `bound`.
+    pub fn above(self, bound: Percent) -> bool {
+        !self.at_most(bound)
+    }
+
     /// The percentage truncated (never rounded up) to four places, e.g. `99.9327`, so a shown
     /// value never looks better than the truth.
     pub fn truncated_percent(self) -> String {
@@ -195,6 +209,11 @@ mod tests {
         assert!(Fraction::new(99, 100).at_least(bound));
         assert!(Fraction::new(98_999_999, 100_000_000).below(bound));
         assert!(Fraction::new(0, 0).at_least(Percent::HUNDRED));
+        assert!(Fraction::new(99, 100).at_most(bound));
+        assert!(!Fraction::new(99, 100).above(bound));
+        assert!(Fraction::new(99_000_001, 100_000_000).above(bound));
+        assert!(Fraction::new(0, 0).at_most(Percent::HUNDRED));
+        assert!(Fraction::new(0, 0).above(bound));
     }
 
     #[test]

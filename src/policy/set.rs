@@ -1,4 +1,5 @@
-//! The policies a server evaluates against: the five built-in ones plus any loaded from a directory.
+//! The policies a server evaluates against: the built-in ones (five Tencent contracts and a library
+//! of public SLAs) plus any loaded from a directory.
 
 use crate::data_dir::{Skipped, directory_entries};
 use std::collections::HashMap;
@@ -10,9 +11,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::file::{Lines, Parsed, PolicyFileError, parse};
 use super::{Method, Policy};
 
-/// The built-in policies, embedded so the binary needs no files at run time; in the order of the
-/// seed documents 000 to 004.
-const BUILT_IN: [(&str, &str); 5] = [
+/// The built-in policies, embedded so the binary needs no files at run time: the Tencent ones in the
+/// order of the seed documents 000 to 004, then the library of public SLAs by provider.
+const BUILT_IN: [(&str, &str); 7] = [
     (
         "policies/tencent-im.toml",
         include_str!("../../policies/tencent-im.toml"),
@@ -32,6 +33,14 @@ const BUILT_IN: [(&str, &str); 5] = [
     (
         "policies/tencent-ccc-cn.toml",
         include_str!("../../policies/tencent-ccc-cn.toml"),
+    ),
+    (
+        "policies/digitalocean-droplet.toml",
+        include_str!("../../policies/digitalocean-droplet.toml"),
+    ),
+    (
+        "policies/google-cloud-functions.toml",
+        include_str!("../../policies/google-cloud-functions.toml"),
     ),
 ];
 
@@ -164,7 +173,7 @@ pub struct PolicySet {
 }
 
 impl PolicySet {
-    /// The five built-in policies.
+    /// The built-in policies.
     pub fn built_in() -> Result<Self, LoadError> {
         PolicySet::built_in_unless(|_| false)
     }
@@ -383,7 +392,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_five_built_in_policies_load_in_document_order() {
+    fn the_built_in_policies_load_in_document_order() {
         let set = PolicySet::built_in().unwrap();
         let ids: Vec<&str> = set.iter().map(|p| p.id.as_str()).collect();
         assert_eq!(
@@ -393,7 +402,9 @@ mod tests {
                 "tencent-sms",
                 "tencent-ccc-intl",
                 "tencent-trtc",
-                "tencent-ccc-cn"
+                "tencent-ccc-cn",
+                "digitalocean-droplet",
+                "google-cloud-functions"
             ]
         );
     }
@@ -438,7 +449,7 @@ mod tests {
             .unwrap()
             .with_directory(dir.path())
             .unwrap();
-        assert_eq!(set.len(), 6);
+        assert_eq!(set.len(), BUILT_IN.len() + 1);
         assert_eq!(set.iter().last().unwrap().id, "custom-trtc");
         assert!(set.get("custom-trtc").is_some());
     }
@@ -469,8 +480,8 @@ mod tests {
         assert_eq!(on("2023-12-31").as_deref(), Some("2021-12-24"));
         assert_eq!(on("2024-01-01").as_deref(), Some("v2"));
         assert_eq!(on("2024-07-01").as_deref(), Some("v3"));
-        assert_eq!(set.len(), 5);
-        assert_eq!(set.files().count(), 7);
+        assert_eq!(set.len(), BUILT_IN.len());
+        assert_eq!(set.files().count(), BUILT_IN.len() + 2);
     }
 
     #[test]

@@ -199,6 +199,48 @@ fn header(
         "server-version",
         Esc(&provenance.server_version).to_string(),
     );
+    if let Some(restatement) = &response.restatement {
+        let earlier = match restatement.earlier_statement_id {
+            0 => format!("<code>{}</code>", Esc(&restatement.restates)),
+            id => format!("statement {id}"),
+        };
+        row(
+            "Restates",
+            "restates",
+            format!(
+                "{earlier}: {} (each month's notes say what changed)",
+                Esc(&restatement.reason)
+            ),
+        );
+    }
+    if let Some(record) = &response.record {
+        row(
+            "Statement",
+            "statement",
+            format!(
+                "{} in the ledger, recorded {}",
+                record.id,
+                text::instant(record.recorded_at.as_ref())
+                    .map(|at| at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    if let Some(statement) = &response.statement {
+        let keys: Vec<String> = statement
+            .signatures
+            .iter()
+            .map(|s| format!("<code>{}</code>", Esc(&s.keyid)))
+            .collect();
+        row(
+            "Signed by",
+            "signed",
+            format!(
+                "{} (check with <code>sla-evaluator verify</code>)",
+                keys.join(", ")
+            ),
+        );
+    }
     if let Some(ingest) = &response.ingest {
         row(
             "Input",

@@ -111,7 +111,10 @@ fn figures(out: &mut String, cx: &Context<'_>, month: &pb::MonthReport) {
         Some(policy)
             if month.policy_revision.is_empty() || month.policy_revision == policy.revision =>
         {
-            format!("{}%: ", policy.standard)
+            match policy.standard_met_at {
+                crate::policy::Edge::AtLeast => format!("{}%: ", policy.standard),
+                crate::policy::Edge::Above => format!("above {}%: ", policy.standard),
+            }
         }
         _ => String::new(),
     };
@@ -194,7 +197,12 @@ fn tier_words(cx: &Context<'_>, tier: u32, percent: &str) -> String {
     let band = cx
         .policy
         .and_then(|p| p.tiers.get(usize::try_from(tier).ok()?.checked_sub(1)?))
-        .map(|t| format!(" (availability from {}% below {}%)", t.at_least, t.below))
+        .map(|t| match cx.policy.map(|p| p.tier_bounds) {
+            Some(crate::policy::TierBounds::AboveAtMost) => {
+                format!(" (availability above {}% up to {}%)", t.lower, t.upper)
+            }
+            _ => format!(" (availability from {}% below {}%)", t.lower, t.upper),
+        })
         .unwrap_or_default();
     format!("tier {tier}: {}% of the eligible fee{band}", Esc(percent))
 }
@@ -210,6 +218,9 @@ fn amount_words(amount: &str, currency: &str) -> String {
 
 /// The window's dates and where `as_of` stands in it, in whole local days.
 fn claim_window(cx: &Context<'_>, month: &pb::MonthReport) -> String {
+    if month.claim_opens_on.is_empty() && month.claim_closes_on.is_empty() {
+        return "not stated by the policy: check the provider's current terms".into();
+    }
     let dates = format!(
         "{} to {}",
         Esc(&month.claim_opens_on),

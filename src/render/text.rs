@@ -112,6 +112,7 @@ pub(super) fn form(form: i32) -> &'static str {
         F::Voucher => "vouchers for the same service",
         F::Cash => "cash",
         F::MessageCredits => "message credits",
+        F::ServiceCredit => "a credit against future bills",
         F::Unspecified => "form not given",
     }
 }
@@ -141,6 +142,10 @@ pub(super) fn note(kind: i32) -> &'static str {
         N::InProgress => "In progress",
         N::DataGaps => "Data gaps",
         N::CalendarOutOfRange => "Calendar out of range",
+        N::BelowMinAmount => "Below the minimum credit",
+        N::Capped => "Capped",
+        N::ClaimWindowNotStated => "No claim window stated",
+        N::Restated => "Restatement",
         N::Unspecified => "Note",
     }
 }

@@ -101,6 +101,7 @@ pub async fn serve(
         http2,
         shutdown: steps,
         tls,
+        statements,
     } = options;
 
     let metrics = Arc::new(Metrics::default());
@@ -147,7 +148,8 @@ pub async fn serve(
         calls,
         Arc::clone(&budget),
         Arc::clone(&metrics) as Arc<dyn BucketCounter>,
-    );
+    )
+    .with_statements(statements);
     let (stop_accepting, grace_over) = shutdown_steps(shutdown, health, steps);
     let server = grpc_server(http2)
         .layer(edge)

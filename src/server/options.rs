@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::reload::PolicyReload;
 use super::{ConnectionLimits, TlsOptions};
+use crate::api::Statements;
 use crate::calendar::CalendarSet;
 use crate::limits::{CallLimits, Limits};
 use crate::policy::PolicySet;
@@ -35,6 +36,8 @@ pub struct ServerOptions {
     pub shutdown: ShutdownOptions,
     /// TLS for the gRPC listener; `None` serves plaintext.
     pub tls: Option<TlsOptions>,
+    /// The keys answers are signed with and the ledger they are recorded in; none by default.
+    pub statements: Statements,
 }
 
 impl ServerOptions {
@@ -54,6 +57,7 @@ impl ServerOptions {
             http2: Http2Options::default(),
             shutdown: ShutdownOptions::default(),
             tls: None,
+            statements: Statements::default(),
         }
     }
 }

@@ -13,6 +13,12 @@ pub(crate) enum Rpc {
     Evaluate,
     /// `sla.v1.SlaEvaluator/ClassifyOutages`.
     ClassifyOutages,
+    /// `sla.v1.SlaEvaluator/GetSigningKeys`.
+    GetSigningKeys,
+    /// `sla.v1.SlaEvaluator/ListStatements`.
+    ListStatements,
+    /// `sla.v1.SlaEvaluator/GetStatement`.
+    GetStatement,
     /// `grpc.health.v1.Health/Check`.
     HealthCheck,
     /// `grpc.health.v1.Health/Watch`.
@@ -27,11 +33,14 @@ pub(crate) enum Rpc {
 
 impl Rpc {
     /// Every RPC the server serves.
-    pub(crate) const SERVED: [Rpc; 8] = [
+    pub(crate) const SERVED: [Rpc; 11] = [
         Rpc::ListPolicies,
         Rpc::GetPolicy,
         Rpc::Evaluate,
         Rpc::ClassifyOutages,
+        Rpc::GetSigningKeys,
+        Rpc::ListStatements,
+        Rpc::GetStatement,
         Rpc::HealthCheck,
         Rpc::HealthWatch,
         Rpc::Reflection,
@@ -52,9 +61,13 @@ impl Rpc {
     /// The fully qualified service, e.g. `sla.v1.SlaEvaluator`.
     pub(crate) fn service(self) -> &'static str {
         match self {
-            Rpc::ListPolicies | Rpc::GetPolicy | Rpc::Evaluate | Rpc::ClassifyOutages => {
-                "sla.v1.SlaEvaluator"
-            }
+            Rpc::ListPolicies
+            | Rpc::GetPolicy
+            | Rpc::Evaluate
+            | Rpc::ClassifyOutages
+            | Rpc::GetSigningKeys
+            | Rpc::ListStatements
+            | Rpc::GetStatement => "sla.v1.SlaEvaluator",
             Rpc::HealthCheck | Rpc::HealthWatch => "grpc.health.v1.Health",
             Rpc::Reflection => "grpc.reflection.v1.ServerReflection",
             Rpc::ReflectionV1Alpha => "grpc.reflection.v1alpha.ServerReflection",
@@ -69,6 +82,9 @@ impl Rpc {
             Rpc::GetPolicy => "GetPolicy",
             Rpc::Evaluate => "Evaluate",
             Rpc::ClassifyOutages => "ClassifyOutages",
+            Rpc::GetSigningKeys => "GetSigningKeys",
+            Rpc::ListStatements => "ListStatements",
+            Rpc::GetStatement => "GetStatement",
             Rpc::HealthCheck => "Check",
             Rpc::HealthWatch => "Watch",
             Rpc::Reflection | Rpc::ReflectionV1Alpha => "ServerReflectionInfo",
@@ -80,7 +96,13 @@ impl Rpc {
     /// label the type.
     pub(crate) fn kind(self) -> &'static str {
         match self {
-            Rpc::ListPolicies | Rpc::GetPolicy | Rpc::ClassifyOutages | Rpc::HealthCheck => "unary",
+            Rpc::ListPolicies
+            | Rpc::GetPolicy
+            | Rpc::ClassifyOutages
+            | Rpc::GetSigningKeys
+            | Rpc::ListStatements
+            | Rpc::GetStatement
+            | Rpc::HealthCheck => "unary",
             Rpc::Evaluate => "client_stream",
             Rpc::HealthWatch => "server_stream",
             Rpc::Reflection | Rpc::ReflectionV1Alpha => "bidi_stream",

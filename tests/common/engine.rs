@@ -50,6 +50,7 @@ pub(crate) fn spec(first: &str, last: &str) -> EvaluationSpec {
         calendar: BusinessCalendar::default(),
         as_of: AS_OF,
         max_intervals: 100,
+        subscription: None,
     }
 }
 
@@ -125,7 +126,7 @@ pub(crate) fn outage(
     Outage {
         id: id.to_string(),
         window: OutageWindow::new(start, end).expect("a non-empty window"),
-        cause: Some(cause),
+        cause: Some(cause.into()),
         facts,
     }
 }

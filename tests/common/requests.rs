@@ -51,6 +51,7 @@ pub(crate) fn hour_outage(id: &str, start: i64, cause: pb::Cause) -> pb::Outage 
         }),
         cause: cause as i32,
         facts: None,
+        policy_cause: String::new(),
     }
 }
 

@@ -187,7 +187,7 @@ fn on_path(name: &str) -> Option<PathBuf> {
 
 /// Runs tests/tools/install-debian-packages once per test process, under a lock shared by every
 /// test process (a second one waits, then finds the packages there).
-fn install_debian_packages() -> Result<(), String> {
+pub(crate) fn install_debian_packages() -> Result<(), String> {
     static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
     INSTALLED
         .get_or_init(|| {

@@ -63,6 +63,11 @@ def digest(inputs):
     lines = [
         "sla-evaluator input v1",
         "policy_id " + inputs["policy_id"],
+    ]
+    # Only a spec that names a subscription has its line.
+    if inputs.get("subscription"):
+        lines.append("subscription " + inputs["subscription"])
+    lines += [
         "term %s %s" % (first, last),
         "time_zone " + inputs["time_zone"],
         "currency " + (inputs["currency"] or "-"),

@@ -4,8 +4,9 @@ use chrono::Utc;
 
 use super::super::pb;
 use crate::policy::{
-    Cause, Clause, Comparison, CompensationForm, Condition, Method, Policy, PolicyVersions,
-    ServiceMonthKind, SurgeMetric, TimesliceRule,
+    Cause, CauseId, ClaimCloses, ClaimOpens, ClaimWindowRule, Clause, Comparison, CompensationForm,
+    Condition, Edge, Method, Percent, Policy, PolicyVersions, ServiceMonthKind, SurgeMetric, Tier,
+    TierBounds, TimesliceRule,
 };
 
 pub(in crate::api) fn policy(policy: &Policy) -> pb::Policy {
@@ -20,9 +21,14 @@ pub(in crate::api) fn policy(policy: &Policy) -> pb::Policy {
         calendar,
         method,
         standard,
+        standard_met_at,
         tiers,
+        tier_bounds,
         form,
+        min_amount,
+        cap,
         claim_window,
+        causes,
         clauses,
         revision,
     } = policy;
@@ -69,25 +75,68 @@ pub(in crate::api) fn policy(policy: &Policy) -> pb::Policy {
             }),
         }),
         standard_percent: standard.to_string(),
-        tiers: tiers
+        tiers: tiers.iter().map(|t| tier(t, *tier_bounds)).collect(),
+        compensation_form: form_of(*form) as i32,
+        claim_window: claim_window.as_ref().map(claim_window_rule),
+        clauses: clauses.iter().map(clause).collect(),
+        standard_met_only_above: *standard_met_at == Edge::Above,
+        // Unset for a policy whose terms add nothing to the tier's share of the fee.
+        credit_limits: (min_amount.is_some() || *cap != Percent::HUNDRED).then(|| {
+            pb::CreditLimits {
+                min_amount: min_amount.map(|m| m.amount.to_string()).unwrap_or_default(),
+                min_amount_currency: min_amount
+                    .and_then(|m| m.currency)
+                    .map(|c| c.code().to_string())
+                    .unwrap_or_default(),
+                min_amount_only_above: min_amount.is_some_and(|m| m.met_at == Edge::Above),
+                cap_percent: cap.to_string(),
+            }
+        }),
+        causes: causes
             .iter()
-            .map(|tier| pb::Tier {
-                at_least_percent: tier.at_least.to_string(),
-                below_percent: tier.below.to_string(),
-                fee_percent: tier.fee_percent.to_string(),
+            .map(|c| pb::PolicyCause {
+                id: c.id.clone(),
+                title: c.title.clone(),
             })
             .collect(),
-        compensation_form: form_of(*form) as i32,
-        claim_window: Some(pb::ClaimWindowRule {
-            opens_after_business_day: claim_window.opens_after_business_day,
-            closes_after_days: claim_window.closes_after_days,
-        }),
-        clauses: clauses.iter().map(clause).collect(),
         revision: revision.clone(),
         version: version.clone(),
         effective_from: effective_from.map(|d| d.to_string()).unwrap_or_default(),
         versions: Vec::new(),
     }
+}
+
+/// A tier in the pair of fields its table's convention uses.
+fn tier(tier: &Tier, bounds: TierBounds) -> pb::Tier {
+    let (lower, upper) = (tier.lower.to_string(), tier.upper.to_string());
+    let fee_percent = tier.fee_percent.to_string();
+    match bounds {
+        TierBounds::AtLeastBelow => pb::Tier {
+            at_least_percent: lower,
+            below_percent: upper,
+            fee_percent,
+            ..pb::Tier::default()
+        },
+        TierBounds::AboveAtMost => pb::Tier {
+            above_percent: lower,
+            at_most_percent: upper,
+            fee_percent,
+            ..pb::Tier::default()
+        },
+    }
+}
+
+fn claim_window_rule(rule: &ClaimWindowRule) -> pb::ClaimWindowRule {
+    let mut window = pb::ClaimWindowRule::default();
+    match rule.opens {
+        ClaimOpens::AfterBusinessDay(day) => window.opens_after_business_day = day,
+        ClaimOpens::AfterPeriod => window.opens_after_period = true,
+    }
+    match rule.closes {
+        ClaimCloses::AfterDays(days) => window.closes_after_days = days,
+        ClaimCloses::AtEndOfMonth(months) => window.closes_at_end_of_month = months,
+    }
+    window
 }
 
 /// GetPolicy's answer: the version in force today, listing every version.
@@ -131,9 +180,16 @@ fn clause(clause: &Clause) -> pb::Clause {
     pb::Clause {
         id: clause.id.clone(),
         title: clause.title.clone(),
-        cause: clause.cause.map_or(pb::Cause::Unspecified, cause) as i32,
+        cause: match &clause.cause {
+            Some(CauseId::Shared(shared)) => cause(*shared),
+            Some(CauseId::Declared(_)) | None => pb::Cause::Unspecified,
+        } as i32,
         condition: condition as i32,
         surge,
+        policy_cause: match &clause.cause {
+            Some(CauseId::Declared(id)) => id.clone(),
+            _ => String::new(),
+        },
     }
 }
 
@@ -165,5 +221,6 @@ pub(in crate::api) fn form_of(form: CompensationForm) -> pb::CompensationForm {
         CompensationForm::Voucher => pb::CompensationForm::Voucher,
         CompensationForm::Cash => pb::CompensationForm::Cash,
         CompensationForm::MessageCredits => pb::CompensationForm::MessageCredits,
+        CompensationForm::ServiceCredit => pb::CompensationForm::ServiceCredit,
     }
 }

@@ -85,6 +85,11 @@ pub(in crate::api) fn report(report: &Report, batches: u64) -> pb::EvaluateRespo
             tzdb_version: tzdb_version.clone(),
             input_digest: input_digest.clone(),
         }),
+        // Set by the statement layer (`api::statements`), which knows the request.
+        subscription: String::new(),
+        restatement: None,
+        record: None,
+        statement: None,
     }
 }
 
@@ -150,8 +155,12 @@ fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
         eligible_fee: payout
             .map(|p| p.eligible_fee.to_string())
             .unwrap_or_default(),
-        claim_opens_on: claim_window.opens_on.to_string(),
-        claim_closes_on: claim_window.closes_on.to_string(),
+        claim_opens_on: claim_window
+            .map(|w| w.opens_on.to_string())
+            .unwrap_or_default(),
+        claim_closes_on: claim_window
+            .map(|w| w.closes_on.to_string())
+            .unwrap_or_default(),
         coverage_percent: coverage.fraction().truncated_percent(),
         covered_minutes: coverage.covered_minutes,
         clock_minutes: coverage.minutes,
@@ -162,6 +171,8 @@ fn month(month: &MonthReport, zone: Tz) -> pb::MonthReport {
         budget: Some(budget_of(budget)),
         evidence: Some(evidence_of(evidence, zone)),
         slices_under_min_attempts: *slices_under_min_attempts,
+        // Set by the statement layer when the evaluation restates an earlier one.
+        restatement: None,
     }
 }
 
@@ -313,6 +324,9 @@ fn note(note: &Note) -> pb::Note {
             NoteKind::InProgress => pb::NoteKind::InProgress,
             NoteKind::CalendarOutOfRange => pb::NoteKind::CalendarOutOfRange,
             NoteKind::DataGaps => pb::NoteKind::DataGaps,
+            NoteKind::BelowMinAmount => pb::NoteKind::BelowMinAmount,
+            NoteKind::Capped => pb::NoteKind::Capped,
+            NoteKind::ClaimWindowNotStated => pb::NoteKind::ClaimWindowNotStated,
         } as i32,
         text: text.clone(),
     }

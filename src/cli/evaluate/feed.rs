@@ -63,6 +63,9 @@ pub(super) struct Plan {
     pub(super) outages: Vec<Entry>,
     /// The outages file's name.
     pub(super) outages_name: String,
+    /// Each subscription's name goes into its spec's `subscription` (when the spec names none):
+    /// what a statement ledger records it under, and so part of its input digest.
+    pub(super) subscriptions_in_spec: bool,
 }
 
 /// A run's failure: an input refused, located where possible.
@@ -147,6 +150,12 @@ impl<'a, E: Evaluator> Feed<'a, E> {
         }
         let plan = self.plan;
         let mut spec = plan.spec.clone();
+        if let Some(name) = key
+            && plan.subscriptions_in_spec
+            && spec.subscription.is_empty()
+        {
+            spec.subscription = name.clone();
+        }
         let mut fee_places = Vec::new();
         if let Some((name, fees)) = &plan.fees {
             let keyed = fees.by_subscription.keys().any(Option::is_some);

@@ -29,9 +29,12 @@ use self::spec::SpecArgs;
 use super::output::{self, Format};
 use super::target::TargetArgs;
 use super::{REFUSED, fail};
+use crate::api::Statements;
 use crate::catalogue::Catalogue;
 use crate::input::{InputError, buckets, fees, outages};
 use crate::limits::Limits;
+use crate::statement::SigningKeys;
+use crate::store::{Open, Store};
 
 /// `evaluate`'s flags.
 #[derive(Debug, Args)]
@@ -61,6 +64,15 @@ pub struct EvaluateArgs {
     /// Where to evaluate, and the policies and calendars to evaluate (and print) with.
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Sign each answer with this Ed25519 key (PKCS#8 PEM), as a server with --signing-key does;
+    /// repeatable. In process only: a server signs with its own.
+    #[arg(long, value_name = "FILE", conflicts_with = "target")]
+    pub signing_key: Vec<PathBuf>,
+    /// Record each subscription's answer in this statement ledger (sqlite:PATH or a postgres://
+    /// URL), as a server with --statement-store does; each subscription's name then enters its
+    /// spec (and digest) as its subscription. In process only.
+    #[arg(long, value_name = "URL", conflicts_with = "target")]
+    pub statement_store: Option<String>,
     /// Output format: table on a terminal, json otherwise.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -123,6 +135,13 @@ pub async fn run(args: EvaluateArgs) -> ExitCode {
                 .await
         }
     };
+    let outcome = match outcome {
+        Ok(Ok(results)) => match issue(&args, results).await {
+            Ok(results) => Ok(Ok(results)),
+            Err(message) => return fail(&message),
+        },
+        other => other,
+    };
     match outcome {
         Ok(Ok(results)) => match output::evaluations(format, &results, &policies) {
             Ok(text) => {
@@ -154,7 +173,39 @@ fn plan(args: &EvaluateArgs, spec: crate::api::pb::EvaluationSpec) -> Result<Pla
         fees,
         outages,
         outages_name,
+        subscriptions_in_spec: args.statement_store.is_some(),
     })
+}
+
+/// Each answer signed and recorded as a server would, when `--signing-key` or
+/// `--statement-store` asks for it.
+async fn issue(
+    args: &EvaluateArgs,
+    results: Vec<(feed::Key, crate::api::pb::EvaluateResponse)>,
+) -> Result<Vec<(feed::Key, crate::api::pb::EvaluateResponse)>, String> {
+    if args.signing_key.is_empty() && args.statement_store.is_none() {
+        return Ok(results);
+    }
+    let keys = SigningKeys::from_files(&args.signing_key)
+        .map_err(|error| format!("--signing-key {error}"))?;
+    let store = match &args.statement_store {
+        Some(url) => Some(Arc::new(
+            Store::open(url, Open::Migrate)
+                .await
+                .map_err(|error| format!("--statement-store: {error}"))?,
+        )),
+        None => None,
+    };
+    let statements = Statements::new(keys, store);
+    let mut issued = Vec::with_capacity(results.len());
+    for (key, response) in results {
+        let response = statements
+            .issue_settled(response)
+            .await
+            .map_err(|error| error.to_string())?;
+        issued.push((key, response));
+    }
+    Ok(issued)
 }
 
 /// Reads every source into one evaluation per subscription and finishes them.

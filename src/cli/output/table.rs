@@ -69,9 +69,32 @@ pub(super) fn evaluation(subscription: Option<&str>, response: &pb::EvaluateResp
     }
     let as_of = response.as_of.map(|t| t.to_string()).unwrap_or_default();
     out.push_str(&format!(
-        "{} in {}, as of {as_of}\n\n",
+        "{} in {}, as of {as_of}\n",
         response.policy_id, response.time_zone
     ));
+    if let Some(restatement) = &response.restatement {
+        let earlier = match restatement.earlier_statement_id {
+            0 => restatement.restates.clone(),
+            id => format!("statement {id}"),
+        };
+        out.push_str(&format!("restates {earlier}: {}\n", restatement.reason));
+    }
+    if let Some(record) = &response.record {
+        let at = record
+            .recorded_at
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        out.push_str(&format!("statement {} recorded {at}\n", record.id));
+    }
+    if let Some(statement) = &response.statement {
+        let keys: Vec<&str> = statement
+            .signatures
+            .iter()
+            .map(|s| s.keyid.as_str())
+            .collect();
+        out.push_str(&format!("signed by {}\n", keys.join(", ")));
+    }
+    out.push('\n');
     let mut months = Table::new(&[
         "month",
         "status",

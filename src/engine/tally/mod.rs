@@ -30,7 +30,7 @@ use fixedbitset::FixedBitSet;
 use super::ledger::{Counts, Judged, MonthLedger};
 use super::months::ServiceMonth;
 use super::report::{Budget, Note, TierBudget, Unit};
-use crate::policy::{Fraction, Percent, Policy};
+use crate::policy::{Fraction, Policy, UpperEdge};
 
 /// An EXCLUDED outage's reach into a month.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,25 +181,33 @@ fn with_bad(total: u64, bad: u64) -> Fraction {
 
 /// How many more bad units a month of `total` units with `bad` of them bad can take: before it
 /// misses the standard, and before it falls into each tier. Every bound is met exactly, as the
-/// comparisons of [`Fraction`] are: a month of 44,640 minutes at a 99.9% standard may lose 44.
+/// comparisons of [`Fraction`] are, on whichever side of it the policy puts a month exactly on it:
+/// a month of 44,640 minutes at a 99.9% standard met at it may lose 44.
 fn budget_in_units(policy: &Policy, total: u64, bad: u64) -> Budget {
-    // The most bad units that keep availability at or above `bound`.
-    let most_bad_at_least = |bound: Percent| {
-        let needed_good = (u128::from(bound.units()) * u128::from(total)).div_ceil(1_000_000);
-        // needed_good ≤ total, since bound ≤ 100%.
-        total - needed_good as u64
+    // The most bad units that keep availability out of a band ending at `edge`: at or above its
+    // bound, or strictly above it when the band holds the bound.
+    let most_bad_outside = |edge: UpperEdge| {
+        let scaled = u128::from(edge.bound.units()) * u128::from(total);
+        let needed_good = if edge.included {
+            scaled / 1_000_000 + 1
+        } else {
+            scaled.div_ceil(1_000_000)
+        };
+        // needed_good ≤ total + 1, since the bound is at most 100%.
+        total.saturating_sub(needed_good as u64)
     };
-    let allowed = most_bad_at_least(policy.standard);
+    let missed = policy.missed_edge();
+    let allowed = most_bad_outside(missed);
     let tiers = policy
         .tiers
         .iter()
         .enumerate()
         .map(|(index, tier)| {
             // A tier pays below the standard only (docs/contract-readings.md, "Compensation").
-            let upper = tier.below.min(policy.standard);
+            let upper = policy.tier_edge(tier).min(missed);
             TierBudget {
                 tier: index + 1,
-                bad_units_until: (most_bad_at_least(upper) + 1).saturating_sub(bad),
+                bad_units_until: (most_bad_outside(upper) + 1).saturating_sub(bad),
             }
         })
         .collect();

@@ -1,4 +1,5 @@
-//! The exclusion clauses: each names a cause from the shared vocabulary and a condition.
+//! The exclusion clauses: each names a cause, from the shared vocabulary or the policy's own
+//! `[[causes]]`, and a condition.
 
 use std::collections::HashSet;
 
@@ -8,11 +9,24 @@ use toml::Spanned;
 use super::format::{ClauseFile, ComparisonFile, ConditionFile, MetricFile, ScopeFile};
 use super::{At, PolicyFileError};
 use crate::policy::{
-    Cause, Clause, Comparison, Condition, NoticeRequirement, SurgeMetric, SurgeRule, SurgeThreshold,
+    Cause, CauseId, Clause, Comparison, Condition, NoticeRequirement, PolicyCause, SurgeMetric,
+    SurgeRule, SurgeThreshold,
 };
+
+/// A clause's cause: the shared vocabulary's, or one the policy declares.
+fn cause_named(name: &str, declared: &[PolicyCause]) -> Option<CauseId> {
+    if let Some(cause) = Cause::from_name(name) {
+        return Some(CauseId::Shared(cause));
+    }
+    declared
+        .iter()
+        .any(|cause| cause.id == name)
+        .then(|| CauseId::Declared(name.to_string()))
+}
 
 pub(super) fn clauses(
     files: &[Spanned<ClauseFile>],
+    declared: &[PolicyCause],
     at: &At,
 ) -> Result<Vec<Clause>, PolicyFileError> {
     let mut ids = HashSet::new();
@@ -33,22 +47,28 @@ pub(super) fn clauses(
         }
         let cause = match &file.cause {
             None => None,
-            Some(name) => Some(Cause::from_name(name.get_ref()).ok_or_else(|| {
+            Some(name) => Some(cause_named(name.get_ref(), declared).ok_or_else(|| {
                 let valid: Vec<&str> = Cause::ALL.iter().map(|c| c.name()).collect();
+                let own: Vec<&str> = declared.iter().map(|c| c.id.as_str()).collect();
                 // At the cause's own line, not the clause's first.
                 at(
                     name.span(),
                     format!(
-                        "clause '{}': unknown cause '{}'; the causes are: {}",
+                        "clause '{}': unknown cause '{}'; the causes are: {}{}",
                         file.id,
                         name.get_ref(),
-                        valid.join(", ")
+                        valid.join(", "),
+                        if own.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; the policy's own [[causes]]: {}", own.join(", "))
+                        }
                     ),
                 )
             })?),
         };
         let condition = condition(&file.condition).map_err(&fail)?;
-        match (&condition, cause) {
+        match (&condition, &cause) {
             (Condition::CaseByCase, Some(cause)) => {
                 return Err(fail(format!(
                     "a case_by_case clause names no cause, but this one names '{cause}'"
@@ -56,7 +76,7 @@ pub(super) fn clauses(
             }
             (Condition::CaseByCase, None) => {}
             (_, None) => return Err(fail("cause is required".into())),
-            (_, Some(Cause::ProviderFault)) => {
+            (_, Some(CauseId::Shared(Cause::ProviderFault))) => {
                 return Err(fail(
                     "provider_fault always counts; no clause may exclude it".into(),
                 ));
@@ -66,8 +86,8 @@ pub(super) fn clauses(
         // Two clauses with the same cause and the same kind of condition: the second could never
         // be reached, so the file is ambiguous.
         let kind = std::mem::discriminant(&condition);
-        if !seen_kinds.insert((cause, kind)) {
-            return Err(fail(match cause {
+        if !seen_kinds.insert((cause.clone(), kind)) {
+            return Err(fail(match &cause {
                 Some(cause) => format!("another clause already covers cause '{cause}' this way"),
                 None => "only one case_by_case clause is allowed".into(),
             }));

@@ -18,10 +18,16 @@ pub(super) struct PolicyFile {
     /// The name of the business calendar used when an evaluation names none.
     pub(super) calendar: Option<Spanned<String>>,
     pub(super) standard_percent: Spanned<String>,
+    /// Whether a month exactly at the standard meets it; default `at_least`.
+    pub(super) standard_met_at: Option<EdgeFile>,
     pub(super) source: SourceFile,
     pub(super) method: Spanned<MethodFile>,
     pub(super) compensation: CompensationFile,
-    pub(super) claim_window: Spanned<ClaimWindowFile>,
+    /// Absent: the policy states no claim window.
+    pub(super) claim_window: Option<Spanned<ClaimWindowFile>>,
+    /// Causes of the policy's own, beside the shared vocabulary.
+    #[serde(default)]
+    pub(super) causes: Vec<Spanned<CauseFile>>,
     #[serde(default)]
     pub(super) clauses: Vec<Spanned<ClauseFile>>,
 }
@@ -68,6 +74,14 @@ pub(super) enum BadSliceFile {
 pub(super) struct CompensationFile {
     pub(super) form: Spanned<FormFile>,
     pub(super) tiers: Spanned<Vec<Spanned<TierFile>>>,
+    /// A month's amount under it is not paid (decimal string, in the evaluation's currency).
+    pub(super) min_amount: Option<Spanned<String>>,
+    /// The ISO 4217 currency the document fixes `min_amount` in.
+    pub(super) min_amount_currency: Option<Spanned<String>>,
+    /// Whether an amount exactly at `min_amount` is paid; default `at_least`.
+    pub(super) min_amount_met_at: Option<EdgeFile>,
+    /// Percent of the eligible fee a month's amount never exceeds; default 100.
+    pub(super) cap_percent: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -76,22 +90,51 @@ pub(super) enum FormFile {
     Voucher,
     Cash,
     MessageCredits,
+    ServiceCredit,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TierFile {
-    /// Absent on the bottom tier, which reaches down to 0%.
+    /// `[at_least, below)`; `at_least` is absent on the bottom tier, which reaches down to 0%.
     pub(super) at_least: Option<String>,
-    pub(super) below: String,
+    pub(super) below: Option<String>,
+    /// `(above, at_most]`; `above` is absent on the bottom tier, which reaches down to 0%.
+    pub(super) above: Option<String>,
+    pub(super) at_most: Option<String>,
     pub(super) fee_percent: String,
+}
+
+/// Which side of a bound a value exactly on it belongs to.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum EdgeFile {
+    AtLeast,
+    Above,
+}
+
+/// Exactly one of each pair: `opens_after_business_day` or `opens`, and `closes_after_days` or
+/// `closes_at_end_of_month`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ClaimWindowFile {
+    pub(super) opens_after_business_day: Option<u32>,
+    pub(super) opens: Option<OpensFile>,
+    pub(super) closes_after_days: Option<u32>,
+    pub(super) closes_at_end_of_month: Option<u32>,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum OpensFile {
+    AfterPeriod,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct ClaimWindowFile {
-    pub(super) opens_after_business_day: u32,
-    pub(super) closes_after_days: u32,
+pub(super) struct CauseFile {
+    pub(super) id: String,
+    pub(super) title: String,
 }
 
 #[derive(Deserialize)]

@@ -7,6 +7,7 @@
 mod clauses;
 mod format;
 mod tables;
+mod terms;
 
 use std::ops::Range;
 use std::str::FromStr;
@@ -18,7 +19,7 @@ use toml::Spanned;
 use super::{CompensationForm, Percent, Policy, ServiceMonthKind, SourceDocument};
 use clauses::clauses;
 use format::{FormFile, PolicyFile, ServiceMonthFile};
-use tables::{claim_window, method, tiers};
+use tables::{method, tiers};
 
 /// A policy file that cannot be used, with where and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -151,9 +152,19 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Parsed, PolicyFileError> {
         form: line(file.compensation.form.span()),
     };
     let method = method(&file.method, &at)?;
-    let tiers = tiers(&file.compensation.tiers, standard, &at)?;
-    let claim_window = claim_window(&file.claim_window, &at)?;
-    let clauses = clauses(&file.clauses, &at)?;
+    let standard_met_at = terms::edge(file.standard_met_at);
+    if standard_met_at == crate::policy::Edge::Above && standard == Percent::HUNDRED {
+        return Err(at(
+            file.standard_percent.span(),
+            "standard_percent 100 met only above it could never be met".into(),
+        ));
+    }
+    let (tiers, tier_bounds) = tiers(&file.compensation.tiers, standard, standard_met_at, &at)?;
+    let min_amount = terms::min_amount(&file.compensation, &at)?;
+    let cap = terms::cap(&file.compensation, &at)?;
+    let claim_window = terms::claim_window(file.claim_window.as_ref(), &at)?;
+    let causes = terms::causes(&file.causes, &at)?;
+    let clauses = clauses(&file.clauses, &causes, &at)?;
 
     let policy = Policy {
         id: file.id.into_inner(),
@@ -173,13 +184,19 @@ pub(super) fn parse(path: &str, text: &str) -> Result<Parsed, PolicyFileError> {
         calendar: file.calendar.map(Spanned::into_inner),
         method,
         standard,
+        standard_met_at,
         tiers,
+        tier_bounds,
         form: match file.compensation.form.into_inner() {
             FormFile::Voucher => CompensationForm::Voucher,
             FormFile::Cash => CompensationForm::Cash,
             FormFile::MessageCredits => CompensationForm::MessageCredits,
+            FormFile::ServiceCredit => CompensationForm::ServiceCredit,
         },
+        min_amount,
+        cap,
         claim_window,
+        causes,
         clauses,
         revision: revision(text),
     };

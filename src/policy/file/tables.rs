@@ -1,18 +1,16 @@
-//! The policy's numbers: the method, the compensation table and the claim window.
+//! The policy's numbers: the method and the compensation table.
 
 use toml::Spanned;
 
-use super::format::{BadSliceFile, ClaimWindowFile, MethodFile, TierFile};
+use super::format::{BadSliceFile, MethodFile, TierFile};
 use super::{At, PolicyFileError};
-use crate::policy::{ClaimWindowRule, Method, Percent, Tier, TimesliceRule};
+use crate::policy::{Edge, Method, Percent, Tier, TierBounds, TimesliceRule};
 
 /// Below 99% of a month's minutes with data, an occurrences month is not decided
 /// (docs/contract-readings.md, "Silence never passes unnoticed").
 const DEFAULT_MIN_COVERAGE: Percent = Percent::from_units(990_000);
 /// Slices must tile an hour so that clock changes of 30 or 60 minutes keep them aligned.
 const MINUTES_PER_HOUR: u32 = 60;
-/// A calendar month never has more business days than this (23 weekdays), before make-up days.
-const MAX_OPENING_BUSINESS_DAY: u32 = 23;
 
 pub(super) fn method(file: &Spanned<MethodFile>, at: &At) -> Result<Method, PolicyFileError> {
     match file.get_ref() {
@@ -65,57 +63,101 @@ pub(super) fn method(file: &Spanned<MethodFile>, at: &At) -> Result<Method, Poli
     }
 }
 
-/// The table must tile `[0%, top)` without gaps or overlaps, reach at least the standard, and pay
-/// no less as availability falls: that is what makes "compensation never falls when availability
-/// falls" true for every policy, built-in or not.
+/// The table must tile `[0%, top)` (or `[0%, top]`) without gaps or overlaps, reach the standard
+/// including its own edge, and pay no less as availability falls: that is what makes
+/// "compensation never falls when availability falls" true for every policy, built-in or not. Every
+/// row keeps one convention, `[at_least, below)` or `(above, at_most]`.
 pub(super) fn tiers(
     file: &Spanned<Vec<Spanned<TierFile>>>,
     standard: Percent,
+    met_at: Edge,
     at: &At,
-) -> Result<Vec<Tier>, PolicyFileError> {
+) -> Result<(Vec<Tier>, TierBounds), PolicyFileError> {
     if file.get_ref().is_empty() {
         return Err(at(
             file.span(),
             "compensation.tiers must not be empty".into(),
         ));
     }
+    // A month exactly at the standard misses it when only months above it meet it.
+    let standard_misses = met_at == Edge::Above;
     let mut tiers: Vec<Tier> = Vec::new();
+    let mut convention: Option<TierBounds> = None;
     for (index, row) in file.get_ref().iter().enumerate() {
         let span = row.span();
+        let fail = |problem: String| at(span.clone(), format!("tier {}: {problem}", index + 1));
         let parse = |text: &str, field: &str| {
             text.parse::<Percent>()
                 .map_err(|e| at(span.clone(), format!("tier {}: {field}: {e}", index + 1)))
         };
+        let (bounds, lower, upper) = bounds_of(row.get_ref()).map_err(&fail)?;
+        match convention {
+            Some(first) if first != bounds => {
+                return Err(fail(
+                    "one convention per file: this tier and tier 1 bound availability differently \
+                     (at_least/below against above/at_most)"
+                        .into(),
+                ));
+            }
+            _ => convention = Some(bounds),
+        }
+        let (lower_key, upper_key) = match bounds {
+            TierBounds::AtLeastBelow => ("at_least", "below"),
+            TierBounds::AboveAtMost => ("above", "at_most"),
+        };
         let tier = Tier {
-            at_least: match &row.get_ref().at_least {
-                Some(text) => parse(text, "at_least")?,
+            lower: match lower {
+                Some(text) => parse(text, lower_key)?,
                 None => Percent::ZERO,
             },
-            below: parse(&row.get_ref().below, "below")?,
+            upper: parse(upper, upper_key)?,
             fee_percent: parse(&row.get_ref().fee_percent, "fee_percent")?,
         };
-        let problem = if tier.at_least >= tier.below {
+        // The band's lowest value is inside it under [a, b), and for the bottom tier of either.
+        let lower_included = bounds == TierBounds::AtLeastBelow || tier.lower == Percent::ZERO;
+        let never_pays = tier.lower > standard
+            || (tier.lower == standard && !(lower_included && standard_misses));
+        let upper_included = bounds.upper_included();
+        let problem = if tier.lower >= tier.upper {
             Some(format!(
-                "at_least {}% must be below below {}%",
-                tier.at_least, tier.below
+                "{lower_key} {}% must be below {upper_key} {}%",
+                tier.lower, tier.upper
             ))
         } else if tier.fee_percent == Percent::ZERO {
             Some("fee_percent must be above 0".to_string())
-        } else if tier.at_least >= standard {
+        } else if never_pays && bounds == TierBounds::AtLeastBelow && !standard_misses {
             Some(format!(
                 "the tier starts at {}%, at or above the standard {standard}%, so it could never pay",
-                tier.at_least
+                tier.lower
+            ))
+        } else if never_pays {
+            Some(format!(
+                "the tier holds only months above {}%, which meet the standard {standard}%{}, so \
+                 it could never pay",
+                tier.lower,
+                if standard_misses {
+                    " (met above it)"
+                } else {
+                    ""
+                }
             ))
         } else {
             match tiers.last() {
-                None if tier.below < standard => Some(format!(
+                None if tier.upper < standard => Some(format!(
                     "the top tier ends at {}% but the standard is {standard}%: availability in \
                      between would earn nothing",
-                    tier.below
+                    tier.upper
                 )),
-                Some(above) if above.at_least != tier.below => Some(format!(
+                None if tier.upper == standard && standard_misses && !upper_included => {
+                    Some(format!(
+                        "the top tier ends below {standard}%, but a month exactly at the standard \
+                         misses it (standard_met_at = \"above\") and would earn nothing: end the \
+                         table at_most {standard}% or above it"
+                    ))
+                }
+                Some(above) if above.lower != tier.upper => Some(format!(
                     "the tier above starts at {}% but this one ends at {}%: tiers must meet",
-                    above.at_least, tier.below
+                    above.lower, tier.upper
                 )),
                 Some(above) if above.fee_percent > tier.fee_percent => Some(format!(
                     "fee_percent {}% is less than the {}% of the tier above: compensation must not \
@@ -126,45 +168,46 @@ pub(super) fn tiers(
             }
         };
         if let Some(problem) = problem {
-            return Err(at(span, format!("tier {}: {problem}", index + 1)));
+            return Err(fail(problem));
         }
         tiers.push(tier);
     }
     let bottom = tiers.last().expect("checked non-empty");
-    if bottom.at_least != Percent::ZERO {
+    let bounds = convention.expect("checked non-empty");
+    if bottom.lower != Percent::ZERO {
         return Err(at(
             file.span(),
             format!(
-                "the bottom tier starts at {}%: omit its at_least so it reaches 0%",
-                bottom.at_least
+                "the bottom tier starts at {}%: omit its {} so it reaches 0%",
+                bottom.lower,
+                match bounds {
+                    TierBounds::AtLeastBelow => "at_least",
+                    TierBounds::AboveAtMost => "above",
+                }
             ),
         ));
     }
-    Ok(tiers)
+    Ok((tiers, bounds))
 }
 
-pub(super) fn claim_window(
-    file: &Spanned<ClaimWindowFile>,
-    at: &At,
-) -> Result<ClaimWindowRule, PolicyFileError> {
-    let rule = ClaimWindowRule {
-        opens_after_business_day: file.get_ref().opens_after_business_day,
-        closes_after_days: file.get_ref().closes_after_days,
-    };
-    if !(1..=MAX_OPENING_BUSINESS_DAY).contains(&rule.opens_after_business_day) {
-        return Err(at(
-            file.span(),
-            format!(
-                "opens_after_business_day {} must be 1-{MAX_OPENING_BUSINESS_DAY}",
-                rule.opens_after_business_day
-            ),
-        ));
+/// A row's convention, its lower bound (absent on the bottom tier) and its upper bound.
+fn bounds_of(row: &TierFile) -> Result<(TierBounds, Option<&str>, &str), String> {
+    let half_open = row.at_least.is_some() || row.below.is_some();
+    let half_closed = row.above.is_some() || row.at_most.is_some();
+    match (half_open, half_closed) {
+        (true, true) => Err(
+            "mixes at_least/below with above/at_most: a tier is [at_least, below) or \
+             (above, at_most]"
+                .into(),
+        ),
+        (true, false) => match &row.below {
+            Some(below) => Ok((TierBounds::AtLeastBelow, row.at_least.as_deref(), below)),
+            None => Err("below is required (the tier's upper bound, excluded)".into()),
+        },
+        (false, true) => match &row.at_most {
+            Some(at_most) => Ok((TierBounds::AboveAtMost, row.above.as_deref(), at_most)),
+            None => Err("at_most is required (the tier's upper bound, included)".into()),
+        },
+        (false, false) => Err("below (or at_most) is required".into()),
     }
-    if rule.closes_after_days == 0 {
-        return Err(at(
-            file.span(),
-            "closes_after_days must be at least 1".into(),
-        ));
-    }
-    Ok(rule)
 }
