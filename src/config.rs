@@ -95,8 +95,8 @@ pub struct Config {
 
     /// Connections open at once, over the gRPC and health listeners; one more is closed at once.
     /// It must fit in the process's limit of open files (raised to the hard limit at start) with
-    /// the metrics port's connections and 64 more, or the server does not start [default: 4096,
-    /// lowered to what the limit holds].
+    /// the metrics port's connections and 64 more, or the server does not start; left unset, it
+    /// is lowered to what the limit holds, with a warning [default: 4096].
     #[arg(long, env = "SLA_MAX_CONNECTIONS", value_parser = at_least_one)]
     pub max_connections: Option<usize>,
     /// Connections open at once on the metrics listener, a pool of its own; one more is closed
