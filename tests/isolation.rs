@@ -12,9 +12,11 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::cli::Files;
-use common::h2raw::{self, RawH2};
+use common::h2raw::{self, RawH2, call, grpc_message, next_frame};
 use common::process::Binary;
-use common::requests::{april_minutes, bare_spec, im_spec, instant, spec_message};
+use common::requests::{
+    april_minutes, bare_spec, heavy_classify, im_spec, reviewed_term, spec_message,
+};
 use common::scrape::{labelled, sample, scrape};
 use prost::Message;
 use sla_evaluator::api::pb::{self, sla_evaluator_client::SlaEvaluatorClient};
@@ -28,55 +30,6 @@ const IM: &str = include_str!("../policies/tencent-im.toml");
 /// The tests here measure time and CPU (deadlines, probes answered within a second): they run one
 /// at a time, so that none is slowed by another's attack.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-/// A message as gRPC frames it: uncompressed, its length, its bytes.
-fn grpc_message(message: &impl Message) -> Vec<u8> {
-    let body = message.encode_to_vec();
-    let mut framed = vec![0];
-    framed.extend((body.len() as u32).to_be_bytes());
-    framed.extend(body);
-    framed
-}
-
-/// A call's request HEADERS on a raw connection.
-fn call(peer: &mut RawH2, stream: u32, path: &str) {
-    peer.headers(
-        stream,
-        &[
-            (":method", "POST"),
-            (":scheme", "http"),
-            (":path", path),
-            (":authority", "sla"),
-            ("content-type", "application/grpc"),
-            ("te", "trailers"),
-        ],
-        h2raw::END_HEADERS,
-    );
-}
-
-/// The next frame, acknowledging the server's SETTINGS and PINGs on the way; a GOAWAY or the
-/// connection's end fails the test, naming what the server said.
-fn next_frame(peer: &mut RawH2) -> h2raw::Frame {
-    loop {
-        let frame = peer
-            .read()
-            .expect("the server closed a connection carrying a good call");
-        match frame.kind {
-            h2raw::SETTINGS if frame.flags & h2raw::ACK == 0 => {
-                peer.send(h2raw::SETTINGS, h2raw::ACK, 0, &[]);
-            }
-            h2raw::PING if frame.flags & h2raw::ACK == 0 => {
-                peer.send(h2raw::PING, h2raw::ACK, 0, &frame.payload);
-            }
-            h2raw::GOAWAY => panic!(
-                "the server sent GOAWAY (code {}, {:?}) on a connection carrying a good call",
-                frame.error_code(),
-                String::from_utf8_lossy(&frame.payload[8..])
-            ),
-            _ => return frame,
-        }
-    }
-}
 
 /// Item 1, "Refusals kill good calls": one good Evaluate stream in flight on a connection that
 /// also carries 1,200 refused calls (unknown policies, and undecodable requests). Each refused
@@ -281,51 +234,6 @@ async fn an_emptied_policy_directory_keeps_its_policies_serving() {
     assert_eq!(server.served("custom-im").await, Ok(()));
 }
 
-/// A ClassifyOutages request of about 3.3 MB: a calendar of every day from 1300 to 2024 off, and
-/// 1,000 TRTC surge outages whose customer's notice came in 1300. Counting the business days
-/// between the notice and each surge walks every day of the calendar: minutes of CPU in all.
-fn heavy_classify() -> pb::ClassifyOutagesRequest {
-    let first = chrono::NaiveDate::from_ymd_opt(1300, 1, 1).unwrap();
-    let last = chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
-    let holidays = first
-        .iter_days()
-        .take_while(|day| *day <= last)
-        .map(|day| day.to_string())
-        .collect();
-    let surge = |i: i64| pb::Outage {
-        id: format!("surge-{i}"),
-        start: Some(prost_types::Timestamp {
-            seconds: 1_717_380_000 + 3600 * i,
-            nanos: 0,
-        }),
-        end: Some(prost_types::Timestamp {
-            seconds: 1_717_380_000 + 3600 * i + 600,
-            nanos: 0,
-        }),
-        cause: pb::Cause::TrafficSurge as i32,
-        facts: Some(pb::OutageFacts {
-            concurrency_surge: Some(5_000),
-            customer_notice: Some(pb::Notice {
-                status: pb::NoticeStatus::Given as i32,
-                given_at: Some(instant("1300-01-02T09:00:00Z")),
-                written: Some(true),
-            }),
-            ..Default::default()
-        }),
-        policy_cause: String::new(),
-    };
-    pb::ClassifyOutagesRequest {
-        policy_id: "tencent-trtc".into(),
-        outages: (0..1_000).map(surge).collect(),
-        calendar: Some(pb::BusinessCalendar {
-            name: "every-day-off".into(),
-            holidays,
-            make_up_working_days: vec![],
-        }),
-        ..Default::default()
-    }
-}
-
 /// Item 2, "CPU is unbounded": two heavy ClassifyOutages at once under `--call-timeout 3s`. They
 /// end at the call timeout and their work stops with them, so the process's CPU time is bounded
 /// by it; while they run, health answers every probe within a second and a correct Evaluate is
@@ -334,7 +242,7 @@ fn heavy_classify() -> pb::ClassifyOutagesRequest {
 async fn heavy_calls_end_at_their_deadline_and_leave_health_and_small_calls_served() {
     let _one_at_a_time = ONE_AT_A_TIME.lock().await;
     let binary = Binary::start(&["--call-timeout", "3s"]);
-    let heavy = heavy_classify();
+    let heavy = heavy_classify(1300);
     eprintln!("heavy ClassifyOutages: {} bytes", heavy.encoded_len());
     assert!(heavy.encoded_len() < 4 << 20);
     let cpu_before = binary.cpu_time();
@@ -413,30 +321,6 @@ async fn heavy_calls_end_at_their_deadline_and_leave_health_and_small_calls_serv
         cpu_after - cpu_at_end
     );
     assert!(cpu_at_end - cpu_before < Duration::from_secs(8));
-}
-
-/// An Evaluate stream of ten years of IM with `outages` outages of unknown cause over the whole
-/// term, each with an id of `id_chars` characters: every one needs review in every month.
-fn reviewed_term(outages: usize, id_chars: usize) -> Vec<pb::EvaluateRequest> {
-    let mut messages = vec![spec_message(bare_spec(
-        "tencent-im",
-        "2015-01-01",
-        "2024-12-31",
-    ))];
-    for i in 0..outages {
-        let index = format!("-{i}");
-        messages.push(pb::EvaluateRequest {
-            item: Some(pb::evaluate_request::Item::Outage(pb::Outage {
-                id: format!("{}{index}", "o".repeat(id_chars - index.len())),
-                start: Some(instant("2015-01-01T00:00:00+08:00")),
-                end: Some(instant("2024-12-31T00:00:00+08:00")),
-                cause: pb::Cause::Unspecified as i32,
-                facts: None,
-                policy_cause: String::new(),
-            })),
-        });
-    }
-    messages
 }
 
 async fn evaluate_big(
@@ -825,7 +709,8 @@ async fn health_watches_have_their_own_cap_and_an_honest_end() {
 }
 
 /// Item 5, "Idle connections are closed without a GOAWAY": an idle connection gets a GOAWAY with
-/// NO_ERROR, naming the last stream the server took, before it is closed.
+/// NO_ERROR, naming the last stream the server took, before it is closed; a real client's next
+/// call after it is answered.
 #[tokio::test]
 async fn an_idle_connection_gets_a_goaway_before_it_is_closed() {
     let _one_at_a_time = ONE_AT_A_TIME.lock().await;
@@ -849,4 +734,19 @@ async fn an_idle_connection_gets_a_goaway_before_it_is_closed() {
     .await
     .unwrap();
     assert_eq!(goaway, Some((h2raw::NO_ERROR, 1)));
+
+    // A client told by the GOAWAY sends its next call on a new connection, and it is answered:
+    // the told connection closes as soon as its client has acknowledged the GOAWAY's PING. (Kept
+    // open for the whole linger, tonic sent the call there and failed it with INTERNAL.)
+    let channel = tonic::transport::Channel::from_shared(binary.endpoint())
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = HealthClient::new(channel);
+    for _ in 0..3 {
+        let answered = health.check(HealthCheckRequest::default()).await;
+        assert!(answered.is_ok(), "after an idle spell: {answered:?}");
+        tokio::time::sleep(Duration::from_millis(1_300)).await;
+    }
 }

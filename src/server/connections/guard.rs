@@ -104,6 +104,10 @@ struct FrameScanner {
     per_second: f64,
     /// The highest stream the client opened (HEADERS), for a GOAWAY to name.
     last_stream: u32,
+    /// The payload of the PING acknowledgement being read, and how much of it has come.
+    ping_ack: Option<([u8; 8], usize)>,
+    /// The client acknowledged the PING sent with the guard's GOAWAY: it has read the GOAWAY.
+    goaway_acked: bool,
 }
 
 const PREFACE: usize = 24;
@@ -113,9 +117,15 @@ const PING: u8 = 0x6;
 const GOAWAY: u8 = 0x7;
 const ACK: u8 = 0x1;
 
-/// How long a connection closed with a GOAWAY stays open for the frames its client sent before
-/// it read the GOAWAY, which are read and dropped.
+/// How long a connection closed with a GOAWAY stays open, at most, for the frames its client sent
+/// before it read the GOAWAY, which are read and dropped. It ends sooner, once the client has
+/// acknowledged the PING sent after the GOAWAY: a client that read the GOAWAY but finds the
+/// connection still open may send its next call there and lose it (tonic's does), so the
+/// connection closes as soon as its client is known to have been told.
 const GOAWAY_LINGER: Duration = Duration::from_secs(1);
+
+/// The payload of the PING sent after the guard's GOAWAY, to know when its client has read it.
+const GOAWAY_PING: [u8; 8] = *b"sla-bye!";
 
 /// What a connection speaks, which decides how the guard reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,6 +149,8 @@ impl FrameScanner {
             burst: f64::from(limits.control_frame_burst),
             per_second: f64::from(limits.control_frames_per_second),
             last_stream: 0,
+            ping_ack: None,
+            goaway_acked: false,
         }
     }
 
@@ -158,6 +170,15 @@ impl FrameScanner {
             }
             if self.skip > 0 {
                 let skip = self.skip.min(bytes.len() as u64);
+                if let Some((payload, got)) = &mut self.ping_ack {
+                    let take = skip as usize;
+                    payload[*got..*got + take].copy_from_slice(&bytes[..take]);
+                    *got += take;
+                    if *got == payload.len() {
+                        self.goaway_acked |= *payload == GOAWAY_PING;
+                        self.ping_ack = None;
+                    }
+                }
                 self.skip -= skip;
                 bytes = &bytes[skip as usize..];
                 continue;
@@ -178,6 +199,9 @@ impl FrameScanner {
             ]));
             self.skip = length;
             let (kind, flags) = (self.header[3], self.header[4]);
+            if kind == PING && flags & ACK != 0 && length == 8 {
+                self.ping_ack = Some(([0; 8], 0));
+            }
             if kind == HEADERS {
                 let stream = u32::from_be_bytes([
                     self.header[5],
@@ -248,15 +272,18 @@ impl FrameBoundary {
     }
 }
 
-/// A GOAWAY frame: NO_ERROR, `last_stream` the last stream processed, and why.
+/// A GOAWAY frame (NO_ERROR, `last_stream` the last stream processed, and why), then a PING whose
+/// acknowledgement says the client has read it.
 fn goaway(last_stream: u32, why: &[u8]) -> Vec<u8> {
     let length = (8 + why.len()) as u32;
-    let mut frame = length.to_be_bytes()[1..].to_vec();
-    frame.extend([GOAWAY, 0, 0, 0, 0, 0]);
-    frame.extend(last_stream.to_be_bytes());
-    frame.extend(0u32.to_be_bytes());
-    frame.extend(why);
-    frame
+    let mut frames = length.to_be_bytes()[1..].to_vec();
+    frames.extend([GOAWAY, 0, 0, 0, 0, 0]);
+    frames.extend(last_stream.to_be_bytes());
+    frames.extend(0u32.to_be_bytes());
+    frames.extend(why);
+    frames.extend([0, 0, 8, PING, 0, 0, 0, 0, 0]);
+    frames.extend(GOAWAY_PING);
+    frames
 }
 
 /// How far the guard is in closing a connection.
@@ -415,6 +442,15 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Guarded<IO> {
                         // The client closed: the connection ends as it would have.
                         Poll::Ready(Ok(())) if dropped.filled().is_empty() => {
                             return Poll::Ready(Ok(()));
+                        }
+                        // Told, or flooding: closed now.
+                        Poll::Ready(Ok(()))
+                            if !self.scanner.scan(dropped.filled())
+                                || self.scanner.goaway_acked =>
+                        {
+                            return Poll::Ready(Err(error
+                                .take()
+                                .unwrap_or_else(|| io::ErrorKind::TimedOut.into())));
                         }
                         Poll::Ready(Ok(())) => {}
                         Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
@@ -581,5 +617,29 @@ mod tests {
             assert!(scanner.scan(piece));
         }
         assert!(!scanner.scan(&frame(PING, 0, 8)));
+    }
+
+    #[tokio::test]
+    async fn the_acknowledgement_of_the_goaway_s_ping_is_seen_in_pieces() {
+        let mut scanner = FrameScanner::new(&ConnectionLimits::default());
+        let mut stream = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        stream.extend(frame(0x0, 0, 100));
+        // h2's own keepalive acknowledged: not the guard's.
+        let mut keepalive = frame(PING, ACK, 0);
+        keepalive[2] = 8;
+        keepalive.extend(*b"keepaliv");
+        stream.extend(keepalive);
+        for piece in stream.chunks(3) {
+            assert!(scanner.scan(piece));
+        }
+        assert!(!scanner.goaway_acked);
+        let goaway = goaway(1, b"idle");
+        // The guard's own PING, as its client echoes it with ACK.
+        let mut echoed = goaway[goaway.len() - 17..].to_vec();
+        echoed[4] = ACK;
+        for piece in echoed.chunks(5) {
+            assert!(scanner.scan(piece));
+        }
+        assert!(scanner.goaway_acked);
     }
 }
