@@ -175,7 +175,10 @@ async fn list_and_get_policies() {
             "tencent-trtc",
             "tencent-ccc-cn",
             "digitalocean-droplet",
-            "google-cloud-functions"
+            "google-cloud-functions",
+            "planetscale-dbaas",
+            "supabase-enterprise-platform",
+            "xata-pro"
         ]
     );
 

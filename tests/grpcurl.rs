@@ -119,7 +119,10 @@ fn list_policies() {
             "tencent-trtc",
             "tencent-ccc-cn",
             "digitalocean-droplet",
-            "google-cloud-functions"
+            "google-cloud-functions",
+            "planetscale-dbaas",
+            "supabase-enterprise-platform",
+            "xata-pro"
         ]
     );
     assert_eq!(json["policies"][2]["standardPercent"], "99.5");

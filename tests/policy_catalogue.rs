@@ -483,11 +483,14 @@ fn check_policy_accepts_every_built_in_policy_and_summarises_it() {
     for (file, id) in files.iter().zip([
         "digitalocean-droplet",
         "google-cloud-functions",
+        "planetscale-dbaas",
+        "supabase-enterprise-platform",
         "tencent-ccc-cn",
         "tencent-ccc-intl",
         "tencent-im",
         "tencent-sms",
         "tencent-trtc",
+        "xata-pro",
     ]) {
         let text = std::fs::read_to_string(file).unwrap();
         let row = table

@@ -1,12 +1,12 @@
 //! One function per clause condition, each answering "does this clause's condition hold for this
 //! outage?" with yes, no, or "cannot tell without these facts".
 
-use chrono::{DateTime, Datelike, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, TimeDelta, Utc};
 use rust_decimal::Decimal;
 
 use super::Context;
 use super::outage::{AccountKind, Fact, Facts, Notice, OutageWindow};
-use crate::policy::{Comparison, SurgeMetric, SurgeRule, SurgeThreshold};
+use crate::policy::{Comparison, ProviderNoticeRule, SurgeMetric, SurgeRule, SurgeThreshold};
 
 /// A three-valued answer, each with a reason that completes the sentence "…, because <reason>".
 #[derive(Clone, Debug, PartialEq)]
@@ -52,25 +52,62 @@ pub(super) fn instant(at: DateTime<Utc>) -> String {
 }
 
 /// Maintenance and announced events: excluded only when the provider's notice came before the
-/// outage began (docs/contract-readings.md, "Notice").
-pub(super) fn provider_notice(window: &OutageWindow, facts: &Facts) -> Finding {
-    match facts.provider_notice {
-        None => Finding::Unknown {
-            missing: vec![Fact::ProviderNotice],
-            reason: "whether and when the provider gave notice is not known".into(),
-        },
-        Some(Notice::NotGiven) => Finding::Fails("the provider gave no notice".into()),
-        Some(Notice::Given { at, .. }) if at < window.start() => Finding::Holds(format!(
-            "the provider's notice at {} came before the outage began at {}",
-            instant(at),
-            instant(window.start())
-        )),
-        Some(Notice::Given { at, .. }) => Finding::Fails(format!(
+/// outage began, at least as many hours ahead and in writing when the clause asks so
+/// (docs/contract-readings.md, "Notice").
+pub(super) fn provider_notice(
+    rule: ProviderNoticeRule,
+    window: &OutageWindow,
+    facts: &Facts,
+) -> Finding {
+    let (at, written) = match facts.provider_notice {
+        None => {
+            return Finding::Unknown {
+                missing: vec![Fact::ProviderNotice],
+                reason: "whether and when the provider gave notice is not known".into(),
+            };
+        }
+        Some(Notice::NotGiven) => return Finding::Fails("the provider gave no notice".into()),
+        Some(Notice::Given { at, written }) => (at, written),
+    };
+    if at >= window.start() {
+        return Finding::Fails(format!(
             "the provider's notice at {} came only after the outage began at {}",
             instant(at),
             instant(window.start())
-        )),
+        ));
     }
+    if at + TimeDelta::hours(rule.hours.into()) > window.start() {
+        return Finding::Fails(format!(
+            "the provider's notice at {} came less than the {} hour(s) the clause asks for before \
+             the outage began at {}",
+            instant(at),
+            rule.hours,
+            instant(window.start())
+        ));
+    }
+    if rule.written {
+        match written {
+            Some(false) => {
+                return Finding::Fails(
+                    "the provider's notice was not in writing, which the clause asks for".into(),
+                );
+            }
+            None => {
+                return Finding::Unknown {
+                    missing: vec![Fact::ProviderNoticeWritten],
+                    reason: "the clause asks for written notice and whether the provider's was \
+                             written is not known"
+                        .into(),
+                };
+            }
+            Some(true) => {}
+        }
+    }
+    Finding::Holds(format!(
+        "the provider's notice at {} came before the outage began at {}",
+        instant(at),
+        instant(window.start())
+    ))
 }
 
 /// The call centers' 5.18: the breach got the customer's own number blocked.

@@ -342,7 +342,9 @@ fn check(clause: &Clause, outage: &Outage, context: &Context) -> Finding {
                 .as_ref()
                 .map_or("its cause".to_string(), |c| c.to_string())
         )),
-        Condition::ProviderNotice => conditions::provider_notice(&outage.window, &outage.facts),
+        Condition::ProviderNotice(rule) => {
+            conditions::provider_notice(*rule, &outage.window, &outage.facts)
+        }
         Condition::TrafficSurge(rule) => {
             conditions::traffic_surge(rule, &outage.window, &outage.facts, context)
         }

@@ -119,6 +119,8 @@ pub enum Fact {
     Cause,
     /// Whether and when the provider gave notice.
     ProviderNotice,
+    /// Whether the provider's notice was in writing.
+    ProviderNoticeWritten,
     /// Whether and when the customer gave notice.
     CustomerNotice,
     /// Whether the customer's notice was in writing.
@@ -143,6 +145,7 @@ impl Fact {
         match self {
             Fact::Cause => "cause",
             Fact::ProviderNotice => "facts.provider_notice",
+            Fact::ProviderNoticeWritten => "facts.provider_notice.written",
             Fact::CustomerNotice => "facts.customer_notice",
             Fact::CustomerNoticeWritten => "facts.customer_notice.written",
             Fact::ConcurrencySurge => "facts.concurrency_surge",

@@ -14,8 +14,8 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 
 pub use clause::{
-    Cause, CauseId, Clause, Comparison, Condition, NoticeRequirement, PolicyCause, SurgeMetric,
-    SurgeRule, SurgeThreshold,
+    Cause, CauseId, Clause, Comparison, Condition, NoticeRequirement, PolicyCause,
+    ProviderNoticeRule, SurgeMetric, SurgeRule, SurgeThreshold,
 };
 pub use file::PolicyFileError;
 pub use percent::{Fraction, Percent, PercentError};

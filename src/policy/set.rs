@@ -13,7 +13,7 @@ use super::{Method, Policy};
 
 /// The built-in policies, embedded so the binary needs no files at run time: the Tencent ones in the
 /// order of the seed documents 000 to 004, then the library of public SLAs by provider.
-const BUILT_IN: [(&str, &str); 7] = [
+const BUILT_IN: [(&str, &str); 10] = [
     (
         "policies/tencent-im.toml",
         include_str!("../../policies/tencent-im.toml"),
@@ -41,6 +41,18 @@ const BUILT_IN: [(&str, &str); 7] = [
     (
         "policies/google-cloud-functions.toml",
         include_str!("../../policies/google-cloud-functions.toml"),
+    ),
+    (
+        "policies/planetscale-dbaas.toml",
+        include_str!("../../policies/planetscale-dbaas.toml"),
+    ),
+    (
+        "policies/supabase-enterprise-platform.toml",
+        include_str!("../../policies/supabase-enterprise-platform.toml"),
+    ),
+    (
+        "policies/xata-pro.toml",
+        include_str!("../../policies/xata-pro.toml"),
     ),
 ];
 
@@ -404,7 +416,10 @@ mod tests {
                 "tencent-trtc",
                 "tencent-ccc-cn",
                 "digitalocean-droplet",
-                "google-cloud-functions"
+                "google-cloud-functions",
+                "planetscale-dbaas",
+                "supabase-enterprise-platform",
+                "xata-pro"
             ]
         );
     }

@@ -148,9 +148,16 @@ pub(in crate::api) fn policy_with_versions(versions: &PolicyVersions) -> pb::Pol
 }
 
 fn clause(clause: &Clause) -> pb::Clause {
+    let provider_notice = match &clause.condition {
+        Condition::ProviderNotice(rule) => Some(pb::ProviderNoticeRule {
+            must_be_written: rule.written,
+            hours_ahead: rule.hours,
+        }),
+        _ => None,
+    };
     let (condition, surge) = match &clause.condition {
         Condition::Always => (pb::ConditionKind::Always, None),
-        Condition::ProviderNotice => (pb::ConditionKind::ProviderNotice, None),
+        Condition::ProviderNotice(_) => (pb::ConditionKind::ProviderNotice, None),
         Condition::NumberBlocked => (pb::ConditionKind::NumberBlocked, None),
         Condition::CaseByCase => (pb::ConditionKind::CaseByCase, None),
         Condition::TrafficSurge(rule) => {
@@ -186,6 +193,7 @@ fn clause(clause: &Clause) -> pb::Clause {
         } as i32,
         condition: condition as i32,
         surge,
+        provider_notice,
         policy_cause: match &clause.cause {
             Some(CauseId::Declared(id)) => id.clone(),
             _ => String::new(),

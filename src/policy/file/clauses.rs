@@ -9,8 +9,8 @@ use toml::Spanned;
 use super::format::{ClauseFile, ComparisonFile, ConditionFile, MetricFile, ScopeFile};
 use super::{At, PolicyFileError};
 use crate::policy::{
-    Cause, CauseId, Clause, Comparison, Condition, NoticeRequirement, PolicyCause, SurgeMetric,
-    SurgeRule, SurgeThreshold,
+    Cause, CauseId, Clause, Comparison, Condition, NoticeRequirement, PolicyCause,
+    ProviderNoticeRule, SurgeMetric, SurgeRule, SurgeThreshold,
 };
 
 /// A clause's cause: the shared vocabulary's, or one the policy declares.
@@ -102,10 +102,26 @@ pub(super) fn clauses(
     Ok(clauses)
 }
 
+/// The longest notice a clause may ask of a provider: a year. Longer is a typo, not a contract.
+const MAX_NOTICE_HOURS: u32 = 8_760;
+
 fn condition(file: &ConditionFile) -> Result<Condition, String> {
     Ok(match file {
         ConditionFile::Always => Condition::Always,
-        ConditionFile::ProviderNotice => Condition::ProviderNotice,
+        ConditionFile::ProviderNotice { notice } => {
+            let rule =
+                notice.map_or_else(ProviderNoticeRule::default, |notice| ProviderNoticeRule {
+                    written: notice.written,
+                    hours: notice.hours,
+                });
+            if rule.hours > MAX_NOTICE_HOURS {
+                return Err(format!(
+                    "condition.notice.hours {} is more than {MAX_NOTICE_HOURS} (a year)",
+                    rule.hours
+                ));
+            }
+            Condition::ProviderNotice(rule)
+        }
         ConditionFile::NumberBlocked => Condition::NumberBlocked,
         ConditionFile::CaseByCase => Condition::CaseByCase,
         ConditionFile::TrafficSurge {

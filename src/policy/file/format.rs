@@ -152,7 +152,9 @@ pub(super) struct ClauseFile {
 pub(super) enum ConditionFile {
     #[default]
     Always,
-    ProviderNotice,
+    ProviderNotice {
+        notice: Option<ProviderNoticeFile>,
+    },
     TrafficSurge {
         metric: Option<MetricFile>,
         comparison: Option<ComparisonFile>,
@@ -164,6 +166,16 @@ pub(super) enum ConditionFile {
     },
     NumberBlocked,
     CaseByCase,
+}
+
+/// The notice a provider-notice clause asks for: `notice = { written = true, hours = 24 }`.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ProviderNoticeFile {
+    #[serde(default)]
+    pub(super) written: bool,
+    #[serde(default)]
+    pub(super) hours: u32,
 }
 
 /// What traffic a surge clause covers.

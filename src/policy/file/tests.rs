@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::policy::{
-    Cause, CauseId, ClaimCloses, ClaimOpens, ClaimWindowRule, CompensationForm, Edge, TierBounds,
+    Cause, CauseId, ClaimCloses, ClaimOpens, ClaimWindowRule, CompensationForm, Condition, Edge,
+    ProviderNoticeRule, TierBounds,
 };
 
 const MINIMAL: &str = r#"
@@ -116,6 +117,46 @@ fn clause_mistakes_are_refused() {
         "{MINIMAL}\n[[clauses]]\nid = \"9.1\"\ncause = \"provider_fault\"\ntitle = \"x\"\n"
     );
     assert!(error_for(&provider).message.contains("always counts"));
+}
+
+/// A provider-notice clause without a `notice` table keeps the Tencent reading (any notice before
+/// the outage); with one, it asks for a lead time and written notice, within bounds.
+#[test]
+fn provider_notice_takes_a_lead_time_and_a_form() {
+    let clause = |condition: &str| {
+        format!(
+            "{MINIMAL}\n[[clauses]]\nid = \"4.2\"\ncause = \"scheduled_maintenance\"\n\
+             title = \"x\"\ncondition = {condition}\n"
+        )
+    };
+    let rule = |text: &str| match &parse_policy("p.toml", text).unwrap().clauses[0].condition {
+        Condition::ProviderNotice(rule) => *rule,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        rule(&clause("{ kind = \"provider_notice\" }")),
+        ProviderNoticeRule::default()
+    );
+    assert_eq!(
+        rule(&clause(
+            "{ kind = \"provider_notice\", notice = { written = true, hours = 24 } }"
+        )),
+        ProviderNoticeRule {
+            written: true,
+            hours: 24
+        }
+    );
+    let long = error_for(&clause(
+        "{ kind = \"provider_notice\", notice = { hours = 8761 } }",
+    ));
+    assert!(
+        long.message.contains("hours 8761 is more than 8760"),
+        "{long}"
+    );
+    let typo = error_for(&clause(
+        "{ kind = \"provider_notice\", notice = { business_days = 2 } }",
+    ));
+    assert!(typo.message.contains("business_days"), "{typo}");
 }
 
 #[test]

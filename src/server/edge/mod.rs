@@ -128,7 +128,10 @@ where
         let inner = std::mem::replace(&mut self.inner, clone);
         let rpc = Rpc::from_path(request.uri().path());
         let span = call_span(rpc, &request);
-        Box::pin(bound(Arc::clone(&self.edge), rpc, inner, request).instrument(span))
+        // Taken here, in the same synchronous step as tonic's own timer (see [`deadline`]), not
+        // when the call's future is first polled.
+        let ends = deadline(request.headers(), self.edge.limits.timeout, rpc);
+        Box::pin(bound(Arc::clone(&self.edge), rpc, inner, request, ends).instrument(span))
     }
 }
 
@@ -167,6 +170,7 @@ async fn bound<S>(
     rpc: Rpc,
     mut inner: S,
     request: http::Request<Body>,
+    (deadline, late): (Instant, Status),
 ) -> Result<http::Response<Body>, S::Error>
 where
     S: Service<http::Request<Body>, Response = http::Response<Body>>,
@@ -178,7 +182,6 @@ where
         .extensions()
         .get::<ConnectionInfo>()
         .map(|info| info.state.call());
-    let (deadline, late) = deadline(request.headers(), edge.limits.timeout, rpc);
     // Watched before anything can refuse it, so that a refused call's request is read to its end
     // (see `body::drain`).
     let request = watch(request, rpc, &edge, deadline);
@@ -221,23 +224,33 @@ where
 /// When the call must end, and the status it then ends with: the server's call timeout, or the
 /// client's own `grpc-timeout` when that is shorter. A health `Watch` the server ends at its call
 /// timeout ends with OK: nothing failed, and its client watches again.
+///
+/// tonic's server wraps every service, outside this layer, in a timer of its own on the same
+/// `grpc-timeout` header, which answers CANCELLED ("Timeout expired") when it fires first. It is
+/// started just before this layer's `call`; a client's deadline therefore ends here
+/// [`AHEAD_OF_TONIC`] early, so that the answer sent is always DEADLINE_EXCEEDED, counted and
+/// logged as such.
 fn deadline(headers: &HeaderMap, limit: Duration, rpc: Rpc) -> (Instant, Status) {
-    let (timeout, late) = match client_timeout(headers) {
+    let now = Instant::now();
+    match client_timeout(headers) {
         Some(client) if client < limit => (
-            client,
+            now + client.saturating_sub(AHEAD_OF_TONIC),
             Status::from(ApiError::ClientDeadline { timeout: client }),
         ),
         _ if rpc == Rpc::HealthWatch => (
-            limit,
+            now + limit,
             Status::ok(format!(
                 "the server ends a health watch at its call timeout of {}; watch again to go on",
                 humantime::format_duration(limit)
             )),
         ),
-        _ => (limit, Status::from(ApiError::TimedOut { limit })),
-    };
-    (Instant::now() + timeout, late)
+        _ => (now + limit, Status::from(ApiError::TimedOut { limit })),
+    }
 }
+
+/// How much earlier than tonic's own timer a client's deadline ends here: one tick of tokio's
+/// timer wheel, so that the two never fire in the same tick with tonic's first.
+const AHEAD_OF_TONIC: Duration = Duration::from_millis(1);
 
 /// The slot of a call that needs one, held to its last byte: a work call's concurrency slot, a
 /// health watch's. A call that finds its pool full is refused at once, before any work; other
@@ -396,5 +409,20 @@ mod tests {
         assert_eq!(timeout("123456789S"), None);
         assert_eq!(timeout("5x"), None);
         assert_eq!(timeout("S"), None);
+    }
+
+    /// tonic's own timer on `grpc-timeout` answers CANCELLED when it fires first: a client's
+    /// deadline must end here strictly before it (it failed CI as CANCELLED under load).
+    #[tokio::test(start_paused = true)]
+    async fn a_clients_deadline_ends_before_tonics_timer() {
+        let mut headers = HeaderMap::new();
+        headers.insert("grpc-timeout", HeaderValue::from_static("200m"));
+        let tonics = Instant::now() + Duration::from_millis(200);
+        let (ends, status) = deadline(&headers, Duration::from_secs(1), Rpc::Evaluate);
+        assert!(ends < tonics, "{ends:?} is not before {tonics:?}");
+        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+        let (ends, status) = deadline(&HeaderMap::new(), Duration::from_secs(1), Rpc::Evaluate);
+        assert_eq!(ends, Instant::now() + Duration::from_secs(1));
+        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
     }
 }
