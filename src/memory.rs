@@ -10,30 +10,6 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// glibc's malloc arenas the server uses, unless `MALLOC_ARENA_MAX` says otherwise.
-///
-/// glibc gives each thread that contends for the heap an arena of its own, up to eight per core,
-/// and keeps what is freed in each for that arena's next use. A call's memory is allocated and
-/// freed on whichever I/O or work thread runs it, so every arena grows to the largest share of
-/// the budget it ever held: in the soak (`tests/soak.rs`) the process's peak resident memory was
-/// 167 MiB under a 48 MiB budget with glibc's default, 136 MiB with two arenas. Two keep the
-/// slack beyond the budget near one budget's worth, at no measured cost in throughput on a
-/// two-core pod.
-pub const MALLOC_ARENAS: i32 = 2;
-
-/// Bounds glibc's malloc arenas to [`MALLOC_ARENAS`] (see there why), unless the environment's
-/// `MALLOC_ARENA_MAX` already chose; elsewhere than glibc, nothing.
-pub fn bound_allocator_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt sets one of glibc's malloc tunables; M_ARENA_MAX only limits how many
-        // arenas later threads may create, and any value is valid.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, MALLOC_ARENAS);
-        }
-    }
-}
-
 /// A server-wide budget of bytes.
 #[derive(Debug)]
 pub struct MemoryBudget {

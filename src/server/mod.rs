@@ -104,7 +104,6 @@ pub async fn serve(
         statements,
     } = options;
 
-    crate::memory::bound_allocator_arenas();
     let metrics = Arc::new(Metrics::default());
     let budget = MemoryBudget::new(memory_budget);
     let tls = tls.as_ref().map(tls_acceptor).transpose()?;
