@@ -14,6 +14,7 @@ use crate::limits::{CallLimits, Limits};
 use crate::policy::PolicySet;
 use crate::server::{
     ConnectionLimits, Http2Options, PolicyReload, ServerOptions, ShutdownOptions, TlsOptions,
+    descriptors,
 };
 use crate::statement::SigningKeys;
 use crate::store::{Open, Store};
@@ -75,6 +76,13 @@ pub struct Config {
     /// Buckets one Evaluate stream may send.
     #[arg(long, env = "SLA_MAX_BUCKETS_PER_STREAM", default_value_t = CallLimits::default().max_buckets_per_stream)]
     pub max_buckets_per_stream: u64,
+    /// Largest response message, encoded, e.g. "16MiB"; a response over it is refused with
+    /// RESOURCE_EXHAUSTED before it is sent.
+    #[arg(long, env = "SLA_MAX_RESPONSE_BYTES", default_value = "16MiB", value_parser = size)]
+    pub max_response_bytes: u64,
+    /// Health Watch streams open at once; one more is refused with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "SLA_MAX_HEALTH_WATCHES", default_value_t = CallLimits::default().max_health_watches, value_parser = at_least_one)]
+    pub max_health_watches: usize,
     /// Longest evaluation term, in days.
     #[arg(long, env = "SLA_MAX_TERM_DAYS", default_value_t = Limits::default().max_term_days)]
     pub max_term_days: u32,
@@ -85,9 +93,16 @@ pub struct Config {
     #[arg(long, env = "SLA_MAX_INTERVALS", default_value_t = Limits::default().max_intervals)]
     pub max_intervals: u32,
 
-    /// Connections open at once, over all gRPC listeners; one more is closed at once.
-    #[arg(long, env = "SLA_MAX_CONNECTIONS", default_value_t = ConnectionLimits::default().max_connections, value_parser = at_least_one)]
-    pub max_connections: usize,
+    /// Connections open at once, over the gRPC and health listeners; one more is closed at once.
+    /// It must fit in the process's limit of open files (raised to the hard limit at start) with
+    /// the metrics port's connections and 64 more, or the server does not start; left unset, it
+    /// is lowered to what the limit holds, with a warning [default: 4096].
+    #[arg(long, env = "SLA_MAX_CONNECTIONS", value_parser = at_least_one)]
+    pub max_connections: Option<usize>,
+    /// Connections open at once on the metrics listener, a pool of its own; one more is closed
+    /// at once.
+    #[arg(long, env = "SLA_MAX_METRICS_CONNECTIONS", default_value_t = ConnectionLimits::default().max_metrics_connections, value_parser = at_least_one)]
+    pub max_metrics_connections: usize,
     /// How long a new connection has to finish its handshakes (TLS, HTTP/2) and send its first
     /// request before it is closed.
     #[arg(long, env = "SLA_HANDSHAKE_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
@@ -192,6 +207,15 @@ fn memory_budget(text: &str) -> Result<MemorySetting, String> {
     }
 }
 
+/// A size in bytes above zero: a number, or one with a unit (e.g. "16MiB").
+fn size(text: &str) -> Result<u64, String> {
+    match text.parse::<bytesize::ByteSize>() {
+        Ok(size) if size.as_u64() > 0 => Ok(size.as_u64()),
+        Ok(_) => Err("must be above zero".into()),
+        Err(error) => Err(format!("'{text}' is not a size (e.g. 16MiB): {error}")),
+    }
+}
+
 /// HTTP/2 windows range from the protocol's initial 65,535 bytes to its maximum of 2^31 - 1.
 fn window(text: &str) -> Result<u32, String> {
     let value: u32 = text.parse().map_err(|e| format!("'{text}': {e}"))?;
@@ -235,6 +259,26 @@ pub enum ConfigError {
     #[error(transparent)]
     /// A policy or calendar file is bad, or a policy names a calendar that is not loaded.
     Catalogue(#[from] CatalogueError),
+    #[error(
+        "--max-connections {asked} needs {needed} open files with the metrics port's {metrics} \
+         connections and the {reserved} the process keeps, but its limit of open files is \
+         {limit} (ulimit -n): lower --max-connections to {room} or less, or raise the limit"
+    )]
+    /// The connections the server may hold do not fit in the process's limit of open files.
+    Descriptors {
+        /// `--max-connections`.
+        asked: u64,
+        /// The descriptors that takes with the others.
+        needed: u64,
+        /// `--max-metrics-connections`.
+        metrics: usize,
+        /// What the process keeps for itself.
+        reserved: u64,
+        /// The process's limit of open files, raised to the hard one.
+        limit: u64,
+        /// The most `--max-connections` that fits.
+        room: u64,
+    },
     #[error("--signing-key {0}")]
     /// A signing key cannot be read.
     SigningKey(#[from] crate::statement::KeyError),
@@ -253,6 +297,45 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// `--max-connections`, checked against the process's limit of open files, which is raised to
+    /// the hard limit first (see [`descriptors`]). Left at its default, it is lowered to what the
+    /// limit holds, and a warning says so.
+    fn max_connections(&self) -> Result<usize, ConfigError> {
+        let default = ConnectionLimits::default().max_connections;
+        let limit = match descriptors::raise_limit() {
+            Ok(limit) => limit,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read or raise the limit of open files");
+                return Ok(self.max_connections.unwrap_or(default));
+            }
+        };
+        let metrics = self.max_metrics_connections;
+        let room = descriptors::connections_within(limit, metrics);
+        let refused = |asked: u64| ConfigError::Descriptors {
+            asked,
+            needed: asked + metrics as u64 + descriptors::RESERVED_DESCRIPTORS,
+            metrics,
+            reserved: descriptors::RESERVED_DESCRIPTORS,
+            limit,
+            room,
+        };
+        match self.max_connections {
+            Some(asked) if asked as u64 <= room => Ok(asked),
+            Some(asked) => Err(refused(asked as u64)),
+            None if default as u64 <= room => Ok(default),
+            None if room == 0 => Err(refused(default as u64)),
+            None => {
+                tracing::warn!(
+                    max_connections = room,
+                    open_files_limit = limit,
+                    "the limit of open files holds fewer connections than the default \
+                     --max-connections {default}: the server takes {room} at once"
+                );
+                Ok(usize::try_from(room).unwrap_or(default))
+            }
+        }
+    }
+
     /// The built-in policies plus the policy directory's: loaded first, so that the log says
     /// what will be served before anything else is set up.
     pub fn policies(&self) -> Result<PolicySet, ConfigError> {
@@ -307,11 +390,14 @@ impl Config {
                 max_concurrent: self.max_concurrent_calls,
                 timeout: self.call_timeout,
                 max_buckets_per_stream: self.max_buckets_per_stream,
+                max_response_bytes: self.max_response_bytes,
+                max_health_watches: self.max_health_watches,
             },
             max_message_bytes: self.max_message_bytes,
             memory_budget: self.memory_budget.bytes(),
             connections: ConnectionLimits {
-                max_connections: self.max_connections,
+                max_connections: self.max_connections()?,
+                max_metrics_connections: self.max_metrics_connections,
                 handshake_timeout: self.handshake_timeout,
                 idle_timeout: self.idle_timeout,
                 control_frame_burst: self.control_frame_burst,
@@ -356,7 +442,9 @@ mod tests {
             CallLimits {
                 max_concurrent: 1024,
                 timeout: minutes(5),
-                max_buckets_per_stream: 10_000_000
+                max_buckets_per_stream: 10_000_000,
+                max_response_bytes: 16 << 20,
+                max_health_watches: 1024,
             }
         );
         assert_eq!(options.max_message_bytes, 4 * 1024 * 1024);

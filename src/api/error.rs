@@ -5,6 +5,7 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use super::columns::StartsError;
+use super::quoted::{Quoted, shortened};
 use crate::engine::{BucketField, FeeField, IngestError, OutageError, SpecError};
 use crate::memory::Exhausted;
 
@@ -23,7 +24,7 @@ pub enum ApiError {
         at: Option<At>,
     },
     /// No loaded policy has the id.
-    #[error("no policy has the id '{0}'; ListPolicies shows the loaded ones")]
+    #[error("no policy has the id {}; ListPolicies shows the loaded ones", Quoted(.0))]
     PolicyNotFound(String),
     /// An Evaluate stream whose first message is not its spec.
     #[error("an Evaluate stream must start with a `spec` message, but its first message {0}")]
@@ -408,9 +409,17 @@ impl ApiError {
     }
 }
 
+/// The most characters of a status message: every value in it is cut already (see [`Quoted`]);
+/// this bounds what a message made of many of them, or a future one, could grow to.
+const MAX_MESSAGE_CHARS: usize = 4_096;
+
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Status {
-        let message = error.to_string();
+        let mut message = error.to_string();
+        if let Some((end, _)) = message.char_indices().nth(MAX_MESSAGE_CHARS) {
+            message.truncate(end);
+            message.push('…');
+        }
         let reason = error.reason();
         let mut details = ErrorDetails::new();
         let mut metadata: Vec<(&str, String)> = Vec::new();
@@ -426,6 +435,7 @@ impl From<ApiError> for Status {
                 Code::InvalidArgument
             }
             ApiError::PolicyNotFound(id) => {
+                let id = shortened(&id);
                 metadata.push(("policy_id", id.clone()));
                 details.set_resource_info("sla.v1.Policy", id, "", message.clone());
                 Code::NotFound

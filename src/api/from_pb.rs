@@ -11,9 +11,11 @@ use rust_decimal::Decimal;
 
 use super::error::{ApiError, At};
 use super::pb;
+use super::quoted::Quoted;
 use crate::calendar::{BusinessCalendar, CalendarSet};
 use crate::classify::{AccountKind, Facts, Notice, Outage, OutageWindow};
 use crate::engine::{EvaluationSpec, MonthlyFee};
+use crate::limits::{MAX_ID_CHARS, MAX_TEXT_CHARS};
 use crate::policy::{Cause, CauseId, Policy, PolicySet, PolicyVersions};
 use crate::strict;
 
@@ -259,7 +261,8 @@ pub(super) fn chosen_calendar(
             ApiError::invalid(
                 &field,
                 format!(
-                    "{field} '{name}' names no loaded calendar; known calendars: {}",
+                    "{field} {} names no loaded calendar; known calendars: {}",
+                    Quoted(name),
                     unknown.known.join(", ")
                 ),
             )
@@ -299,9 +302,15 @@ fn calendar(
     let dates = |list: &[String], what: &str| -> Result<Vec<NaiveDate>, ApiError> {
         list.iter()
             .enumerate()
-            .map(|(index, text)| date(&format!("{field}.{what}[{index}]"), text))
+            .map(|(index, text)| {
+                // The field's path is only written for a refusal: a calendar may list centuries
+                // of days.
+                strict::date(text)
+                    .map_or_else(|| date(&format!("{field}.{what}[{index}]"), text), Ok)
+            })
             .collect()
     };
+    at_most(&format!("{field}.name"), &name, MAX_ID_CHARS)?;
     let holidays = dates(&holidays, "holidays")?;
     let make_up_days = dates(&make_up_working_days, "make_up_working_days")?;
     BusinessCalendar::new(&name, holidays, make_up_days).map_err(|error| {
@@ -310,6 +319,22 @@ fn calendar(
             format!("{field}: {error}"),
         )
     })
+}
+
+/// Text a response repeats (an id, a name, a quoted basis) may have at most `max` characters, so
+/// that what a response repeats is bounded (see `crate::limits`).
+fn at_most(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
+    // Bytes bound characters from above: most texts are decided without counting.
+    if text.len() <= max || text.chars().count() <= max {
+        return Ok(());
+    }
+    Err(ApiError::invalid(
+        field,
+        format!(
+            "{field} {} is longer than the {max} characters it may have",
+            Quoted(text)
+        ),
+    ))
 }
 
 /// A date "YYYY-MM-DD" with a year from 0001 to 9999 (see [`strict::date`]).
@@ -324,8 +349,8 @@ pub(super) fn date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
         ApiError::invalid(
             field,
             format!(
-                "{field} '{text}' is not a date of the form YYYY-MM-DD with a year from 0001 to \
-                 9999"
+                "{field} {} is not a date of the form YYYY-MM-DD with a year from 0001 to 9999",
+                Quoted(text)
             ),
         )
     })
@@ -339,7 +364,10 @@ pub(super) fn time_zone(field: &str, text: &str) -> Result<Option<Tz>, ApiError>
     text.parse::<Tz>().map(Some).map_err(|_| {
         ApiError::invalid(
             field,
-            format!("{field} '{text}' is not an IANA time zone (e.g. Asia/Shanghai)"),
+            format!(
+                "{field} {} is not an IANA time zone (e.g. Asia/Shanghai)",
+                Quoted(text)
+            ),
         )
     })
 }
@@ -351,7 +379,10 @@ fn currency(field: &str, code: &str) -> Result<Option<Currency>, ApiError> {
     Currency::from_code(code).map(Some).ok_or_else(|| {
         ApiError::invalid(
             field,
-            format!("{field} '{code}' is not an ISO 4217 currency code (e.g. CNY, USD)"),
+            format!(
+                "{field} {} is not an ISO 4217 currency code (e.g. CNY, USD)",
+                Quoted(code)
+            ),
         )
     })
 }
@@ -370,7 +401,11 @@ fn optional_decimal(field: &str, text: &str) -> Result<Option<Decimal>, ApiError
     strict::decimal(text).map(Some).ok_or_else(|| {
         ApiError::invalid(
             field,
-            format!("{field} '{text}' is not a decimal number written plainly (digits and one point, e.g. 1234.56)"),
+            format!(
+                "{field} {} is not a decimal number written plainly (digits and one point, e.g. \
+                 1234.56)",
+                Quoted(text)
+            ),
         )
     })
 }
@@ -412,6 +447,12 @@ pub(super) fn outage(field: &str, outage: pb::Outage) -> Result<Outage, ApiError
         facts: outage_facts,
         policy_cause,
     } = outage;
+    at_most(&format!("{field}.id"), &id, MAX_ID_CHARS)?;
+    at_most(
+        &format!("{field}.policy_cause"),
+        &policy_cause,
+        MAX_ID_CHARS,
+    )?;
     let start = instant(&format!("{field}.start"), start.as_ref())?;
     let end = instant(&format!("{field}.end"), end.as_ref())?;
     let window = OutageWindow::new(start, end)
@@ -477,6 +518,11 @@ fn facts(field: &str, facts: pb::OutageFacts) -> Result<Facts, ApiError> {
         exemption_basis,
         audio_video_chatroom,
     } = facts;
+    at_most(
+        &format!("{field}.exemption_basis"),
+        &exemption_basis,
+        MAX_TEXT_CHARS,
+    )?;
     let peak_qps = optional_decimal(&format!("{field}.peak_qps"), &peak_qps)?;
     if let Some(qps) = peak_qps
         && qps.is_sign_negative()

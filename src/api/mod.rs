@@ -5,18 +5,24 @@ pub mod columns;
 mod error;
 mod from_pb;
 mod ingest;
+mod quoted;
+mod response;
 mod service;
 mod statements;
 mod stream_evaluation;
 mod to_pb;
 mod upload;
+mod work;
 
 pub use error::{ApiError, At, ERROR_DOMAIN, field_name, log_refusal};
 pub use ingest::Taken;
+pub use quoted::{Quoted, shortened};
+pub use response::{RESPONSE_AMPLIFICATION, ResponseMemory};
 pub use service::{BucketCounter, SlaService, Uncounted};
 pub use statements::{Statements, envelope};
 pub use stream_evaluation::StreamEvaluation;
 pub use upload::ClientGone;
+pub use work::{Cancel, Work};
 
 /// Code generated from `proto/sla/v1/sla.proto`.
 pub mod pb {

@@ -2,6 +2,7 @@
 //! policy (shedding, time limits, call metrics) wraps them at the server's edge
 //! (`server/edge/`).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -12,16 +13,18 @@ use tracing::{Span, field};
 use super::error::{ApiError, log_refusal};
 use super::from_pb;
 use super::pb;
+use super::response;
 use super::statements::Statements;
 use super::stream_evaluation::StreamEvaluation;
 use super::to_pb;
 use super::upload::{ClientGone, Upload};
+use super::work::{Cancel, Work};
 use crate::calendar::CalendarSet;
-use crate::classify::{self, Context};
+use crate::classify::{self, Context, Outage};
 use crate::engine::Ingested;
 use crate::limits::{CallLimits, Limits};
-use crate::memory::MemoryBudget;
-use crate::policy::{PolicySet, PolicyStore};
+use crate::memory::{MemoryBudget, Reservation};
+use crate::policy::{Policy, PolicySet, PolicyStore, PolicyVersions};
 
 /// Where the service counts the buckets Evaluate streams bring, as they arrive. The server counts
 /// them in its metrics; the command line, answering one person's call in process, counts nothing
@@ -40,7 +43,8 @@ impl BucketCounter for Uncounted {
 }
 
 /// The service: the loaded policies and calendars, the limits, where buckets are counted, and
-/// what answers are signed with and recorded in ([`Statements`]; nothing by default).
+/// the threads its CPU work runs on, and what answers are signed with and recorded in
+/// ([`Statements`]; nothing by default).
 #[derive(Clone, Debug)]
 pub struct SlaService {
     policies: Arc<PolicyStore>,
@@ -49,6 +53,7 @@ pub struct SlaService {
     calls: CallLimits,
     budget: Arc<MemoryBudget>,
     counter: Arc<dyn BucketCounter>,
+    work: Work,
     statements: Statements,
 }
 
@@ -70,6 +75,7 @@ impl SlaService {
             calls,
             budget,
             counter,
+            work: Work::per_core(),
             statements: Statements::default(),
         }
     }
@@ -89,22 +95,31 @@ impl SlaService {
     async fn evaluate_stream(
         &self,
         request: Request<Streaming<pb::EvaluateRequest>>,
-    ) -> Result<pb::EvaluateResponse, ApiError> {
+    ) -> Result<Response<pb::EvaluateResponse>, ApiError> {
         let policies = self.policies();
         let gone = request.extensions().get::<ClientGone>().cloned();
         let mut upload = Upload::new(request.into_inner(), gone);
         let spec = upload.spec().await?;
-        let mut evaluation = StreamEvaluation::start(
-            &policies,
-            &self.calendars,
-            self.limits,
-            self.calls.max_buckets_per_stream,
-            self.budget.reservation(),
-            spec,
-            Utc::now(),
-        )?;
+        let (calendars, limits, calls) = (Arc::clone(&self.calendars), self.limits, self.calls);
+        let memory = self.budget.reservation();
+        let received = Utc::now();
+        // Reading the spec builds its calendar and the term's ledgers: work, off the I/O threads.
+        let evaluation = self
+            .work
+            .run(move |_| {
+                StreamEvaluation::start(
+                    &policies,
+                    &calendars,
+                    limits,
+                    calls.max_buckets_per_stream,
+                    memory,
+                    spec,
+                    received,
+                )
+            })
+            .await?;
         Span::current().record("policy_id", evaluation.policy_id());
-        let outcome = self.fold(&mut upload, &mut evaluation).await;
+        let (evaluation, outcome) = self.fold(&mut upload, evaluation).await;
         let ingested = evaluation.ingested();
         let span = Span::current();
         span.record("buckets_accepted", ingested.accepted);
@@ -112,29 +127,104 @@ impl SlaService {
         span.record("batches", evaluation.batches());
         outcome?;
         let ask = evaluation.ask();
-        let response = evaluation.finish()?;
-        self.statements.issue(&ask, response).await
+        let (response, memory) = self.work.run(move |_| evaluation.finish_reserved()).await?;
+        let response = self.statements.issue(&ask, response).await?;
+        self.bounded(response, memory)
     }
 
-    /// Takes every message after the spec.
+    /// The response, within the server's response limit and its memory reserved
+    /// ([`response::bounded`]).
+    fn bounded<T: prost::Message>(
+        &self,
+        message: T,
+        memory: Reservation,
+    ) -> Result<Response<T>, ApiError> {
+        response::bounded(message, memory, self.calls.max_response_bytes)
+    }
+
+    /// Takes every message after the spec, each folded in off the I/O threads; gives the
+    /// evaluation back with the outcome. (Moved to the work's thread and back with each message:
+    /// a call that ends while a message is being folded drops its evaluation there.)
     async fn fold(
         &self,
         upload: &mut Upload,
-        evaluation: &mut StreamEvaluation,
-    ) -> Result<(), ApiError> {
-        while let Some(message) = upload.next().await? {
-            let taken = evaluation.take(message);
+        mut evaluation: StreamEvaluation,
+    ) -> (StreamEvaluation, Result<(), ApiError>) {
+        loop {
+            let message = match upload.next().await {
+                Ok(Some(message)) => message,
+                Ok(None) => return (evaluation, Ok(())),
+                Err(error) => return (evaluation, Err(error)),
+            };
+            let (back, taken) = self
+                .work
+                .run(move |_| {
+                    let taken = evaluation.take(message);
+                    (evaluation, taken)
+                })
+                .await;
+            evaluation = back;
             // Counted as they arrive, rows before a refused one included.
             self.counter.buckets(taken.ingested);
-            taken.result()?;
+            if let Err(error) = taken.result() {
+                return (evaluation, Err(error));
+            }
         }
-        Ok(())
     }
 
-    fn classify(
+    /// ClassifyOutages: the request read, then its outages classified a slice of time at a
+    /// time, each slice off the I/O threads and taking turns with other calls' work, until done
+    /// or the call is over.
+    async fn classify(
         &self,
         request: pb::ClassifyOutagesRequest,
-    ) -> Result<pb::ClassifyOutagesResponse, ApiError> {
+    ) -> Result<Response<pb::ClassifyOutagesResponse>, ApiError> {
+        let (policies, calendars, limits) =
+            (self.policies(), Arc::clone(&self.calendars), self.limits);
+        let (classification, mut pending) = self
+            .work
+            .run(move |_| Classification::read(&policies, &calendars, limits, request))
+            .await?;
+        Span::current().record("policy_id", classification.versions.earliest().id.as_str());
+        let classification = Arc::new(classification);
+        let mut verdicts = Vec::with_capacity(pending.len());
+        while !pending.is_empty() {
+            let shared = Arc::clone(&classification);
+            let (done, rest) = self
+                .work
+                .run(move |cancel| shared.classify_some(pending, cancel))
+                .await;
+            verdicts.extend(done);
+            pending = rest;
+        }
+        let response = pb::ClassifyOutagesResponse {
+            verdicts,
+            time_zone: classification.context.time_zone.name().to_string(),
+            calendar: classification.context.calendar.name().to_string(),
+        };
+        self.bounded(response, self.budget.reservation())
+    }
+}
+
+/// How long one piece of ClassifyOutages work runs before it gives its thread to the next call's
+/// work in line: outages of a few microseconds each are classified by the thousand at once, and
+/// one call's outages of tens of milliseconds (a calendar of centuries) take turns with others.
+const CLASSIFY_SLICE: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// A ClassifyOutages request, read: what every verdict is decided against.
+struct Classification {
+    versions: PolicyVersions,
+    context: Context,
+}
+
+impl Classification {
+    /// The request's policy, zone and calendar, and its outages, each checked.
+    fn read(
+        policies: &PolicySet,
+        calendars: &CalendarSet,
+        limits: Limits,
+        request: pb::ClassifyOutagesRequest,
+    ) -> Result<(Classification, VecDeque<Outage>), ApiError> {
         let pb::ClassifyOutagesRequest {
             policy_id,
             outages,
@@ -142,65 +232,81 @@ impl SlaService {
             time_zone,
             calendar_name,
         } = request;
-        let versions = from_pb::policy_versions(&self.policies(), "policy_id", &policy_id)?;
+        let versions = from_pb::policy_versions(policies, "policy_id", &policy_id)?;
         let policy = versions.earliest();
-        Span::current().record("policy_id", policy.id.as_str());
         let context = Context {
             time_zone: from_pb::time_zone("time_zone", &time_zone)?.unwrap_or(policy.time_zone),
             // The earliest version's default: verdicts are not tied to one month's version.
-            calendar: from_pb::chosen_calendar(
-                &self.calendars,
-                policy,
-                "",
-                calendar,
-                &calendar_name,
-            )?,
+            calendar: from_pb::chosen_calendar(calendars, policy, "", calendar, &calendar_name)?,
         };
-        if outages.len() > self.limits.max_outages {
+        if outages.len() > limits.max_outages {
             return Err(ApiError::LimitExceeded {
                 subject: "outages per request".into(),
                 message: format!(
                     "{} outages in one request; at most {} are accepted",
                     outages.len(),
-                    self.limits.max_outages
+                    limits.max_outages
                 ),
             });
         }
-        let verdicts = outages
+        let outages = outages
             .into_iter()
             .enumerate()
             .map(|(index, outage)| {
                 let outage = from_pb::outage(&format!("outages[{index}]"), outage)?;
-                // Without service months, the version in force on the day the outage starts.
-                let day = outage
-                    .window
-                    .start()
-                    .with_timezone(&context.time_zone)
-                    .date_naive();
-                let policy = versions.in_force_or_earliest(day);
-                classify::check_cause(policy, &outage).map_err(|error| {
-                    ApiError::invalid(
-                        format!("outages[{index}].policy_cause"),
-                        format!("outages[{index}]: {error}"),
-                    )
-                })?;
-                Ok(to_pb::verdict(&classify::classify(
-                    policy, &outage, &context,
-                )))
+                classify::check_cause(in_force(&versions, &context, &outage), &outage).map_err(
+                    |error| {
+                        ApiError::invalid(
+                            format!("outages[{index}].policy_cause"),
+                            format!("outages[{index}]: {error}"),
+                        )
+                    },
+                )?;
+                Ok(outage)
             })
-            .collect::<Result<Vec<_>, ApiError>>()?;
-        Ok(pb::ClassifyOutagesResponse {
-            verdicts,
-            time_zone: context.time_zone.name().to_string(),
-            calendar: context.calendar.name().to_string(),
-        })
+            .collect::<Result<VecDeque<_>, ApiError>>()?;
+        Ok((Classification { versions, context }, outages))
+    }
+
+    /// Classifies outages from the front of `pending` for [`CLASSIFY_SLICE`] (one at least), or
+    /// until the call is over; returns their verdicts and the outages left.
+    fn classify_some(
+        &self,
+        mut pending: VecDeque<Outage>,
+        cancel: &Cancel,
+    ) -> (Vec<pb::OutageVerdict>, VecDeque<Outage>) {
+        let started = std::time::Instant::now();
+        let mut verdicts = Vec::new();
+        while let Some(outage) = pending.pop_front() {
+            let policy = in_force(&self.versions, &self.context, &outage);
+            verdicts.push(to_pb::verdict(&classify::classify(
+                policy,
+                &outage,
+                &self.context,
+            )));
+            if cancel.is_set() || started.elapsed() >= CLASSIFY_SLICE {
+                break;
+            }
+        }
+        (verdicts, pending)
     }
 }
 
-/// The handler's answer as a response, or its refusal as a status, logged once, here, at the
-/// boundary where it becomes a status.
-fn respond<T>(result: Result<T, ApiError>) -> Result<Response<T>, Status> {
-    result.map(Response::new).map_err(|error| {
+/// The version an outage is judged by: without service months, the version in force on the day
+/// it starts.
+fn in_force<'a>(versions: &'a PolicyVersions, context: &Context, outage: &Outage) -> &'a Policy {
+    let day = outage
+        .window
+        .start()
+        .with_timezone(&context.time_zone)
+        .date_naive();
+    versions.in_force_or_earliest(day)
+}
+
+/// The handler's answer, or its refusal as a status, logged once, here, at the boundary where it
+/// becomes a status.
+fn respond<T>(result: Result<Response<T>, ApiError>) -> Result<Response<T>, Status> {
+    result.map_err(|error| {
         let status = Status::from(error);
         log_refusal(&status);
         status
@@ -214,9 +320,10 @@ impl pb::sla_evaluator_server::SlaEvaluator for SlaService {
         &self,
         _request: Request<pb::ListPoliciesRequest>,
     ) -> Result<Response<pb::ListPoliciesResponse>, Status> {
-        respond(Ok(pb::ListPoliciesResponse {
+        let response = pb::ListPoliciesResponse {
             policies: self.policies().iter().map(|p| to_pb::policy(p)).collect(),
-        }))
+        };
+        respond(self.bounded(response, self.budget.reservation()))
     }
 
     #[tracing::instrument(skip_all, name = "GetPolicy", fields(policy_id = field::Empty))]
@@ -225,10 +332,15 @@ impl pb::sla_evaluator_server::SlaEvaluator for SlaService {
         request: Request<pb::GetPolicyRequest>,
     ) -> Result<Response<pb::Policy>, Status> {
         let pb::GetPolicyRequest { policy_id } = request.into_inner();
-        Span::current().record("policy_id", policy_id.as_str());
+        // Every log line of the call carries it: cut, as refusals cut it.
+        Span::current().record("policy_id", super::quoted::shortened(&policy_id));
         respond(
-            from_pb::policy_versions(&self.policies(), "policy_id", &policy_id)
-                .map(|versions| to_pb::policy_with_versions(&versions)),
+            from_pb::policy_versions(&self.policies(), "policy_id", &policy_id).and_then(
+                |versions| {
+                    let policy = to_pb::policy_with_versions(&versions);
+                    self.bounded(policy, self.budget.reservation())
+                },
+            ),
         )
     }
 
@@ -254,7 +366,7 @@ impl pb::sla_evaluator_server::SlaEvaluator for SlaService {
         &self,
         _request: Request<pb::GetSigningKeysRequest>,
     ) -> Result<Response<pb::GetSigningKeysResponse>, Status> {
-        respond(Ok(self.statements.signing_keys()))
+        respond(self.bounded(self.statements.signing_keys(), self.budget.reservation()))
     }
 
     #[tracing::instrument(skip_all, name = "ListStatements")]
@@ -262,7 +374,12 @@ impl pb::sla_evaluator_server::SlaEvaluator for SlaService {
         &self,
         request: Request<pb::ListStatementsRequest>,
     ) -> Result<Response<pb::ListStatementsResponse>, Status> {
-        respond(self.statements.list(request.into_inner()).await)
+        respond(
+            self.statements
+                .list(request.into_inner())
+                .await
+                .and_then(|listed| self.bounded(listed, self.budget.reservation())),
+        )
     }
 
     #[tracing::instrument(skip_all, name = "GetStatement")]
@@ -270,7 +387,12 @@ impl pb::sla_evaluator_server::SlaEvaluator for SlaService {
         &self,
         request: Request<pb::GetStatementRequest>,
     ) -> Result<Response<pb::Statement>, Status> {
-        respond(self.statements.get(request.into_inner()).await)
+        respond(
+            self.statements
+                .get(request.into_inner())
+                .await
+                .and_then(|statement| self.bounded(statement, self.budget.reservation())),
+        )
     }
 
     #[tracing::instrument(skip_all, name = "ClassifyOutages", fields(policy_id = field::Empty))]
@@ -278,6 +400,6 @@ impl pb::sla_evaluator_server::SlaEvaluator for SlaService {
         &self,
         request: Request<pb::ClassifyOutagesRequest>,
     ) -> Result<Response<pb::ClassifyOutagesResponse>, Status> {
-        respond(self.classify(request.into_inner()))
+        respond(self.classify(request.into_inner()).await)
     }
 }

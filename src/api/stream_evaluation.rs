@@ -146,6 +146,13 @@ impl StreamEvaluation {
     /// Closes the evaluation: refused when the stream carried another number of buckets than its
     /// spec announced.
     pub fn finish(self) -> Result<pb::EvaluateResponse, ApiError> {
+        self.finish_reserved().map(|(response, _)| response)
+    }
+
+    /// As [`StreamEvaluation::finish`], with the evaluation's reservation: it held the ledgers
+    /// the report was built from and is held on, so that the response is never built outside
+    /// the budget; the server sets it to the response's share before sending it.
+    pub fn finish_reserved(self) -> Result<(pb::EvaluateResponse, Reservation), ApiError> {
         let ingested = self.evaluation.ingested();
         let received = ingested.accepted + ingested.ignored;
         if let Some(expected) = self.expected_buckets
@@ -154,9 +161,9 @@ impl StreamEvaluation {
             return Err(ApiError::BucketCountMismatch { expected, received });
         }
         let report = self.evaluation.finish();
-        Ok(statements::settle(
-            &self.ask,
-            to_pb::report(&report, self.batches),
+        Ok((
+            statements::settle(&self.ask, to_pb::report(&report, self.batches)),
+            self.memory,
         ))
     }
 

@@ -5,6 +5,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use super::months::ServiceMonth;
 use super::report::{Bound, MonthStatus, Note, NoteKind};
 use super::tally::Tally;
+use crate::limits::MAX_NAMED;
 use crate::policy::{Fraction, Percent};
 
 /// What decides a month's status.
@@ -50,7 +51,7 @@ pub(super) fn status(standing: &Standing<'_>, notes: &mut Vec<Note>) -> MonthSta
                 "{} outage(s) touching this month need a person's review ({}); they count until \
                  decided.",
                 review.len(),
-                review.join(", ")
+                named(review)
             ),
         });
     }
@@ -174,5 +175,32 @@ fn standing(bound: &Bound) -> String {
                 .as_ref()
                 .map_or(String::new(), |p| format!(", {}", p.amount))
         ),
+    }
+}
+
+/// The first [`MAX_NAMED`] of `ids` and how many more there are: a note names a bounded number
+/// of outages, so that a thousand of them touching every month of a ten-year term do not repeat
+/// every id in every month (the response's verdicts name each once).
+fn named(ids: &[&str]) -> String {
+    let shown = ids[..ids.len().min(MAX_NAMED)].join(", ");
+    match ids.len().checked_sub(MAX_NAMED) {
+        Some(more) if more > 0 => format!("{shown} and {more} more"),
+        _ => shown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_note_names_ten_items_and_counts_the_rest() {
+        let ids: Vec<String> = (0..1000).map(|i| format!("o-{i}")).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        assert_eq!(named(&ids[..2]), "o-0, o-1");
+        assert_eq!(named(&ids[..10]).matches(", ").count(), 9);
+        let many = named(&ids);
+        assert!(many.starts_with("o-0, o-1, "), "{many}");
+        assert!(many.ends_with("o-9 and 990 more"), "{many}");
     }
 }

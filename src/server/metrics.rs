@@ -193,7 +193,7 @@ impl Metrics {
         let shed = counter(
             "sla_shed_calls_total",
             "Calls refused with RESOURCE_EXHAUSTED because the server was at its concurrency \
-             limit.",
+             limit (work calls) or its limit of health watches.",
             &["method"],
         );
         let memory_budget = gauge(
@@ -251,7 +251,7 @@ impl Metrics {
                 let [kind, service, method] = labels(rpc);
                 handled.with_label_values(&[kind, service, method, code_name(code)]);
             }
-            if rpc.is_work() {
+            if rpc.is_work() || rpc == Rpc::HealthWatch {
                 shed.with_label_values(&[rpc.method()]);
             }
         }

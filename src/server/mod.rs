@@ -3,6 +3,7 @@
 //! metrics over HTTP; and a shutdown in steps.
 
 mod connections;
+pub mod descriptors;
 mod edge;
 mod metrics;
 mod options;
@@ -29,7 +30,7 @@ use crate::api::pb::sla_evaluator_server::SlaEvaluatorServer;
 use crate::api::{BucketCounter, SlaService};
 use crate::memory::MemoryBudget;
 use crate::policy::PolicyStore;
-use connections::{incoming, tls_acceptor};
+use connections::{Protocol, incoming, tls_acceptor};
 use edge::EdgeLayer;
 use metrics::Metrics;
 use side::SideListeners;
@@ -70,9 +71,6 @@ pub enum ServeError {
     #[error(transparent)]
     /// The gRPC listener failed.
     Transport(#[from] tonic::transport::Error),
-    #[error("metrics listener: {0}")]
-    /// The metrics listener failed.
-    Metrics(std::io::Error),
 }
 
 /// Serves until `shutdown` resolves; then reports NOT_SERVING at once, keeps serving for the drain
@@ -160,7 +158,7 @@ pub async fn serve(
         .add_service(reflection().build_v1alpha()?)
         .add_service(sla_server(service, max_message_bytes))
         .serve_with_incoming_shutdown(
-            incoming(grpc, tls, connections, slots, metrics),
+            incoming(grpc, tls, Protocol::Http2, connections, slots, metrics),
             stop_accepting,
         );
     let served = tokio::select! {

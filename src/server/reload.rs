@@ -2,7 +2,8 @@
 //! one), and when the directory's files change (polled, which also sees a Kubernetes ConfigMap update swap its `..data` symlink).
 //!
 //! A reload is all or nothing: a bad file keeps the set in service, and is logged (file, line,
-//! problem) and counted in `sla_policy_reloads_total{result="error"}`.
+//! problem) and counted in `sla_policy_reloads_total{result="error"}`; so does a directory that
+//! held policy files and holds none now. A reload that drops policies logs their ids.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -111,6 +112,11 @@ pub(super) async fn watch_policies(
 
 /// One reload: the whole directory again, or nothing. Calendars are read once at start: a
 /// reloaded policy naming one that is not loaded is refused like any other bad file.
+///
+/// A directory that held policy files and now holds none is refused too: that is a copy in
+/// progress (`rm` then `cp`) or a volume gone, far more often than an operator retiring every
+/// policy at once, and serving the built-in ones only would answer every call of the others
+/// NOT_FOUND until the copy lands. A reload that drops some ids logs them.
 fn reload_now(
     store: &PolicyStore,
     dir: &Path,
@@ -118,8 +124,32 @@ fn reload_now(
     metrics: &Metrics,
     why: &str,
 ) {
+    let serving = store.snapshot();
     match catalogue::reload_policies(dir, calendars) {
+        Ok(set) if set.directory_files() == 0 && serving.directory_files() > 0 => {
+            metrics.policy_reload(false);
+            tracing::error!(
+                reason = why,
+                dir = %dir.display(),
+                serving_files = serving.directory_files(),
+                "policy reload refused: --policy-dir holds no policy files now (a copy in \
+                 progress, or the volume gone?); the previous policies keep serving"
+            );
+        }
         Ok(set) => {
+            let dropped: Vec<&str> = serving
+                .iter()
+                .map(|policy| policy.id.as_str())
+                .filter(|id| set.versions(id).is_none())
+                .collect();
+            if !dropped.is_empty() {
+                tracing::warn!(
+                    reason = why,
+                    dropped = dropped.join(","),
+                    count = dropped.len(),
+                    "policy reload dropped policies: calls naming them are now NOT_FOUND"
+                );
+            }
             log_policies(&set, Some(dir), "policies reloaded");
             store.replace(Arc::new(set));
             metrics.policy_reload(true);

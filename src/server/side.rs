@@ -1,10 +1,17 @@
 //! The side listeners: plaintext health, for probes that cannot speak the gRPC listener's TLS,
 //! and Prometheus metrics over HTTP. They keep serving until the gRPC server has stopped, so that
 //! probes see NOT_SERVING through the whole drain, and stop with it.
+//!
+//! Both are guarded as the gRPC listener is ([`super::connections`]): a handshake timeout for the
+//! first request, an idle timeout, and a cap on connections. Health shares the gRPC listener's
+//! pool of connections; metrics has a small pool of its own, so that connections held open on
+//! the metrics port can never take the gRPC port's descriptors, nor the other way round.
 
 use std::sync::Arc;
 
 use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinHandle;
@@ -13,7 +20,7 @@ use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
 
 use super::ServeError;
-use super::connections::{ConnectionLimits, Guarded, Stream, incoming};
+use super::connections::{ConnectionLimits, Guarded, Protocol, Stream, incoming};
 use super::edge::EdgeLayer;
 use super::metrics::Metrics;
 use crate::memory::MemoryBudget;
@@ -52,6 +59,7 @@ impl SideListeners {
             let incoming = incoming(
                 listener,
                 None,
+                Protocol::Http2,
                 shared.connections,
                 shared.slots,
                 Arc::clone(&shared.metrics),
@@ -64,8 +72,18 @@ impl SideListeners {
             )));
         }
         if let Some(listener) = metrics {
-            tasks.push(tokio::spawn(serve_metrics(
+            let slots = Arc::new(Semaphore::new(shared.connections.max_metrics_connections));
+            let incoming = incoming(
                 listener,
+                None,
+                Protocol::Http1,
+                shared.connections,
+                slots,
+                Arc::clone(&shared.metrics),
+            );
+            tasks.push(tokio::spawn(serve_metrics(
+                incoming,
+                shared.connections,
                 shared.metrics,
                 shared.budget,
                 stopped,
@@ -116,13 +134,17 @@ async fn serve_health(
     Ok(())
 }
 
-/// `GET /metrics` in the Prometheus text format.
+/// `GET /metrics` in the Prometheus text format, over HTTP/1.1: each guarded connection served
+/// with a deadline for every request's header (the handshake timeout), its first request and
+/// idle time counted by the guard, and closed gracefully when the server stops.
 async fn serve_metrics(
-    listener: TcpListener,
+    mut incoming: impl tokio_stream::Stream<Item = std::io::Result<Guarded<Stream>>> + Unpin,
+    limits: ConnectionLimits,
     metrics: Arc<Metrics>,
     budget: Arc<MemoryBudget>,
     stop: watch::Receiver<bool>,
 ) -> Result<(), ServeError> {
+    use tokio_stream::StreamExt as _;
     let app = axum::Router::new().route(
         "/metrics",
         get(move || {
@@ -135,8 +157,43 @@ async fn serve_metrics(
             }
         }),
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stopped(stop))
-        .await
-        .map_err(ServeError::Metrics)
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.handshake_timeout);
+    loop {
+        let connection = tokio::select! {
+            next = incoming.next() => match next {
+                Some(Ok(connection)) => connection,
+                Some(Err(_)) => continue,
+                None => return Ok(()),
+            },
+            () = stopped(stop.clone()) => return Ok(()),
+        };
+        let state = tonic::transport::server::Connected::connect_info(&connection).state;
+        // Each request counts as a call on its connection while it is answered, so the guard's
+        // first-request and idle timers see it.
+        let app = app.clone();
+        let service = tower::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let call = state.call();
+            let answered = tower::ServiceExt::oneshot(app.clone(), request);
+            async move {
+                let response = answered.await;
+                drop(call);
+                response
+            }
+        });
+        let serving =
+            http.serve_connection(TokioIo::new(connection), TowerToHyperService::new(service));
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut serving = std::pin::pin!(serving);
+            tokio::select! {
+                _ = serving.as_mut() => {}
+                () = stopped(stop) => {
+                    serving.as_mut().graceful_shutdown();
+                    let _ = serving.await;
+                }
+            }
+        });
+    }
 }

@@ -6,6 +6,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use prost::Message;
+
+pub(crate) const DATA: u8 = 0x0;
 pub(crate) const HEADERS: u8 = 0x1;
 pub(crate) const RST_STREAM: u8 = 0x3;
 pub(crate) const SETTINGS: u8 = 0x4;
@@ -111,6 +114,55 @@ impl RawH2 {
                 panic!("the server sent nothing for 10 s and did not close the connection")
             }
             Err(_) => None,
+        }
+    }
+}
+
+/// A message as gRPC frames it: uncompressed, its length, its bytes.
+pub(crate) fn grpc_message(message: &impl Message) -> Vec<u8> {
+    let body = message.encode_to_vec();
+    let mut framed = vec![0];
+    framed.extend((body.len() as u32).to_be_bytes());
+    framed.extend(body);
+    framed
+}
+
+/// A call's request HEADERS on a raw connection.
+pub(crate) fn call(peer: &mut RawH2, stream: u32, path: &str) {
+    peer.headers(
+        stream,
+        &[
+            (":method", "POST"),
+            (":scheme", "http"),
+            (":path", path),
+            (":authority", "sla"),
+            ("content-type", "application/grpc"),
+            ("te", "trailers"),
+        ],
+        END_HEADERS,
+    );
+}
+
+/// The next frame, acknowledging the server's SETTINGS and PINGs on the way; a GOAWAY or the
+/// connection's end fails the test, naming what the server said.
+pub(crate) fn next_frame(peer: &mut RawH2) -> Frame {
+    loop {
+        let frame = peer
+            .read()
+            .expect("the server closed a connection carrying a good call");
+        match frame.kind {
+            SETTINGS if frame.flags & ACK == 0 => {
+                peer.send(SETTINGS, ACK, 0, &[]);
+            }
+            PING if frame.flags & ACK == 0 => {
+                peer.send(PING, ACK, 0, &frame.payload);
+            }
+            GOAWAY => panic!(
+                "the server sent GOAWAY (code {}, {:?}) on a connection carrying a good call",
+                frame.error_code(),
+                String::from_utf8_lossy(&frame.payload[8..])
+            ),
+            _ => return frame,
         }
     }
 }

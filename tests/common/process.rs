@@ -28,8 +28,25 @@ impl Binary {
 
     /// As [`Binary::start`], with environment variables set.
     pub(crate) fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Binary {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sla-evaluator"))
-            .envs(env.iter().copied())
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sla-evaluator"));
+        command.envs(env.iter().copied());
+        Binary::launch(command, extra)
+    }
+
+    /// As [`Binary::start`], under the descriptor limits a shell's `ulimit` sets first
+    /// (`ulimit_args`, e.g. `-S -n 256`, or `-n 256` for both the soft and the hard limit).
+    pub(crate) fn start_with_ulimit(ulimit_args: &str, extra: &[&str]) -> Binary {
+        let mut command = Command::new("sh");
+        command.args([
+            "-c",
+            &format!("ulimit {ulimit_args} && exec \"$0\" \"$@\""),
+            env!("CARGO_BIN_EXE_sla-evaluator"),
+        ]);
+        Binary::launch(command, extra)
+    }
+
+    fn launch(mut command: Command, extra: &[&str]) -> Binary {
+        let mut child = command
             .args([
                 "--listen",
                 "127.0.0.1:0",
@@ -145,6 +162,34 @@ impl Binary {
             .and_then(|n| n.parse().ok())
             .unwrap();
         kib * 1024
+    }
+
+    /// The CPU time it has used so far, user and system (from /proc, in clock ticks of 10 ms).
+    pub(crate) fn cpu_time(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        // The fields after the command name (which may hold spaces) in parentheses.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+        Duration::from_millis(ticks * 10)
+    }
+
+    /// Its soft and hard limits of open descriptors (from /proc).
+    pub(crate) fn descriptor_limits(&self) -> (u64, u64) {
+        let limits = std::fs::read_to_string(format!("/proc/{}/limits", self.child.id())).unwrap();
+        let line = limits
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .unwrap();
+        let numbers: Vec<u64> = line
+            .split_whitespace()
+            .filter_map(|word| word.parse().ok())
+            .collect();
+        (numbers[0], numbers[1])
     }
 
     /// How many file descriptors it has open.

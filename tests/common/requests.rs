@@ -144,3 +144,72 @@ pub(crate) fn error_info(
     assert_eq!(info.domain, "sla-evaluator");
     (info.reason, info.metadata)
 }
+
+/// A ClassifyOutages request: a calendar of every day from `first_year` to 2024 off (about 3.3
+/// MB from 1300), and 1,000 TRTC surge outages whose customer's notice came in `first_year`. Counting the business days
+/// between the notice and each surge walks every day of the calendar: minutes of CPU in all.
+pub(crate) fn heavy_classify(first_year: i32) -> pb::ClassifyOutagesRequest {
+    let first = chrono::NaiveDate::from_ymd_opt(first_year, 1, 1).unwrap();
+    let last = chrono::NaiveDate::from_ymd_opt(2024, 12, 31).unwrap();
+    let holidays = first
+        .iter_days()
+        .take_while(|day| *day <= last)
+        .map(|day| day.to_string())
+        .collect();
+    let surge = |i: i64| pb::Outage {
+        id: format!("surge-{i}"),
+        start: Some(prost_types::Timestamp {
+            seconds: 1_717_380_000 + 3600 * i,
+            nanos: 0,
+        }),
+        end: Some(prost_types::Timestamp {
+            seconds: 1_717_380_000 + 3600 * i + 600,
+            nanos: 0,
+        }),
+        cause: pb::Cause::TrafficSurge as i32,
+        facts: Some(pb::OutageFacts {
+            concurrency_surge: Some(5_000),
+            customer_notice: Some(pb::Notice {
+                status: pb::NoticeStatus::Given as i32,
+                given_at: Some(instant(&format!("{first_year}-01-02T09:00:00Z"))),
+                written: Some(true),
+            }),
+            ..Default::default()
+        }),
+        policy_cause: String::new(),
+    };
+    pb::ClassifyOutagesRequest {
+        policy_id: "tencent-trtc".into(),
+        outages: (0..1_000).map(surge).collect(),
+        calendar: Some(pb::BusinessCalendar {
+            name: "every-day-off".into(),
+            holidays,
+            make_up_working_days: vec![],
+        }),
+        ..Default::default()
+    }
+}
+
+/// An Evaluate stream of ten years of IM with `outages` outages of unknown cause over the whole
+/// term, each with an id of `id_chars` characters: every one needs review in every month.
+pub(crate) fn reviewed_term(outages: usize, id_chars: usize) -> Vec<pb::EvaluateRequest> {
+    let mut messages = vec![spec_message(bare_spec(
+        "tencent-im",
+        "2015-01-01",
+        "2024-12-31",
+    ))];
+    for i in 0..outages {
+        let index = format!("-{i}");
+        messages.push(pb::EvaluateRequest {
+            item: Some(Item::Outage(pb::Outage {
+                id: format!("{}{index}", "o".repeat(id_chars - index.len())),
+                start: Some(instant("2015-01-01T00:00:00+08:00")),
+                end: Some(instant("2024-12-31T00:00:00+08:00")),
+                cause: pb::Cause::Unspecified as i32,
+                facts: None,
+                policy_cause: String::new(),
+            })),
+        });
+    }
+    messages
+}

@@ -3,7 +3,11 @@
 //! faster than any client needs (each one is answered, so a flood costs the server) is cut off.
 //!
 //! The guard sits on the plaintext HTTP/2 bytes (above TLS) and reads only frame headers, skipping
-//! payloads by their length, so its cost is per frame, not per byte.
+//! payloads by their length, so its cost is per frame, not per byte. An HTTP/2 connection it
+//! closes for its timers gets a GOAWAY first (NO_ERROR, naming the last stream the client
+//! opened), so that its client opens a new connection for its next call instead of losing it to
+//! a reset; the guard then reads and drops what the client still sends for a moment, and closes.
+//! On the metrics listener's HTTP/1.1 only the timers apply.
 
 use std::io;
 use std::pin::Pin;
@@ -98,12 +102,40 @@ struct FrameScanner {
     refilled: Instant,
     burst: f64,
     per_second: f64,
+    /// The highest stream the client opened (HEADERS), for a GOAWAY to name.
+    last_stream: u32,
+    /// The payload of the PING acknowledgement being read, and how much of it has come.
+    ping_ack: Option<([u8; 8], usize)>,
+    /// The client acknowledged the PING sent with the guard's GOAWAY: it has read the GOAWAY.
+    goaway_acked: bool,
 }
 
 const PREFACE: usize = 24;
+const HEADERS: u8 = 0x1;
 const SETTINGS: u8 = 0x4;
 const PING: u8 = 0x6;
+const GOAWAY: u8 = 0x7;
 const ACK: u8 = 0x1;
+
+/// How long a connection closed with a GOAWAY stays open, at most, for the frames its client sent
+/// before it read the GOAWAY, which are read and dropped. It ends sooner, once the client has
+/// acknowledged the PING sent after the GOAWAY: a client that read the GOAWAY but finds the
+/// connection still open may send its next call there and lose it (tonic's does), so the
+/// connection closes as soon as its client is known to have been told.
+const GOAWAY_LINGER: Duration = Duration::from_secs(1);
+
+/// The payload of the PING sent after the guard's GOAWAY, to know when its client has read it.
+const GOAWAY_PING: [u8; 8] = *b"sla-bye!";
+
+/// What a connection speaks, which decides how the guard reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// gRPC's HTTP/2: control frames are counted, and a connection the timers close gets a
+    /// GOAWAY first.
+    Http2,
+    /// The metrics listener's HTTP/1.1: the timers only.
+    Http1,
+}
 
 impl FrameScanner {
     fn new(limits: &ConnectionLimits) -> Self {
@@ -116,7 +148,15 @@ impl FrameScanner {
             refilled: Instant::now(),
             burst: f64::from(limits.control_frame_burst),
             per_second: f64::from(limits.control_frames_per_second),
+            last_stream: 0,
+            ping_ack: None,
+            goaway_acked: false,
         }
+    }
+
+    /// The client sent the whole HTTP/2 preface: it speaks HTTP/2, and may be sent a GOAWAY.
+    fn spoke_http2(&self) -> bool {
+        self.preface == 0
     }
 
     /// Reads `bytes`; false once the peer has sent control frames faster than allowed.
@@ -130,6 +170,15 @@ impl FrameScanner {
             }
             if self.skip > 0 {
                 let skip = self.skip.min(bytes.len() as u64);
+                if let Some((payload, got)) = &mut self.ping_ack {
+                    let take = skip as usize;
+                    payload[*got..*got + take].copy_from_slice(&bytes[..take]);
+                    *got += take;
+                    if *got == payload.len() {
+                        self.goaway_acked |= *payload == GOAWAY_PING;
+                        self.ping_ack = None;
+                    }
+                }
                 self.skip -= skip;
                 bytes = &bytes[skip as usize..];
                 continue;
@@ -150,6 +199,18 @@ impl FrameScanner {
             ]));
             self.skip = length;
             let (kind, flags) = (self.header[3], self.header[4]);
+            if kind == PING && flags & ACK != 0 && length == 8 {
+                self.ping_ack = Some(([0; 8], 0));
+            }
+            if kind == HEADERS {
+                let stream = u32::from_be_bytes([
+                    self.header[5],
+                    self.header[6],
+                    self.header[7],
+                    self.header[8],
+                ]) & 0x7FFF_FFFF;
+                self.last_stream = self.last_stream.max(stream);
+            }
             // Acknowledgements answer the server's own frames; only requests cost it work.
             if matches!(kind, PING | SETTINGS) && flags & ACK == 0 && !self.spend() {
                 return false;
@@ -171,11 +232,88 @@ impl FrameScanner {
     }
 }
 
+/// Where the server's own HTTP/2 bytes stand: between two frames, or inside one. A GOAWAY of the
+/// guard's may only go between two of h2's frames.
+#[derive(Debug, Default)]
+struct FrameBoundary {
+    header: [u8; 9],
+    have: usize,
+    /// Payload bytes of the current frame still to come.
+    skip: u64,
+}
+
+impl FrameBoundary {
+    fn wrote(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.skip > 0 {
+                let skip = self.skip.min(bytes.len() as u64);
+                self.skip -= skip;
+                bytes = &bytes[skip as usize..];
+                continue;
+            }
+            let take = (9 - self.have).min(bytes.len());
+            self.header[self.have..self.have + take].copy_from_slice(&bytes[..take]);
+            self.have += take;
+            bytes = &bytes[take..];
+            if self.have == 9 {
+                self.have = 0;
+                self.skip = u64::from(u32::from_be_bytes([
+                    0,
+                    self.header[0],
+                    self.header[1],
+                    self.header[2],
+                ]));
+            }
+        }
+    }
+
+    fn between_frames(&self) -> bool {
+        self.have == 0 && self.skip == 0
+    }
+}
+
+/// A GOAWAY frame (NO_ERROR, `last_stream` the last stream processed, and why), then a PING whose
+/// acknowledgement says the client has read it.
+fn goaway(last_stream: u32, why: &[u8]) -> Vec<u8> {
+    let length = (8 + why.len()) as u32;
+    let mut frames = length.to_be_bytes()[1..].to_vec();
+    frames.extend([GOAWAY, 0, 0, 0, 0, 0]);
+    frames.extend(last_stream.to_be_bytes());
+    frames.extend(0u32.to_be_bytes());
+    frames.extend(why);
+    frames.extend([0, 0, 8, PING, 0, 0, 0, 0, 0]);
+    frames.extend(GOAWAY_PING);
+    frames
+}
+
+/// How far the guard is in closing a connection.
+enum Closing {
+    /// It is not closing it.
+    Open,
+    /// It is writing a GOAWAY (`sent` bytes of it so far); then the connection ends with
+    /// `error`.
+    Goaway {
+        frame: Vec<u8>,
+        sent: usize,
+        error: Option<io::Error>,
+    },
+    /// The GOAWAY is sent: what the client still sends is dropped until it closes or `until`.
+    Lingering {
+        until: Pin<Box<Sleep>>,
+        error: Option<io::Error>,
+    },
+}
+
 /// A connection under guard.
 pub(crate) struct Guarded<IO> {
     io: IO,
     info: ConnectionInfo,
+    protocol: Protocol,
     scanner: FrameScanner,
+    written: FrameBoundary,
+    closing: Closing,
+    /// h2's writer, when it waits for the guard's GOAWAY to be written.
+    writer: Option<std::task::Waker>,
     timer: Pin<Box<Sleep>>,
     limits: ConnectionLimits,
     metrics: Arc<Metrics>,
@@ -183,11 +321,13 @@ pub(crate) struct Guarded<IO> {
 }
 
 impl<IO> Guarded<IO> {
-    /// Guards `io`, born `accepted`, holding one of the server's connection slots.
+    /// Guards `io`, born `accepted`, speaking `protocol`, holding one of the server's connection
+    /// slots.
     pub(crate) fn new(
         io: IO,
         remote: Option<std::net::SocketAddr>,
         accepted: Instant,
+        protocol: Protocol,
         limits: ConnectionLimits,
         metrics: Arc<Metrics>,
         slot: OwnedSemaphorePermit,
@@ -196,7 +336,11 @@ impl<IO> Guarded<IO> {
         Guarded {
             io,
             info: ConnectionInfo { remote, state },
+            protocol,
             scanner: FrameScanner::new(&limits),
+            written: FrameBoundary::default(),
+            closing: Closing::Open,
+            writer: None,
             timer: Box::pin(tokio::time::sleep_until(
                 accepted + limits.handshake_timeout,
             )),
@@ -252,25 +396,109 @@ impl<IO> Guarded<IO> {
 
 impl<IO> Drop for Guarded<IO> {
     fn drop(&mut self) {
-        self.metrics.connections(-1);
+        if self.protocol == Protocol::Http2 {
+            self.metrics.connections(-1);
+        }
     }
 }
 
-impl<IO: AsyncRead + Unpin> AsyncRead for Guarded<IO> {
+impl<IO: AsyncRead + AsyncWrite + Unpin> Guarded<IO> {
+    /// Drives the closing of the connection: the GOAWAY written, then the linger. Ready with what
+    /// the read returns once the connection is to end.
+    fn close(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            match &mut self.closing {
+                Closing::Open => unreachable!("only a closing connection is closed"),
+                Closing::Goaway { frame, sent, error } => {
+                    while *sent < frame.len() {
+                        match Pin::new(&mut self.io).poll_write(cx, &frame[*sent..]) {
+                            Poll::Ready(Ok(0)) => {
+                                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                            }
+                            Poll::Ready(Ok(n)) => *sent += n,
+                            Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                            Poll::Pending => return Poll::Pending,
+                        }
+                    }
+                    std::task::ready!(Pin::new(&mut self.io).poll_flush(cx))?;
+                    let error = error.take();
+                    self.closing = Closing::Lingering {
+                        until: Box::pin(tokio::time::sleep(GOAWAY_LINGER)),
+                        error,
+                    };
+                    if let Some(writer) = self.writer.take() {
+                        writer.wake();
+                    }
+                }
+                Closing::Lingering { until, error } => {
+                    if until.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Err(error
+                            .take()
+                            .unwrap_or_else(|| io::ErrorKind::TimedOut.into())));
+                    }
+                    let mut dropped = [0u8; 4096];
+                    let mut dropped = ReadBuf::new(&mut dropped);
+                    match Pin::new(&mut self.io).poll_read(cx, &mut dropped) {
+                        // The client closed: the connection ends as it would have.
+                        Poll::Ready(Ok(())) if dropped.filled().is_empty() => {
+                            return Poll::Ready(Ok(()));
+                        }
+                        // Told, or flooding: closed now.
+                        Poll::Ready(Ok(()))
+                            if !self.scanner.scan(dropped.filled())
+                                || self.scanner.goaway_acked =>
+                        {
+                            return Poll::Ready(Err(error
+                                .take()
+                                .unwrap_or_else(|| io::ErrorKind::TimedOut.into())));
+                        }
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncRead for Guarded<IO> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if let Some(error) = self.expired(cx) {
+        let this = &mut *self;
+        if !matches!(this.closing, Closing::Open) {
+            return this.close(cx);
+        }
+        if let Some(error) = this.expired(cx) {
+            // An HTTP/2 client is told first, when the server's frames leave room for it.
+            if this.protocol == Protocol::Http2
+                && this.scanner.spoke_http2()
+                && this.written.between_frames()
+            {
+                let why: &[u8] = if this.info.state.first_request.load(Ordering::Acquire) {
+                    b"idle"
+                } else {
+                    b"no request"
+                };
+                this.closing = Closing::Goaway {
+                    frame: goaway(this.scanner.last_stream, why),
+                    sent: 0,
+                    error: Some(error),
+                };
+                return this.close(cx);
+            }
             return Poll::Ready(Err(error));
         }
         let before = buf.filled().len();
-        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
+        let polled = Pin::new(&mut this.io).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = &polled
-            && !self.scanner.scan(&buf.filled()[before..])
+            && this.protocol == Protocol::Http2
+            && !this.scanner.scan(&buf.filled()[before..])
         {
-            self.metrics
+            this.metrics
                 .refused_connection(ConnectionRefusal::FrameFlood);
             return Poll::Ready(Err(io::Error::other(
                 "PING or SETTINGS frames faster than the server answers them",
@@ -280,13 +508,34 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Guarded<IO> {
     }
 }
 
+impl<IO: AsyncWrite + Unpin> Guarded<IO> {
+    /// Whether h2 must wait: the guard is writing its GOAWAY, and nothing may come between its
+    /// bytes.
+    fn writes_wait(&mut self, cx: &mut Context<'_>) -> bool {
+        if matches!(self.closing, Closing::Goaway { .. }) {
+            self.writer = Some(cx.waker().clone());
+            return true;
+        }
+        false
+    }
+}
+
 impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        if self.writes_wait(cx) {
+            return Poll::Pending;
+        }
+        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = polled
+            && self.protocol == Protocol::Http2
+        {
+            self.written.wrote(&buf[..n]);
+        }
+        polled
     }
 
     fn poll_write_vectored(
@@ -294,7 +543,24 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Guarded<IO> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        if self.writes_wait(cx) {
+            return Poll::Pending;
+        }
+        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = polled
+            && self.protocol == Protocol::Http2
+        {
+            let mut left = n;
+            for slice in bufs {
+                let take = left.min(slice.len());
+                self.written.wrote(&slice[..take]);
+                left -= take;
+                if left == 0 {
+                    break;
+                }
+            }
+        }
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -351,5 +617,29 @@ mod tests {
             assert!(scanner.scan(piece));
         }
         assert!(!scanner.scan(&frame(PING, 0, 8)));
+    }
+
+    #[tokio::test]
+    async fn the_acknowledgement_of_the_goaway_s_ping_is_seen_in_pieces() {
+        let mut scanner = FrameScanner::new(&ConnectionLimits::default());
+        let mut stream = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        stream.extend(frame(0x0, 0, 100));
+        // h2's own keepalive acknowledged: not the guard's.
+        let mut keepalive = frame(PING, ACK, 0);
+        keepalive[2] = 8;
+        keepalive.extend(*b"keepaliv");
+        stream.extend(keepalive);
+        for piece in stream.chunks(3) {
+            assert!(scanner.scan(piece));
+        }
+        assert!(!scanner.goaway_acked);
+        let goaway = goaway(1, b"idle");
+        // The guard's own PING, as its client echoes it with ACK.
+        let mut echoed = goaway[goaway.len() - 17..].to_vec();
+        echoed[4] = ACK;
+        for piece in echoed.chunks(5) {
+            assert!(scanner.scan(piece));
+        }
+        assert!(scanner.goaway_acked);
     }
 }

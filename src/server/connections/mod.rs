@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use tokio_stream::wrappers::ReceiverStream;
 
-pub(crate) use guard::{CallOnConnection, ConnectionInfo, Guarded};
+pub(crate) use guard::{CallOnConnection, ConnectionInfo, Guarded, Protocol};
 
 pub(crate) use tls::tls_acceptor;
 pub use tls::{TlsError, TlsOptions};
@@ -30,8 +30,11 @@ use super::metrics::{ConnectionRefusal, Metrics};
 /// How connections are bounded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionLimits {
-    /// Connections open at once, over all listeners; one more is closed at once.
+    /// Connections open at once, over the gRPC and health listeners; one more is closed at once.
     pub max_connections: usize,
+    /// Connections open at once on the metrics listener, which has a pool of its own so that
+    /// neither port can take the other's.
+    pub max_metrics_connections: usize,
     /// How long a new connection has to finish its handshakes (TCP, TLS, HTTP/2) and send its
     /// first request.
     pub handshake_timeout: Duration,
@@ -44,13 +47,15 @@ pub struct ConnectionLimits {
 }
 
 impl Default for ConnectionLimits {
-    /// 4,096 connections (within a default descriptor limit of a container), 10 s to start, 15
-    /// minutes idle (longer than clients' own idle timeouts, so they close first), and control
-    /// frames at 256 at once then 32 a second: a keepalive ping every 10 s, or a client's
-    /// bandwidth probes, stay far below it.
+    /// 4,096 connections (within a default descriptor limit of a container) and 64 for metrics
+    /// (a scraper keeps one open; an HA pair and a few people with curl fit many times over), 10
+    /// s to start, 15 minutes idle (longer than clients' own idle timeouts, so they close first),
+    /// and control frames at 256 at once then 32 a second: a keepalive ping every 10 s, or a
+    /// client's bandwidth probes, stay far below it.
     fn default() -> Self {
         ConnectionLimits {
             max_connections: 4096,
+            max_metrics_connections: 64,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(15 * 60),
             control_frame_burst: 256,
@@ -67,11 +72,13 @@ pub(crate) enum Stream {
     Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
 }
 
-/// Accepts connections on `listener` and hands them on guarded, TLS first when `tls` is given.
-/// Connections of every listener share the server's `slots`.
+/// Accepts connections on `listener` and hands them on guarded for `protocol`, TLS first when
+/// `tls` is given. Each holds one of `slots`, shared by the listeners whose connections count
+/// together.
 pub(crate) fn incoming(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
+    protocol: Protocol,
     limits: ConnectionLimits,
     slots: Arc<Semaphore>,
     metrics: Arc<Metrics>,
@@ -102,7 +109,10 @@ pub(crate) fn incoming(
             // trailers) wait for Nagle's algorithm to meet the peer's delayed ACK: measured as
             // 40 ms more per call.
             let _ = socket.set_nodelay(true);
-            metrics.connections(1);
+            // `sla_open_connections` counts the gRPC and health listeners' connections: the
+            // metrics port's would count the scrape reading it.
+            let counted = i64::from(protocol == Protocol::Http2);
+            metrics.connections(counted);
             let ready = ready.clone();
             let metrics = Arc::clone(&metrics);
             let tls = tls.clone();
@@ -116,18 +126,26 @@ pub(crate) fn incoming(
                             Ok(Err(error)) => {
                                 tracing::debug!(%error, ?remote, "TLS handshake failed");
                                 metrics.refused_connection(ConnectionRefusal::Tls);
-                                metrics.connections(-1);
+                                metrics.connections(-counted);
                                 return;
                             }
                             Err(_) => {
                                 metrics.refused_connection(ConnectionRefusal::HandshakeTimeout);
-                                metrics.connections(-1);
+                                metrics.connections(-counted);
                                 return;
                             }
                         }
                     }
                 };
-                let guarded = Guarded::new(stream, Some(remote), accepted, limits, metrics, slot);
+                let guarded = Guarded::new(
+                    stream,
+                    Some(remote),
+                    accepted,
+                    protocol,
+                    limits,
+                    metrics,
+                    slot,
+                );
                 let _ = ready.send(Ok(guarded)).await;
             });
         }

@@ -7,10 +7,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http_body::Frame;
+use http_body::{Body as _, Frame};
 use prost::bytes::Bytes;
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 use tonic::Status;
 use tonic::body::Body;
 use tonic::codegen::http::HeaderMap;
@@ -19,7 +19,7 @@ use super::super::connections::CallOnConnection;
 use super::super::metrics::{CallRecord, Metrics};
 use super::super::rpc::Rpc;
 use super::frames::Frames;
-use crate::api::{ApiError, ClientGone, log_refusal};
+use crate::api::{ApiError, ClientGone, ResponseMemory, log_refusal};
 use crate::memory::Reservation;
 
 /// A call's request body.
@@ -37,6 +37,50 @@ pub(super) struct RequestBody {
     pub(super) max_message_bytes: u64,
     pub(super) last_length: u64,
     pub(super) refused: bool,
+    /// The client's request has ended (end of stream, or an error): nothing is left to read.
+    pub(super) ended: bool,
+    /// Until when what the client still sends after the call has been answered is read and
+    /// dropped (see [`drain`]): the call's deadline.
+    pub(super) drain_until: Instant,
+}
+
+/// Reads and drops what a client still sends on a call that has been answered (a refusal while
+/// its upload was under way, a unary request whose end came after its message), until the
+/// client ends its request, up to `bytes` or `until`.
+///
+/// Without it, the answered call's stream is reset as soon as the gRPC library lets go of its
+/// body, and h2 answers each frame the client sent before it learned of the answer with a reset
+/// of its own, counted as the server's protocol error: past `--max-local-error-resets` of them on
+/// one connection (1,025 refusals a second), h2 closes the connection with
+/// `too_many_internal_resets`, and every good call on it dies. Read to its end, the stream
+/// closes as any other does, and a refusal costs its connection nothing.
+async fn drain(mut body: Body, until: Instant, mut bytes: u64) {
+    let read_to_end = async {
+        while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
+        {
+            let Ok(frame) = frame else { return };
+            let length = frame.data_ref().map_or(0, |data| data.len() as u64);
+            match bytes.checked_sub(length) {
+                Some(left) => bytes = left,
+                // A client that keeps sending this much after its answer is not waiting for one.
+                None => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout_at(until, read_to_end).await;
+}
+
+impl Drop for RequestBody {
+    fn drop(&mut self) {
+        if self.ended || self.inner.is_end_stream() || Instant::now() >= self.drain_until {
+            return;
+        }
+        // Outside a runtime (the runtime itself shutting down) there is nothing to drain for.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let body = std::mem::replace(&mut self.inner, Body::empty());
+            runtime.spawn(drain(body, self.drain_until, self.max_message_bytes));
+        }
+    }
 }
 
 impl http_body::Body for RequestBody {
@@ -78,8 +122,12 @@ impl http_body::Body for RequestBody {
                     }
                 }
             }
-            Poll::Ready(Some(Err(_))) => self.gone.mark(),
-            _ => {}
+            Poll::Ready(Some(Err(_))) => {
+                self.gone.mark();
+                self.ended = true;
+            }
+            Poll::Ready(None) => self.ended = true,
+            Poll::Pending => {}
         }
         polled
     }
@@ -110,6 +158,8 @@ pub(super) struct ResponseBody {
     pub(super) slot: Option<OwnedSemaphorePermit>,
     /// The call, as its connection counts it.
     pub(super) connection: Option<CallOnConnection>,
+    /// The response's share of the memory budget, given back with its last byte.
+    pub(super) memory: Option<ResponseMemory>,
     pub(super) done: bool,
 }
 
@@ -120,6 +170,7 @@ impl ResponseBody {
         }
         self.slot = None;
         self.connection = None;
+        self.memory = None;
         self.done = true;
     }
 }
@@ -137,11 +188,19 @@ impl http_body::Body for ResponseBody {
         }
         if self.deadline.as_mut().poll(cx).is_ready() {
             let status = self.late.clone();
-            log_refusal(&status);
+            {
+                let _entered = self.span.enter();
+                if status.code() == tonic::Code::Ok {
+                    // A health watch, ended on time (see `edge::deadline`).
+                    tracing::info!(detail = status.message(), "health watch ended");
+                } else {
+                    log_refusal(&status);
+                }
+            }
             let mut trailers = HeaderMap::new();
             // A status always fits in headers; `add_header` only fails on a malformed message.
             let _ = status.add_header(&mut trailers);
-            self.end(tonic::Code::DeadlineExceeded);
+            self.end(status.code());
             return Poll::Ready(Some(Ok(Frame::trailers(trailers))));
         }
         let polled = Pin::new(&mut self.inner).poll_frame(cx);

@@ -5,7 +5,8 @@
 //!   `grpc-timeout` when that is shorter, answered DEADLINE_EXCEEDED whether the call is still
 //!   waiting for its answer or already streaming one (reflection, health's Watch).
 //! - **Shedding**: work calls (Evaluate, ClassifyOutages) beyond the concurrency limit are refused
-//!   at once with RESOURCE_EXHAUSTED, before any work.
+//!   at once with RESOURCE_EXHAUSTED, before any work; so are health `Watch` streams beyond their
+//!   own cap. A `Watch` ends at the server's call timeout with OK and a message that says so.
 //! - **Memory**: each request message's decoded size is reserved from the memory budget as soon as
 //!   its length prefix arrives, before the gRPC library buffers and decodes it.
 //! - **Metrics**: started, handled (by final status code), handling time and messages, for calls
@@ -36,7 +37,7 @@ use tower::{Layer, Service};
 use super::connections::ConnectionInfo;
 use super::metrics::{CallRecord, Metrics};
 use super::rpc::Rpc;
-use crate::api::{ApiError, ClientGone, log_refusal};
+use crate::api::{ApiError, ClientGone, ResponseMemory, log_refusal};
 use crate::limits::CallLimits;
 use crate::memory::MemoryBudget;
 use body::{RequestBody, ResponseBody};
@@ -55,6 +56,7 @@ const OTHER_AMPLIFICATION: u64 = 100;
 struct Edge {
     metrics: Arc<Metrics>,
     slots: Arc<Semaphore>,
+    watches: Arc<Semaphore>,
     limits: CallLimits,
     max_message_bytes: u64,
     budget: Arc<MemoryBudget>,
@@ -78,6 +80,7 @@ impl EdgeLayer {
             edge: Arc::new(Edge {
                 metrics,
                 slots: Arc::new(Semaphore::new(limits.max_concurrent)),
+                watches: Arc::new(Semaphore::new(limits.max_health_watches)),
                 limits,
                 max_message_bytes: max_message_bytes as u64,
                 budget,
@@ -127,7 +130,7 @@ where
         let span = call_span(rpc, &request);
         // Taken here, in the same synchronous step as tonic's own timer (see [`deadline`]), not
         // when the call's future is first polled.
-        let ends = deadline(request.headers(), self.edge.limits.timeout);
+        let ends = deadline(request.headers(), self.edge.limits.timeout, rpc);
         Box::pin(bound(Arc::clone(&self.edge), rpc, inner, request, ends).instrument(span))
     }
 }
@@ -179,6 +182,9 @@ where
         .extensions()
         .get::<ConnectionInfo>()
         .map(|info| info.state.call());
+    // Watched before anything can refuse it, so that a refused call's request is read to its end
+    // (see `body::drain`).
+    let request = watch(request, rpc, &edge, deadline);
     let slot = match admit(&edge, rpc) {
         Ok(slot) => slot,
         Err(status) => {
@@ -186,7 +192,6 @@ where
             return Ok(status.into_http());
         }
     };
-    let request = watch(request, rpc, &edge);
     let response = match tokio::time::timeout_at(deadline, inner.call(request)).await {
         Ok(response) => relabel_too_large(response?),
         Err(_) => refuse_status(late.clone()).into_http(),
@@ -196,7 +201,9 @@ where
         ended(&tracing::Span::current(), record, status.code());
         return Ok(response);
     }
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
+    // The response's share of the memory budget, held until its last byte is sent.
+    let memory = parts.extensions.remove::<ResponseMemory>();
     let body = ResponseBody {
         inner: body,
         frames: Frames::default(),
@@ -208,25 +215,34 @@ where
         late,
         slot,
         connection,
+        memory,
         done: false,
     };
     Ok(http::Response::from_parts(parts, Body::new(body)))
 }
 
 /// When the call must end, and the status it then ends with: the server's call timeout, or the
-/// client's own `grpc-timeout` when that is shorter.
+/// client's own `grpc-timeout` when that is shorter. A health `Watch` the server ends at its call
+/// timeout ends with OK: nothing failed, and its client watches again.
 ///
 /// tonic's server wraps every service, outside this layer, in a timer of its own on the same
 /// `grpc-timeout` header, which answers CANCELLED ("Timeout expired") when it fires first. It is
 /// started just before this layer's `call`; a client's deadline therefore ends here
 /// [`AHEAD_OF_TONIC`] early, so that the answer sent is always DEADLINE_EXCEEDED, counted and
 /// logged as such.
-fn deadline(headers: &HeaderMap, limit: Duration) -> (Instant, Status) {
+fn deadline(headers: &HeaderMap, limit: Duration, rpc: Rpc) -> (Instant, Status) {
     let now = Instant::now();
     match client_timeout(headers) {
         Some(client) if client < limit => (
             now + client.saturating_sub(AHEAD_OF_TONIC),
             Status::from(ApiError::ClientDeadline { timeout: client }),
+        ),
+        _ if rpc == Rpc::HealthWatch => (
+            now + limit,
+            Status::ok(format!(
+                "the server ends a health watch at its call timeout of {}; watch again to go on",
+                humantime::format_duration(limit)
+            )),
         ),
         _ => (now + limit, Status::from(ApiError::TimedOut { limit })),
     }
@@ -236,19 +252,35 @@ fn deadline(headers: &HeaderMap, limit: Duration) -> (Instant, Status) {
 /// timer wheel, so that the two never fire in the same tick with tonic's first.
 const AHEAD_OF_TONIC: Duration = Duration::from_millis(1);
 
-/// A work call's concurrency slot, held to its last byte; other calls need none. A work call
-/// that finds the server full is refused at once, before any work.
+/// The slot of a call that needs one, held to its last byte: a work call's concurrency slot, a
+/// health watch's. A call that finds its pool full is refused at once, before any work; other
+/// calls need none.
 fn admit(edge: &Edge, rpc: Rpc) -> Result<Option<OwnedSemaphorePermit>, Status> {
-    if !rpc.is_work() {
-        return Ok(None);
-    }
-    match Arc::clone(&edge.slots).try_acquire_owned() {
+    let (pool, full) = match rpc {
+        _ if rpc.is_work() => (
+            &edge.slots,
+            ApiError::Overloaded {
+                max: edge.limits.max_concurrent,
+            },
+        ),
+        Rpc::HealthWatch => (
+            &edge.watches,
+            ApiError::LimitExceeded {
+                subject: "health watches".into(),
+                message: format!(
+                    "the server is at its limit of {} health watches (--max-health-watches); \
+                     call Check instead, or watch again later",
+                    edge.limits.max_health_watches
+                ),
+            },
+        ),
+        _ => return Ok(None),
+    };
+    match Arc::clone(pool).try_acquire_owned() {
         Ok(slot) => Ok(Some(slot)),
         Err(_) => {
             edge.metrics.shed(rpc);
-            Err(refuse(ApiError::Overloaded {
-                max: edge.limits.max_concurrent,
-            }))
+            Err(refuse(full))
         }
     }
 }
@@ -272,8 +304,14 @@ fn new_request_id() -> String {
     format!("{:016x}", z ^ (z >> 31))
 }
 
-/// The request with its body watched and [`ClientGone`] in its extensions for the handler.
-fn watch(request: http::Request<Body>, rpc: Rpc, edge: &Edge) -> http::Request<Body> {
+/// The request with its body watched and [`ClientGone`] in its extensions for the handler; what
+/// the client sends after its call is answered is drained until `deadline`.
+fn watch(
+    request: http::Request<Body>,
+    rpc: Rpc,
+    edge: &Edge,
+    deadline: Instant,
+) -> http::Request<Body> {
     let gone = ClientGone::default();
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(gone.clone());
@@ -293,6 +331,8 @@ fn watch(request: http::Request<Body>, rpc: Rpc, edge: &Edge) -> http::Request<B
         max_message_bytes: edge.max_message_bytes,
         last_length: 0,
         refused: false,
+        ended: false,
+        drain_until: deadline,
     };
     http::Request::from_parts(parts, Body::new(body))
 }
@@ -378,10 +418,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("grpc-timeout", HeaderValue::from_static("200m"));
         let tonics = Instant::now() + Duration::from_millis(200);
-        let (ends, status) = deadline(&headers, Duration::from_secs(1));
+        let (ends, status) = deadline(&headers, Duration::from_secs(1), Rpc::Evaluate);
         assert!(ends < tonics, "{ends:?} is not before {tonics:?}");
         assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
-        let (ends, status) = deadline(&HeaderMap::new(), Duration::from_secs(1));
+        let (ends, status) = deadline(&HeaderMap::new(), Duration::from_secs(1), Rpc::Evaluate);
         assert_eq!(ends, Instant::now() + Duration::from_secs(1));
         assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
     }
