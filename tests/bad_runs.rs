@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::methods::policies;
+use common::methods::{maintenance, policies};
 use common::requests::{bare_spec, buckets, evaluate, instant, spec_message};
 use common::server::TestServer;
 use prost::Message;
@@ -173,25 +173,6 @@ async fn a_run_across_a_month_boundary_is_judged_whole() {
         .unwrap();
     let bad: Vec<u64> = response.months.iter().map(|m| m.bad_units).collect();
     assert_eq!(bad, [1, APRIL_MINUTES as u64, 1]);
-}
-
-/// Announced maintenance.
-fn maintenance(id: &str, start: &str, end: &str) -> pb::Outage {
-    pb::Outage {
-        id: id.into(),
-        start: Some(instant(start)),
-        end: Some(instant(end)),
-        cause: pb::Cause::ScheduledMaintenance as i32,
-        policy_cause: String::new(),
-        facts: Some(pb::OutageFacts {
-            provider_notice: Some(pb::Notice {
-                status: pb::NoticeStatus::Given as i32,
-                given_at: Some(instant("2024-03-25T00:00:00Z")),
-                written: Some(true),
-            }),
-            ..Default::default()
-        }),
-    }
 }
 
 #[tokio::test]

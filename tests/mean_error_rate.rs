@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::methods::policies;
+use common::methods::{maintenance, policies};
 use common::requests::{bare_spec, buckets, error_info, evaluate, instant, spec_message};
 use common::server::TestServer;
 use sla_evaluator::api::pb::{self, evaluate_request::Item};
@@ -277,25 +277,6 @@ async fn silent_intervals_are_a_full_error_in_the_worst_case() {
     assert_eq!(month.elapsed_minutes, 1440);
     // 1 − 1 / 8640 is still above 99.9%: the silence cannot change the month.
     assert_eq!(status(month), pb::MonthStatus::InProgress);
-}
-
-/// Announced maintenance over one minute.
-fn maintenance(id: &str, start: &str, end: &str) -> pb::Outage {
-    pb::Outage {
-        id: id.into(),
-        start: Some(instant(start)),
-        end: Some(instant(end)),
-        cause: pb::Cause::ScheduledMaintenance as i32,
-        policy_cause: String::new(),
-        facts: Some(pb::OutageFacts {
-            provider_notice: Some(pb::Notice {
-                status: pb::NoticeStatus::Given as i32,
-                given_at: Some(instant("2024-03-25T00:00:00Z")),
-                written: Some(true),
-            }),
-            ..Default::default()
-        }),
-    }
 }
 
 #[tokio::test]

@@ -6,8 +6,8 @@
 
 mod common;
 
-use common::methods::{MINUTE_SLICES, business_hours, policies};
-use common::requests::{bare_spec, buckets, evaluate, instant, spec_message};
+use common::methods::{MINUTE_SLICES, business_hours, maintenance, policies};
+use common::requests::{bare_spec, buckets, evaluate, spec_message};
 use common::server::TestServer;
 use sla_evaluator::api::pb::{self, evaluate_request::Item};
 use sla_evaluator::limits::Limits;
@@ -42,25 +42,6 @@ fn status(month: &pb::MonthReport) -> pb::MonthStatus {
 /// Minute `minute` of April: day (from 0) and minute of the day.
 fn at(day: i64, hour: i64, minute: i64) -> i64 {
     day * 1440 + hour * 60 + minute
-}
-
-/// Announced maintenance.
-fn maintenance(id: &str, start: &str, end: &str) -> pb::Outage {
-    pb::Outage {
-        id: id.into(),
-        start: Some(instant(start)),
-        end: Some(instant(end)),
-        cause: pb::Cause::ScheduledMaintenance as i32,
-        policy_cause: String::new(),
-        facts: Some(pb::OutageFacts {
-            provider_notice: Some(pb::Notice {
-                status: pb::NoticeStatus::Given as i32,
-                given_at: Some(instant("2024-03-25T00:00:00Z")),
-                written: Some(true),
-            }),
-            ..Default::default()
-        }),
-    }
 }
 
 #[tokio::test]

@@ -3,7 +3,10 @@
 //! service hours, each a TOML text loaded next to the built-in policies.
 #![allow(dead_code)]
 
+use sla_evaluator::api::pb;
 use sla_evaluator::policy::PolicySet;
+
+use super::requests::instant;
 
 /// The parts every example shares: a UTC calendar month, a 99.9% standard and three tiers.
 fn policy(id: &str, method: &str, extra: &str) -> String {
@@ -115,4 +118,24 @@ pub(crate) fn policies() -> PolicySet {
             .unwrap_or_else(|e| panic!("{id}: {e}"));
     }
     set
+}
+
+/// Maintenance from `start` to `end`, announced in writing before it began: what the examples'
+/// provider-notice clause excludes.
+pub(crate) fn maintenance(id: &str, start: &str, end: &str) -> pb::Outage {
+    pb::Outage {
+        id: id.into(),
+        start: Some(instant(start)),
+        end: Some(instant(end)),
+        cause: pb::Cause::ScheduledMaintenance as i32,
+        policy_cause: String::new(),
+        facts: Some(pb::OutageFacts {
+            provider_notice: Some(pb::Notice {
+                status: pb::NoticeStatus::Given as i32,
+                given_at: Some(instant("2024-03-25T00:00:00Z")),
+                written: Some(true),
+            }),
+            ..Default::default()
+        }),
+    }
 }
