@@ -7,11 +7,11 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::h2raw::{self, RawH2};
+use common::h2raw::{self, RawH2, closed_within};
 use common::process::Binary;
 use common::requests::{APRIL_2024, bare_spec, buckets, spec_message};
 use common::scrape::{labelled, scrape};
@@ -34,28 +34,6 @@ async fn served(binary: &Binary) {
         policies.policies.len(),
         sla_evaluator::policy::PolicySet::built_in().unwrap().len()
     );
-}
-
-/// True once the server has closed `socket` (a read returns end of file or an error), false when
-/// it is still open after `patience`.
-fn closed_within(socket: &mut TcpStream, patience: Duration) -> bool {
-    socket.set_read_timeout(Some(patience)).unwrap();
-    let mut byte = [0u8; 1024];
-    loop {
-        match socket.read(&mut byte) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return false;
-            }
-            Err(_) => return true,
-        }
-    }
 }
 
 #[tokio::test]

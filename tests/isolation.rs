@@ -7,12 +7,12 @@
 mod common;
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::cli::Files;
-use common::h2raw::{self, RawH2, call, grpc_message, next_frame};
+use common::h2raw::{self, RawH2, call, closed_within, grpc_message, next_frame};
 use common::process::Binary;
 use common::requests::{
     april_minutes, bare_spec, heavy_classify, im_spec, reviewed_term, spec_message,
@@ -488,27 +488,6 @@ async fn a_huge_bad_value_is_echoed_cut() {
         logs.lines().filter(|l| l.contains("call refused")).count(),
         2
     );
-}
-
-/// True once the server has closed `socket`, false when it is still open after `patience`.
-fn closed_within(socket: &mut TcpStream, patience: Duration) -> bool {
-    socket.set_read_timeout(Some(patience)).unwrap();
-    let mut buffer = [0u8; 1024];
-    loop {
-        match socket.read(&mut buffer) {
-            Ok(0) => return true,
-            Ok(_) => continue,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return false;
-            }
-            Err(_) => return true,
-        }
-    }
 }
 
 /// Item 5, "The metrics listener is unguarded": 300 stalled connections to the metrics port, and

@@ -166,3 +166,25 @@ pub(crate) fn next_frame(peer: &mut RawH2) -> Frame {
         }
     }
 }
+
+/// True once the server has closed `socket` (a read returns end of file or an error), false when
+/// it is still open after `patience`.
+pub(crate) fn closed_within(socket: &mut TcpStream, patience: Duration) -> bool {
+    socket.set_read_timeout(Some(patience)).unwrap();
+    let mut buffer = [0u8; 1024];
+    loop {
+        match socket.read(&mut buffer) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
