@@ -75,6 +75,7 @@ fn methods(c: &mut Criterion) {
         ("1-minute rate (CCC intl)", "tencent-ccc-intl", 1, Some(99)),
         ("5-minute rate (TRTC)", "tencent-trtc", 5, Some(99)),
         ("occurrences (SMS)", "tencent-sms", 0, None),
+        ("occurrences (CCC cn)", "tencent-ccc-cn", 0, None),
     ] {
         let policy = Arc::clone(policies.get(id).unwrap());
         // A fast wrong answer is no answer: check January against the independent reference.

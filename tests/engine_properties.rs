@@ -343,3 +343,101 @@ proptest! {
         prop_assert_eq!(single.finish(), columns.finish());
     }
 }
+
+/// Rows as clients send them, ascending and following each other, in runs long enough for the
+/// fast path's blocks, broken now and then by what it must hand to the careful path: gaps,
+/// repeats, minutes off the grid, failed > total, counts that overflow a sum, rows before the
+/// term and rows that cross into May or past `as_of`.
+fn ascending_rows() -> impl Strategy<Value = Vec<(i64, u64, u64)>> {
+    let start = april().timestamp();
+    // April holds 43,200 minutes: runs from the end of April cross into May.
+    (
+        prop::sample::select(vec![0i64, 3, 42_900, 43_150]),
+        prop::collection::vec((0u16..60, 0u64..200, 0u64..200, 1usize..300), 1..12),
+    )
+        .prop_map(move |(first, runs)| {
+            let mut rows = Vec::new();
+            let mut minute = first;
+            for (defect, total, failed, length) in runs {
+                for i in 0..length as i64 {
+                    let (total, failed) = (total + i as u64 % 7, (failed + i as u64) % (total + 1));
+                    rows.push((start + 60 * (minute + i), total, failed.min(total)));
+                }
+                minute += length as i64;
+                let last = rows.len() - 1;
+                match defect {
+                    0 => rows.push((rows[last].0 + 30, 1, 0)),
+                    1 => rows.push((rows[last].0 + 60, 2, 3)),
+                    2 => rows.push(rows[last]),
+                    3 => rows.push((rows[last].0 + 60, u64::MAX - 5, 0)),
+                    4 => rows.push((rows[last].0 + 60, u64::MAX, u64::MAX)),
+                    5 => rows.push((start - 600, 4, 1)),
+                    6..30 => minute += i64::from(defect),
+                    _ => {}
+                }
+                if (1..5).contains(&defect) {
+                    minute += 1;
+                }
+            }
+            rows
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+    #[test]
+    fn ascending_columns_and_single_buckets_agree_on_results_and_errors(
+        policy_index in 0..5usize,
+        rows in ascending_rows(),
+        duration_minutes in prop::sample::select(vec![1u32, 5]),
+        as_of_minute in prop::sample::select(vec![None, Some(200i64), Some(43_300)]),
+    ) {
+        let policy_id = POLICIES[policy_index];
+        let mut term = spec("2024-04-01", "2024-05-31");
+        if let Some(minute) = as_of_minute {
+            term.as_of = april() + TimeDelta::minutes(minute);
+        }
+        let make = || sla_evaluator::engine::Evaluation::new(
+            policy(policy_id),
+            term.clone(),
+            sla_evaluator::limits::Limits::default(),
+        ).unwrap();
+        let duration = duration_minutes * 60;
+        // Five-minute buckets on a five-minute grid, from the same rows.
+        let rows: Vec<(i64, u64, u64)> = rows
+            .iter()
+            .map(|&(start, total, failed)| {
+                let at = start - april().timestamp();
+                (april().timestamp() + at * i64::from(duration_minutes), total, failed)
+            })
+            .collect();
+
+        let mut single = make();
+        let mut single_error = None;
+        for (row, &(start, total, failed)) in rows.iter().enumerate() {
+            let bucket = Bucket {
+                start: chrono::DateTime::from_timestamp(start, 0).unwrap(),
+                duration_seconds: duration,
+                total,
+                failed,
+            };
+            if let Err(error) = single.add_bucket(bucket) {
+                single_error = Some((row, error));
+                break;
+            }
+        }
+
+        let mut columns = make();
+        let starts: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let totals: Vec<u64> = rows.iter().map(|r| r.1).collect();
+        let failed: Vec<u64> = rows.iter().map(|r| r.2).collect();
+        let column_error = columns
+            .add_columns(duration, &starts, &totals, &failed)
+            .err()
+            .map(|refused| (refused.row, refused.error));
+
+        prop_assert_eq!(&single_error, &column_error);
+        prop_assert_eq!(single.ingested(), columns.ingested());
+        prop_assert_eq!(single.finish(), columns.finish());
+    }
+}

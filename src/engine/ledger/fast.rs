@@ -1,6 +1,12 @@
 //! The fast path: the leading rows of a batch that fall in one month (the month the careful path
 //! placed a bucket in last: see `placement`), with no per-row branching beyond what the checks
 //! need.
+//!
+//! Rows that follow each other, as every client sends them, go 64 at a time: checked in one
+//! branch-free pass, their minutes marked a word at a time, judged into a 64-bit mask and logged
+//! as one extension of the month's run. Any block that fails a check goes row by row, which stops
+//! at exactly the row the careful path must see, so both ways take the same rows; the property
+//! tests compare them with the careful path on ascending and on shuffled input.
 
 use fixedbitset::FixedBitSet;
 
@@ -16,9 +22,7 @@ impl MonthLedger {
     /// row through the careful path, which accepts it, ignores it or says exactly why not. Every
     /// check of a row happens before anything is written for it.
     ///
-    /// This is the hot path of the service: per row an offset, a few comparisons, one or two bit
-    /// operations, two additions and a few bytes of log, with the slice and bucket lengths as
-    /// constants.
+    /// This is the hot path of the service, with the slice and bucket lengths as constants.
     pub(crate) fn add_leading_rows(
         &mut self,
         month_start: i64,
@@ -106,41 +110,108 @@ struct Pass<'a> {
     failed: &'a [u64],
 }
 
+/// Rows the fast path takes at once when they follow each other: 64 one-minute buckets are one
+/// word of the coverage bits.
+const BLOCK: usize = 64;
+
+/// What a month's shape does with the rows the fast path takes: one at a time, or a block of
+/// [`BLOCK`] rows that follow each other. Either checks everything the shape needs (alignment,
+/// sums that must not overflow) before it keeps anything, and says no having changed nothing.
+trait Shape {
+    /// Takes one row covering `SPAN` minutes from `minute`, marking its minutes covered unless
+    /// another bucket covered one of them.
+    fn row<const SPAN: usize>(
+        &mut self,
+        covered: &mut [usize],
+        minute: usize,
+        counts: Counts,
+    ) -> bool;
+
+    /// Takes `BLOCK` rows, each `SPAN` minutes long, the first from `minute` and each starting
+    /// where the one before it ended, all inside the month with `failed <= total`; the caller has
+    /// checked that no other bucket covered their minutes and marks them when this says yes.
+    fn block<const SPAN: usize>(
+        &mut self,
+        minute: usize,
+        totals: &[u64; BLOCK],
+        failed: &[u64; BLOCK],
+    ) -> bool;
+}
+
 impl Pass<'_> {
-    /// Offers each row, in order, to `accept` with its first minute and counts, as long as the row
-    /// is a `SPAN`-minute bucket inside the month that starts before the horizon, on a whole
-    /// minute, with `failed <= total`, and `accept` takes it. Each row taken is logged. Returns how
-    /// many rows were taken.
+    /// Offers the rows, in order, to `shape` as long as each is a `SPAN`-minute bucket inside the
+    /// month that starts before the horizon, on a whole minute, with `failed <= total`, and
+    /// `shape` takes it. Each row taken is logged. Returns how many rows were taken.
+    ///
+    /// Rows that follow each other (what every client sends) go [`BLOCK`] at a time: one check of
+    /// the first row's place and of the last's, one comparison per row that it starts where the
+    /// one before it ended (which the compiler vectorises), one test of the coverage words, and
+    /// the log's run extended once. A block that fails any check goes row by row, which stops at
+    /// exactly the row the careful path must see, so both ways take the same rows.
     #[inline(always)]
-    fn each<const SPAN: usize>(
-        self,
-        mut accept: impl FnMut(&mut [usize], usize, Counts) -> bool,
-    ) -> usize {
+    fn each<const SPAN: usize>(self, mut shape: impl Shape) -> usize {
         let Some(room) = self.minutes.checked_sub(SPAN) else {
             return 0;
         };
         let Some(before_horizon) = self.horizon.checked_sub(1) else {
             return 0;
         };
-        let last_offset = room.min(before_horizon) as u64 * SECONDS_PER_MINUTE.unsigned_abs();
-        let rows = self.starts.iter().zip(self.totals).zip(self.failed);
+        let minute_seconds = SECONDS_PER_MINUTE.unsigned_abs();
+        let last_offset = room.min(before_horizon) as u64 * minute_seconds;
+        let step = SPAN as u64 * minute_seconds;
+        let rows = self.starts.len();
         let mut log = self.log.writer();
         let mut taken = 0;
-        for ((&start, &total), &failed) in rows {
-            let offset = start.wrapping_sub(self.month_start);
-            // A negative offset wraps to a huge one, so one comparison bounds both ends.
-            if offset as u64 > last_offset || offset % SECONDS_PER_MINUTE != 0 || failed > total {
-                break;
+        loop {
+            while let (Some(starts), Some(totals), Some(failed)) = (
+                block(self.starts, taken),
+                block(self.totals, taken),
+                block(self.failed, taken),
+            ) {
+                let offset = starts[0].wrapping_sub(self.month_start) as u64;
+                // A negative offset wraps to a huge one, so one comparison bounds both ends; the
+                // last row's offset cannot wrap, as the first's is below a month's seconds.
+                if offset > last_offset
+                    || offset + step * (BLOCK as u64 - 1) > last_offset
+                    || !offset.is_multiple_of(minute_seconds)
+                {
+                    break;
+                }
+                let follow = follow_each_other(starts, totals, failed, step as i64);
+                let minute = (offset / minute_seconds) as usize;
+                let end = minute + BLOCK * SPAN;
+                if !follow
+                    || !range_is_clear(self.covered, minute, end)
+                    || !shape.block::<SPAN>(minute, totals, failed)
+                {
+                    break;
+                }
+                mark_range(self.covered, minute, end);
+                log.push_block(minute as u32, SPAN as u32, totals, failed);
+                taken += BLOCK;
             }
-            let minute = (offset / SECONDS_PER_MINUTE) as usize;
-            let counts = Counts { total, failed };
-            if !accept(self.covered, minute, counts) {
-                break;
+            // Row by row, up to where the next block would start.
+            let stop = (taken + BLOCK).min(rows);
+            while taken < stop {
+                let (start, total, failed) =
+                    (self.starts[taken], self.totals[taken], self.failed[taken]);
+                let offset = start.wrapping_sub(self.month_start);
+                if offset as u64 > last_offset || offset % SECONDS_PER_MINUTE != 0 || failed > total
+                {
+                    return taken;
+                }
+                let minute = (offset / SECONDS_PER_MINUTE) as usize;
+                let counts = Counts { total, failed };
+                if !shape.row::<SPAN>(self.covered, minute, counts) {
+                    return taken;
+                }
+                log.push(minute as u32, SPAN as u32, counts);
+                taken += 1;
             }
-            log.push(minute as u32, SPAN as u32, counts);
-            taken += 1;
+            if taken == rows {
+                return taken;
+            }
         }
-        taken
     }
 
     /// Buckets exactly one `SLICE` long: judged at once, one bit per slice, and the counts of a
@@ -151,52 +222,275 @@ impl Pass<'_> {
         bad: &mut FixedBitSet,
         bad_counts: &mut Vec<(u32, Counts)>,
     ) -> usize {
-        self.each::<SLICE>(|covered, minute, counts| {
-            if minute % SLICE != 0 || !take::<SLICE>(covered, minute) {
-                return false;
-            }
-            if rule.is_bad(counts.total, counts.failed) {
-                bad.insert(minute / SLICE);
-                bad_counts.push(((minute / SLICE) as u32, counts));
-            }
-            true
+        self.each::<SLICE>(WholeSlices::<SLICE> {
+            rule,
+            bad,
+            bad_counts,
         })
     }
 
     /// One-minute buckets summed into `SLICE`-minute slices, judged when the month closes.
     fn minutes_into_slices<const SLICE: usize>(self, partial: &mut [Counts]) -> usize {
-        self.each::<1>(|covered, minute, counts| {
-            let slot = &mut partial[minute / SLICE];
-            let Some(sum) = slot.checked_add(counts) else {
-                return false;
-            };
-            if !take::<1>(covered, minute) {
-                return false;
-            }
-            *slot = sum;
-            true
-        })
+        self.each::<1>(SliceSums::<SLICE> { partial })
     }
 
     /// One-minute buckets of an occurrences month.
     fn event_minutes(self, sum: &mut Counts, failing: &mut Vec<Record>) -> usize {
-        self.each::<1>(|covered, minute, counts| {
-            let Some(new_sum) = sum.checked_add(counts) else {
-                return false;
+        self.each::<1>(Events { sum, failing })
+    }
+}
+
+/// Whether each row starts `step` seconds after the one before it and has `failed <= total`.
+/// It or-s, over the block, the bits where a start differs from where it should be and the borrow
+/// of each `total - failed` (set when failed > total), so that the loop has no branch and
+/// vectorises.
+#[inline(never)]
+fn follow_each_other(
+    starts: &[i64; BLOCK],
+    totals: &[u64; BLOCK],
+    failed: &[u64; BLOCK],
+    step: i64,
+) -> bool {
+    let (mut astray, mut borrow, mut expected) = (0u64, 0u64, starts[0]);
+    for j in 0..BLOCK {
+        astray |= (starts[j] ^ expected) as u64;
+        expected = expected.wrapping_add(step);
+        let (total, failures) = (totals[j], failed[j]);
+        borrow |= (!total & failures) | (!(total ^ failures) & total.wrapping_sub(failures));
+    }
+    astray == 0 && borrow >> 63 == 0
+}
+
+/// The `BLOCK` values of `column` from `at`, when it has that many.
+#[inline(always)]
+fn block<T>(column: &[T], at: usize) -> Option<&[T; BLOCK]> {
+    column.get(at..at + BLOCK)?.try_into().ok()
+}
+
+/// Slices of `SLICE` minutes, each given by one bucket as long as itself.
+struct WholeSlices<'a, const SLICE: usize> {
+    rule: SliceRule,
+    bad: &'a mut FixedBitSet,
+    bad_counts: &'a mut Vec<(u32, Counts)>,
+}
+
+impl<const SLICE: usize> WholeSlices<'_, SLICE> {
+    #[inline(always)]
+    fn judge(&mut self, slice: usize, counts: Counts) {
+        if self.rule.is_bad(counts.total, counts.failed) {
+            self.bad.insert(slice);
+            self.bad_counts.push((slice as u32, counts));
+        }
+    }
+}
+
+impl<const SLICE: usize> Shape for WholeSlices<'_, SLICE> {
+    #[inline(always)]
+    fn row<const SPAN: usize>(
+        &mut self,
+        covered: &mut [usize],
+        minute: usize,
+        counts: Counts,
+    ) -> bool {
+        if !minute.is_multiple_of(SLICE) || !take::<SPAN>(covered, minute) {
+            return false;
+        }
+        self.judge(minute / SLICE, counts);
+        true
+    }
+
+    #[inline(always)]
+    fn block<const SPAN: usize>(
+        &mut self,
+        minute: usize,
+        totals: &[u64; BLOCK],
+        failed: &[u64; BLOCK],
+    ) -> bool {
+        if !minute.is_multiple_of(SLICE) {
+            return false;
+        }
+        let first = minute / SLICE;
+        let mut bad = self.rule.bad_mask(totals, failed);
+        if bad == 0 {
+            return true;
+        }
+        // The block's bits in the bad set, in at most two words.
+        let words = self.bad.as_mut_slice();
+        let (word, bit) = (first / 64, first % 64);
+        words[word] |= (bad << bit) as usize;
+        if bit > 0 && bad >> (64 - bit) != 0 {
+            words[word + 1] |= (bad >> (64 - bit)) as usize;
+        }
+        while bad != 0 {
+            let j = bad.trailing_zeros() as usize;
+            self.bad_counts.push((
+                (first + j) as u32,
+                Counts {
+                    total: totals[j],
+                    failed: failed[j],
+                },
+            ));
+            bad &= bad - 1;
+        }
+        true
+    }
+}
+
+/// One-minute buckets summed into slices of `SLICE` minutes.
+struct SliceSums<'a, const SLICE: usize> {
+    partial: &'a mut [Counts],
+}
+
+impl<const SLICE: usize> Shape for SliceSums<'_, SLICE> {
+    #[inline(always)]
+    fn row<const SPAN: usize>(
+        &mut self,
+        covered: &mut [usize],
+        minute: usize,
+        counts: Counts,
+    ) -> bool {
+        let slot = &mut self.partial[minute / SLICE];
+        let Some(sum) = slot.checked_add(counts) else {
+            return false;
+        };
+        if !take::<SPAN>(covered, minute) {
+            return false;
+        }
+        *slot = sum;
+        true
+    }
+
+    #[inline(always)]
+    fn block<const SPAN: usize>(
+        &mut self,
+        minute: usize,
+        totals: &[u64; BLOCK],
+        failed: &[u64; BLOCK],
+    ) -> bool {
+        // Added wrapping, and taken back out the same way if any sum left 64 bits: wrapping
+        // addition and subtraction undo each other exactly.
+        let slots = &mut self.partial[minute / SLICE..=(minute + BLOCK - 1) / SLICE];
+        let base = minute / SLICE * SLICE;
+        let mut overflow = false;
+        for j in 0..BLOCK {
+            let slot = &mut slots[(minute + j - base) / SLICE];
+            let (total, o1) = slot.total.overflowing_add(totals[j]);
+            let (failures, o2) = slot.failed.overflowing_add(failed[j]);
+            overflow |= o1 | o2;
+            *slot = Counts {
+                total,
+                failed: failures,
             };
-            if !take::<1>(covered, minute) {
-                return false;
+        }
+        if overflow {
+            for j in 0..BLOCK {
+                let slot = &mut slots[(minute + j - base) / SLICE];
+                slot.total = slot.total.wrapping_sub(totals[j]);
+                slot.failed = slot.failed.wrapping_sub(failed[j]);
             }
-            *sum = new_sum;
-            if counts.failed > 0 {
-                failing.push(Record {
-                    minute: minute as u32,
-                    span: 1,
-                    counts,
+        }
+        !overflow
+    }
+}
+
+/// One-minute buckets of an occurrences month: running sums, and the buckets that failed.
+struct Events<'a> {
+    sum: &'a mut Counts,
+    failing: &'a mut Vec<Record>,
+}
+
+impl Shape for Events<'_> {
+    #[inline(always)]
+    fn row<const SPAN: usize>(
+        &mut self,
+        covered: &mut [usize],
+        minute: usize,
+        counts: Counts,
+    ) -> bool {
+        let Some(new_sum) = self.sum.checked_add(counts) else {
+            return false;
+        };
+        if !take::<SPAN>(covered, minute) {
+            return false;
+        }
+        *self.sum = new_sum;
+        if counts.failed > 0 {
+            self.failing.push(Record {
+                minute: minute as u32,
+                span: SPAN as u32,
+                counts,
+            });
+        }
+        true
+    }
+
+    #[inline(always)]
+    fn block<const SPAN: usize>(
+        &mut self,
+        minute: usize,
+        totals: &[u64; BLOCK],
+        failed: &[u64; BLOCK],
+    ) -> bool {
+        let mut sum = *self.sum;
+        let mut overflow = false;
+        let kept = self.failing.len();
+        for j in 0..BLOCK {
+            let (total, o1) = sum.total.overflowing_add(totals[j]);
+            let (failures, o2) = sum.failed.overflowing_add(failed[j]);
+            overflow |= o1 | o2;
+            sum = Counts {
+                total,
+                failed: failures,
+            };
+            if failed[j] > 0 {
+                self.failing.push(Record {
+                    minute: (minute + j * SPAN) as u32,
+                    span: SPAN as u32,
+                    counts: Counts {
+                        total: totals[j],
+                        failed: failed[j],
+                    },
                 });
             }
-            true
-        })
+        }
+        if overflow {
+            self.failing.truncate(kept);
+            return false;
+        }
+        *self.sum = sum;
+        true
+    }
+}
+
+/// Whether no minute in `[from, to)` is marked.
+#[inline(always)]
+fn range_is_clear(covered: &[usize], from: usize, to: usize) -> bool {
+    let mut clear = true;
+    each_word(from, to, |word, mask| clear &= covered[word] & mask == 0);
+    clear
+}
+
+/// Marks every minute in `[from, to)`.
+#[inline(always)]
+fn mark_range(covered: &mut [usize], from: usize, to: usize) {
+    each_word(from, to, |word, mask| covered[word] |= mask);
+}
+
+/// Calls `visit` with each word `[from, to)` touches and the mask of its bits in the range.
+#[inline(always)]
+fn each_word(from: usize, to: usize, mut visit: impl FnMut(usize, usize)) {
+    const BITS: usize = usize::BITS as usize;
+    let mut at = from;
+    while at < to {
+        let (word, bit) = (at / BITS, at % BITS);
+        let len = (to - at).min(BITS - bit);
+        let mask = if len == BITS {
+            usize::MAX
+        } else {
+            ((1usize << len) - 1) << bit
+        };
+        visit(word, mask);
+        at += len;
     }
 }
 

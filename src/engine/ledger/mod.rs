@@ -41,6 +41,26 @@ impl SliceRule {
         total >= self.min_attempts && self.bad.is_bad(total, failed)
     }
 
+    /// Which of 64 slices, given as whole buckets, are bad: bit `j` for slice `j`. The rule is
+    /// matched once, and each slice judged with no branch, so the fast path's blocks pay a few
+    /// operations a slice.
+    #[inline(never)]
+    pub(crate) fn bad_mask(self, totals: &[u64; 64], failed: &[u64; 64]) -> u64 {
+        // Each arm names its rule as a constant, so the rule's own `match` folds away.
+        let mask = |rule: TimesliceRule| {
+            let mut mask = 0u64;
+            for j in 0..64 {
+                let bad = (totals[j] >= self.min_attempts) & rule.is_bad(totals[j], failed[j]);
+                mask |= u64::from(bad) << j;
+            }
+            mask
+        };
+        match self.bad {
+            TimesliceRule::AllFailed => mask(TimesliceRule::AllFailed),
+            TimesliceRule::SuccessRateBelow(bound) => mask(TimesliceRule::SuccessRateBelow(bound)),
+        }
+    }
+
     /// Whether a slice with `total` attempts has some, but too few to be judged.
     fn under_min_attempts(self, total: u64) -> bool {
         (1..self.min_attempts).contains(&total)
@@ -553,5 +573,41 @@ mod tests {
             .map(|m| m / 60)
             .collect::<std::collections::BTreeSet<_>>();
         assert_eq!(intervals.failing.len(), expected.len());
+    }
+
+    #[test]
+    fn a_sum_that_would_overflow_stops_the_fast_path_at_its_row_with_nothing_else_changed() {
+        // 200 one-minute buckets following each other, the 100th too large for its slice's sum:
+        // inside the fast path's second block, which must leave the sums as they were and let the
+        // rows before it through one by one.
+        let minutes = 1440u32;
+        let starts: Vec<i64> = (0..200).map(|m| 60 * m).collect();
+        let mut totals: Vec<u64> = (0..200).map(|m| 50 + (m * 7) % 100).collect();
+        let failed: Vec<u64> = (0..200).map(|m| m % 3).collect();
+        totals[99] = u64::MAX - 1;
+        for (mut fast, mut careful) in [
+            (
+                MonthLedger::intervals(minutes, 5),
+                MonthLedger::intervals(minutes, 5),
+            ),
+            (MonthLedger::events(minutes), MonthLedger::events(minutes)),
+        ] {
+            let taken = fast.add_leading_rows(0, minutes as usize, 1, (&starts, &totals, &failed));
+            assert_eq!(taken, 99, "the fast path stops at the row that overflows");
+            for minute in 0..99 {
+                careful
+                    .add(
+                        minute,
+                        1,
+                        counts(totals[minute as usize], failed[minute as usize]),
+                    )
+                    .unwrap();
+            }
+            assert_eq!(fast.judged(), careful.judged());
+            assert_eq!(
+                fast.add(99, 1, counts(totals[99], 0)),
+                Err(Misfit::CountOverflow)
+            );
+        }
     }
 }
