@@ -164,14 +164,18 @@ def main():
     expected = reference(data, args.subscriptions, args.months, slice_minutes, bound)
     duck = duckdb_figures(data, expected, args.months, slice_minutes, bound)
 
-    ours = {}
+    ours, cpu = {}, {}
     for form in ("columns", "rows"):
         out = subprocess.run(
             [args.sla_load, "--form", form, "--policy", args.policy,
              "--subscriptions", str(args.subscriptions), "--months", str(args.months),
              "--streams", str(args.streams), "--connections", str(args.connections)],
             check=True, capture_output=True, text=True).stdout
-        ours[form] = json.loads(out.strip().splitlines()[-1])["buckets_per_second"]
+        report = json.loads(out.strip().splitlines()[-1])
+        ours[form] = report["buckets_per_second"]
+        # CPU nanoseconds a bucket on each side, from /proc: the two share the machine's cores.
+        cpu[form] = {side: report[f"{side}_cpu_seconds_per_million_buckets"] * 1e3
+                     for side in ("server", "client")}
 
     print(f"{args.subscriptions} subscriptions x {args.months} months of 1-minute buckets "
           f"({len(data['sub']):,} buckets), policy {args.policy}")
@@ -179,13 +183,15 @@ def main():
     for name, rate in duck.items():
         print(f"{'DuckDB SQL, ' + name:40} {rate / 1e6:12.1f}")
     for form, rate in ours.items():
-        print(f"{'sla-evaluator end to end, ' + form:40} {rate / 1e6:12.1f}")
+        print(f"{'sla-evaluator end to end, ' + form:40} {rate / 1e6:12.1f}"
+              f"   CPU ns a bucket: server {cpu[form]['server']:.0f}, client {cpu[form]['client']:.0f}")
     best_duck = max(duck.values())
     print(json.dumps({
         "policy": args.policy,
         "buckets": len(data["sub"]),
         "duckdb_buckets_per_second": {k: round(v) for k, v in duck.items()},
         "sla_evaluator_buckets_per_second": {k: round(v) for k, v in ours.items()},
+        "sla_evaluator_cpu_ns_per_bucket": {k: {s: round(v, 1) for s, v in c.items()} for k, c in cpu.items()},
         "ratio_columns_to_best_duckdb": round(ours["columns"] / best_duck, 2),
         "ratio_rows_to_best_duckdb": round(ours["rows"] / best_duck, 2),
     }))

@@ -64,6 +64,10 @@ fn it_loads_its_own_server_and_reports_one_json_line() {
             "p50_stream_ms",
             "p99_stream_ms",
             "server_peak_rss_bytes",
+            "server_cpu_seconds",
+            "server_cpu_seconds_per_million_buckets",
+            "client_cpu_seconds",
+            "client_cpu_seconds_per_million_buckets",
         ] {
             assert!(json[field].as_f64().unwrap() > 0.0, "{field}: {json}");
         }
@@ -89,6 +93,8 @@ fn it_loads_a_given_target() {
     ]);
     assert_eq!(json["buckets"], 2 * 31 * 1440);
     assert!(json["server_peak_rss_bytes"].is_null(), "no pid was given");
+    assert!(json["server_cpu_seconds"].is_null(), "no pid was given");
+    assert!(json["client_cpu_seconds"].as_f64().unwrap() > 0.0, "{json}");
 }
 
 #[tokio::test]

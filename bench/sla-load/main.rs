@@ -216,6 +216,9 @@ async fn run(args: Args) -> Result<(), String> {
     }
 
     let started = Instant::now();
+    let ticks = clock_ticks();
+    let server_cpu_before = server_pid.and_then(|pid| cpu_seconds(pid, ticks));
+    let client_cpu_before = cpu_seconds(std::process::id(), ticks);
     let slots = Arc::new(Semaphore::new(args.streams));
     let hold = args
         .hold
@@ -238,6 +241,11 @@ async fn run(args: Args) -> Result<(), String> {
     }
     let seconds = started.elapsed().as_secs_f64();
     let peak_rss = server_pid.and_then(|pid| memory(pid, "VmHWM"));
+    // CPU seconds each side spent during the run: on a shared machine the wall clock mixes the
+    // client's cost with the server's, these do not.
+    let spent = |pid: u32, before: Option<f64>| Some(cpu_seconds(pid, ticks)? - before?);
+    let server_cpu = server_pid.and_then(|pid| spent(pid, server_cpu_before));
+    let client_cpu = spent(std::process::id(), client_cpu_before);
     drop(own_server);
 
     latencies.sort();
@@ -249,11 +257,15 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let buckets = args.subscriptions * plan.term.minutes();
     let json = |v: Option<u64>| v.map_or("null".to_string(), |v| v.to_string());
+    let seconds_json = |v: Option<f64>| v.map_or("null".to_string(), |v| format!("{v:.3}"));
+    let per_million = |v: Option<f64>| v.map(|v| v * 1e6 / buckets as f64);
     println!(
         "{{\"form\":\"{}\",\"streams\":{},\"buckets\":{buckets},\"seconds\":{seconds:.3},\
          \"buckets_per_second\":{:.0},\"p50_stream_ms\":{:.1},\"p99_stream_ms\":{:.1},\
          \"server_peak_rss_bytes\":{},\"server_baseline_rss_bytes\":{},\"subscriptions\":{},\
-         \"months\":{},\"connections\":{},\"batch\":{},\"policy\":\"{}\",\"starts\":\"{}\"}}",
+         \"months\":{},\"connections\":{},\"batch\":{},\"policy\":\"{}\",\"starts\":\"{}\",\
+         \"server_cpu_seconds\":{},\"server_cpu_seconds_per_million_buckets\":{},\
+         \"client_cpu_seconds\":{},\"client_cpu_seconds_per_million_buckets\":{}}}",
         args.form.name(),
         args.streams,
         buckets as f64 / seconds,
@@ -271,6 +283,10 @@ async fn run(args: Args) -> Result<(), String> {
             (Form::Columns, Starts::Deltas) => "deltas",
             (Form::Columns, Starts::Absolute) => "absolute",
         },
+        seconds_json(server_cpu),
+        seconds_json(per_million(server_cpu)),
+        seconds_json(client_cpu),
+        seconds_json(per_million(client_cpu)),
     );
     std::io::stdout().flush().ok();
     Ok(())
@@ -499,6 +515,35 @@ fn start_server(streams: usize) -> Result<(Child, SocketAddr), String> {
             return Ok((child, addr));
         }
     }
+}
+
+/// The CPU seconds (user and system) a process has used, from `/proc/<pid>/stat`: its `utime`
+/// and `stime`, fields 14 and 15, in clock ticks.
+fn cpu_seconds(pid: u32, ticks_per_second: f64) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 2, the command, is in parentheses and may hold spaces: count from after it, where
+    // field 3 is the first.
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    Some((field(14)? + field(15)?) as f64 / ticks_per_second)
+}
+
+/// Clock ticks per second, as `/proc` counts CPU time: `getconf CLK_TCK`, or Linux's USER_HZ
+/// (100) when that cannot be run.
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|out| {
+            String::from_utf8(out.stdout)
+                .ok()?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .filter(|ticks| *ticks > 0.0)
+        .unwrap_or(100.0)
 }
 
 /// A memory figure of a process from /proc, in bytes (VmRSS now, VmHWM the peak).
