@@ -15,6 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         descriptors.encode_to_vec(),
     )?;
     tonic_prost_build::configure()
+        // prost's codec, decoding each message from one contiguous buffer (src/api/codec.rs).
+        .codec_path("crate::api::codec::Codec")
         // The hot message has a hand-written codec (src/api/columns.rs); the rest is generated.
         .extern_path(
             ".sla.v1.BucketColumns",

@@ -410,6 +410,11 @@ fn optional_decimal(field: &str, text: &str) -> Result<Option<Decimal>, ApiError
     })
 }
 
+/// The seconds a `google.protobuf.Timestamp` may hold: from 0001-01-01T00:00:00Z to
+/// 9999-12-31T23:59:59Z, as it defines them.
+pub(super) const TIMESTAMP_SECONDS: std::ops::RangeInclusive<i64> =
+    -62_135_596_800..=253_402_300_799;
+
 /// An instant; `None` is refused as missing. Nanos must lie in `0..1_000_000_000`, as
 /// `google.protobuf.Timestamp` defines them (chrono would read up to two seconds of nanos as a
 /// leap second).
@@ -420,11 +425,9 @@ pub(super) fn instant(
     let Some(timestamp) = timestamp else {
         return Err(ApiError::invalid(field, format!("{field} is required")));
     };
-    // From 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z, as google.protobuf.Timestamp defines it.
-    const SECONDS: std::ops::RangeInclusive<i64> = -62_135_596_800..=253_402_300_799;
     u32::try_from(timestamp.nanos)
         .ok()
-        .filter(|&nanos| nanos < 1_000_000_000 && SECONDS.contains(&timestamp.seconds))
+        .filter(|&nanos| nanos < 1_000_000_000 && TIMESTAMP_SECONDS.contains(&timestamp.seconds))
         .and_then(|nanos| DateTime::from_timestamp(timestamp.seconds, nanos))
         .ok_or_else(|| {
             ApiError::invalid(

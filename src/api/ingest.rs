@@ -3,7 +3,7 @@
 //! and field.
 
 use super::error::{ApiError, At, BucketForm, RefusedBucket, UnreadableStarts};
-use super::from_pb::{duration_seconds, instant};
+use super::from_pb::{TIMESTAMP_SECONDS, duration_seconds, instant};
 use super::pb;
 use crate::engine::{
     Batch, BucketError, BucketField, Durations, Evaluation, IngestError, Ingested,
@@ -98,6 +98,15 @@ fn start_seconds(
     row: usize,
     start: Option<prost_types::Timestamp>,
 ) -> Result<i64, ApiError> {
+    // Nearly every row: a whole second inside the Timestamp's range, which is its own answer.
+    // Building the instant and the field's name for every row took a fifth of the server's time
+    // on rows; anything else takes the full check below, which says what is wrong.
+    if let Some(timestamp) = &start
+        && timestamp.nanos == 0
+        && TIMESTAMP_SECONDS.contains(&timestamp.seconds)
+    {
+        return Ok(timestamp.seconds);
+    }
     let field = format!("buckets.buckets[{row}].start");
     let start = instant(&field, start.as_ref()).map_err(|error| {
         ApiError::invalid(field.clone(), format!("batch {batch}, row {row}: {error}")).at(
