@@ -431,9 +431,10 @@ impl Shape for Events<'_> {
         totals: &[u64; BLOCK],
         failed: &[u64; BLOCK],
     ) -> bool {
+        // The sums first, with a mask of the buckets that failed: no branch per bucket, and
+        // nothing to take back when a sum overflows.
         let mut sum = *self.sum;
-        let mut overflow = false;
-        let kept = self.failing.len();
+        let (mut overflow, mut failing) = (false, 0u64);
         for j in 0..BLOCK {
             let (total, o1) = sum.total.overflowing_add(totals[j]);
             let (failures, o2) = sum.failed.overflowing_add(failed[j]);
@@ -442,20 +443,22 @@ impl Shape for Events<'_> {
                 total,
                 failed: failures,
             };
-            if failed[j] > 0 {
-                self.failing.push(Record {
-                    minute: (minute + j * SPAN) as u32,
-                    span: SPAN as u32,
-                    counts: Counts {
-                        total: totals[j],
-                        failed: failed[j],
-                    },
-                });
-            }
+            failing |= u64::from(failed[j] > 0) << j;
         }
         if overflow {
-            self.failing.truncate(kept);
             return false;
+        }
+        while failing != 0 {
+            let j = failing.trailing_zeros() as usize;
+            self.failing.push(Record {
+                minute: (minute + j * SPAN) as u32,
+                span: SPAN as u32,
+                counts: Counts {
+                    total: totals[j],
+                    failed: failed[j],
+                },
+            });
+            failing &= failing - 1;
         }
         *self.sum = sum;
         true
