@@ -509,6 +509,7 @@ async fn the_metrics_listener_is_guarded_like_the_grpc_listeners() {
         ],
     );
     let baseline = binary.descriptors();
+    let baseline_targets = binary.descriptor_targets();
     let metrics = binary.metrics;
     let mut stalled: Vec<TcpStream> = (0..300)
         .filter_map(|_| TcpStream::connect(metrics).ok())
@@ -572,7 +573,12 @@ async fn the_metrics_listener_is_guarded_like_the_grpc_listeners() {
     while binary.descriptors() > baseline && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(binary.descriptors(), baseline);
+    assert_eq!(
+        binary.descriptors(),
+        baseline,
+        "at start: {baseline_targets:?}, now: {:?}",
+        binary.descriptor_targets()
+    );
 }
 
 /// Item 5, descriptors: the soft limit is raised to the hard one at start, and a

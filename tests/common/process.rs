@@ -192,11 +192,33 @@ impl Binary {
         (numbers[0], numbers[1])
     }
 
-    /// How many file descriptors it has open.
+    /// How many file descriptors it holds, leaving out its own reads of `/proc`: the metrics'
+    /// process collector opens `/proc/<pid>` and its `stat` for the moment of a scrape, and a
+    /// count taken in that moment is two higher than what the process holds.
     pub(crate) fn descriptors(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+        self.descriptor_targets().len()
+    }
+
+    /// Each descriptor it holds (its own reads of `/proc` left out) and what it points at: what
+    /// a failed count prints.
+    pub(crate) fn descriptor_targets(&self) -> Vec<String> {
+        let mut targets: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
             .unwrap()
-            .count()
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                // A descriptor closed between the listing and the read is not held.
+                let target = std::fs::read_link(entry.path()).ok()?;
+                (!target.starts_with("/proc/")).then(|| {
+                    format!(
+                        "{} -> {}",
+                        entry.file_name().to_string_lossy(),
+                        target.display()
+                    )
+                })
+            })
+            .collect();
+        targets.sort();
+        targets
     }
 }
 
