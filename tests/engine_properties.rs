@@ -299,6 +299,43 @@ fn messy_rows() -> impl Strategy<Value = Vec<(i64, u64, u64)>> {
         })
 }
 
+/// `rows` given one bucket at a time and as one batch of columns, each to a fresh evaluation
+/// from `make`, stop at the same row with the same error, count the same and report the same.
+fn single_buckets_and_columns_agree(
+    make: impl Fn() -> sla_evaluator::engine::Evaluation,
+    duration: u32,
+    rows: &[(i64, u64, u64)],
+) -> Result<(), TestCaseError> {
+    let mut single = make();
+    let mut single_error = None;
+    for (row, &(start, total, failed)) in rows.iter().enumerate() {
+        let bucket = Bucket {
+            start: chrono::DateTime::from_timestamp(start, 0).unwrap(),
+            duration_seconds: duration,
+            total,
+            failed,
+        };
+        if let Err(error) = single.add_bucket(bucket) {
+            single_error = Some((row, error));
+            break;
+        }
+    }
+
+    let mut columns = make();
+    let starts: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let totals: Vec<u64> = rows.iter().map(|r| r.1).collect();
+    let failed: Vec<u64> = rows.iter().map(|r| r.2).collect();
+    let column_error = columns
+        .add_columns(duration, &starts, &totals, &failed)
+        .err()
+        .map(|refused| (refused.row, refused.error));
+
+    prop_assert_eq!(&single_error, &column_error);
+    prop_assert_eq!(single.ingested(), columns.ingested());
+    prop_assert_eq!(single.finish(), columns.finish());
+    Ok(())
+}
+
 proptest! {
     #[test]
     fn columns_and_single_buckets_agree_on_results_and_errors(
@@ -314,33 +351,7 @@ proptest! {
         ).unwrap();
         let duration = duration_minutes * 60;
 
-        let mut single = make();
-        let mut single_error = None;
-        for (row, &(start, total, failed)) in rows.iter().enumerate() {
-            let bucket = Bucket {
-                start: chrono::DateTime::from_timestamp(start, 0).unwrap(),
-                duration_seconds: duration,
-                total,
-                failed,
-            };
-            if let Err(error) = single.add_bucket(bucket) {
-                single_error = Some((row, error));
-                break;
-            }
-        }
-
-        let mut columns = make();
-        let starts: Vec<i64> = rows.iter().map(|r| r.0).collect();
-        let totals: Vec<u64> = rows.iter().map(|r| r.1).collect();
-        let failed: Vec<u64> = rows.iter().map(|r| r.2).collect();
-        let column_error = columns
-            .add_columns(duration, &starts, &totals, &failed)
-            .err()
-            .map(|refused| (refused.row, refused.error));
-
-        prop_assert_eq!(&single_error, &column_error);
-        prop_assert_eq!(single.ingested(), columns.ingested());
-        prop_assert_eq!(single.finish(), columns.finish());
+        single_buckets_and_columns_agree(make, duration, &rows)?;
     }
 }
 
@@ -412,32 +423,6 @@ proptest! {
             })
             .collect();
 
-        let mut single = make();
-        let mut single_error = None;
-        for (row, &(start, total, failed)) in rows.iter().enumerate() {
-            let bucket = Bucket {
-                start: chrono::DateTime::from_timestamp(start, 0).unwrap(),
-                duration_seconds: duration,
-                total,
-                failed,
-            };
-            if let Err(error) = single.add_bucket(bucket) {
-                single_error = Some((row, error));
-                break;
-            }
-        }
-
-        let mut columns = make();
-        let starts: Vec<i64> = rows.iter().map(|r| r.0).collect();
-        let totals: Vec<u64> = rows.iter().map(|r| r.1).collect();
-        let failed: Vec<u64> = rows.iter().map(|r| r.2).collect();
-        let column_error = columns
-            .add_columns(duration, &starts, &totals, &failed)
-            .err()
-            .map(|refused| (refused.row, refused.error));
-
-        prop_assert_eq!(&single_error, &column_error);
-        prop_assert_eq!(single.ingested(), columns.ingested());
-        prop_assert_eq!(single.finish(), columns.finish());
+        single_buckets_and_columns_agree(make, duration, &rows)?;
     }
 }
