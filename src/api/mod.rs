@@ -8,6 +8,7 @@ mod from_pb;
 mod ingest;
 mod quoted;
 mod response;
+mod rows;
 mod service;
 mod statements;
 mod stream_evaluation;
