@@ -426,3 +426,55 @@ proptest! {
         single_buckets_and_columns_agree(make, duration, &rows)?;
     }
 }
+
+/// Ascending one-minute rows in runs whose counts sit at one scale each, from a few to near 2^64:
+/// either side of where the fast path's blocks change how they work (varints of two bytes and
+/// more at 2^14, 64-bit judgements below 2^32, sums that cannot wrap below 2^57), and sums that
+/// do leave 64 bits.
+fn rows_at_every_scale() -> impl Strategy<Value = Vec<(i64, u64, u64)>> {
+    let start = april().timestamp();
+    prop::collection::vec(
+        (
+            prop::sample::select(vec![0u32, 7, 13, 14, 20, 31, 32, 40, 56, 57, 60, 62, 63]),
+            1usize..200,
+            0u8..4,
+        ),
+        1..8,
+    )
+    .prop_map(move |runs| {
+        let mut rows = Vec::new();
+        let mut minute = 0i64;
+        for (scale, length, failing) in runs {
+            for i in 0..length as u64 {
+                let total = (1u64 << scale).saturating_add(i * 7919 % (1 + (1u64 << scale)));
+                // None, some, most or all of the attempts fail, so every rule judges both ways.
+                let failed = match failing {
+                    0 => 0,
+                    1 => total / 1000,
+                    2 => total - total / 200,
+                    _ => total,
+                };
+                rows.push((start + 60 * minute, total, failed));
+                minute += 1;
+            }
+        }
+        rows
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+    #[test]
+    fn columns_and_single_buckets_agree_at_every_scale_of_count(
+        policy_index in 0..5usize,
+        rows in rows_at_every_scale(),
+    ) {
+        let term = spec("2024-04-01", "2024-05-31");
+        let make = || sla_evaluator::engine::Evaluation::new(
+            policy(POLICIES[policy_index]),
+            term.clone(),
+            sla_evaluator::limits::Limits::default(),
+        ).unwrap();
+        single_buckets_and_columns_agree(make, 60, &rows)?;
+    }
+}

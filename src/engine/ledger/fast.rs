@@ -9,6 +9,7 @@
 //! tests compare them with the careful path on ascending and on shuffled input.
 
 use fixedbitset::FixedBitSet;
+use multiversion::multiversion;
 
 use super::log::{BucketLog, Record};
 use super::{Counts, MonthLedger, SliceRule, Store};
@@ -243,8 +244,8 @@ impl Pass<'_> {
 /// Whether each row starts `step` seconds after the one before it and has `failed <= total`.
 /// It or-s, over the block, the bits where a start differs from where it should be and the borrow
 /// of each `total - failed` (set when failed > total), so that the loop has no branch and
-/// vectorises.
-#[inline(never)]
+/// vectorises; compiled for AVX-512 and AVX2 too, the widest the CPU has chosen when it runs.
+#[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512dq", "x86_64+avx2"))]
 fn follow_each_other(
     starts: &[i64; BLOCK],
     totals: &[u64; BLOCK],
@@ -367,10 +368,13 @@ impl<const SLICE: usize> Shape for SliceSums<'_, SLICE> {
         totals: &[u64; BLOCK],
         failed: &[u64; BLOCK],
     ) -> bool {
-        // Added wrapping, and taken back out the same way if any sum left 64 bits: wrapping
-        // addition and subtraction undo each other exactly.
         let slots = &mut self.partial[minute / SLICE..=(minute + BLOCK - 1) / SLICE];
         let base = minute / SLICE * SLICE;
+        if add_slice_sums::<SLICE>(slots, minute - base, totals, failed) {
+            return true;
+        }
+        // Added wrapping, and taken back out the same way if any sum left 64 bits: wrapping
+        // addition and subtraction undo each other exactly.
         let mut overflow = false;
         for j in 0..BLOCK {
             let slot = &mut slots[(minute + j - base) / SLICE];
@@ -433,21 +437,9 @@ impl Shape for Events<'_> {
     ) -> bool {
         // The sums first, with a mask of the buckets that failed: no branch per bucket, and
         // nothing to take back when a sum overflows.
-        let mut sum = *self.sum;
-        let (mut overflow, mut failing) = (false, 0u64);
-        for j in 0..BLOCK {
-            let (total, o1) = sum.total.overflowing_add(totals[j]);
-            let (failures, o2) = sum.failed.overflowing_add(failed[j]);
-            overflow |= o1 | o2;
-            sum = Counts {
-                total,
-                failed: failures,
-            };
-            failing |= u64::from(failed[j] > 0) << j;
-        }
-        if overflow {
+        let Some((sum, mut failing)) = sum_block(*self.sum, totals, failed) else {
             return false;
-        }
+        };
         while failing != 0 {
             let j = failing.trailing_zeros() as usize;
             self.failing.push(Record {
@@ -463,6 +455,81 @@ impl Shape for Events<'_> {
         *self.sum = sum;
         true
     }
+}
+
+/// Adds the block's one-minute counts to the sums of the slices of `SLICE` minutes they fall in,
+/// `slots` from the block's first slice, which the block's first minute is `lead` minutes into:
+/// each slice's counts summed in registers and added once. Says no, having changed nothing, unless
+/// every count of the block is below 2^57 and every sum it touches below 2^63, which is what
+/// makes every addition safe from wrapping (a block's sums stay below 2^63); the caller then adds
+/// row by row with checks. Compiled for AVX-512 and AVX2 too, the widest the CPU has chosen when
+/// it runs.
+#[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512dq", "x86_64+avx2"))]
+fn add_slice_sums<const SLICE: usize>(
+    slots: &mut [Counts],
+    lead: usize,
+    totals: &[u64; BLOCK],
+    failed: &[u64; BLOCK],
+) -> bool {
+    let high = totals.iter().fold(0, |high, &count| high | count)
+        | failed.iter().fold(0, |high, &count| high | count);
+    let sums_high = slots
+        .iter()
+        .fold(0, |high, sum| high | sum.total | sum.failed);
+    if high >> 57 != 0 || sums_high >> 63 != 0 {
+        return false;
+    }
+    let add = |slot: &mut Counts, totals: &[u64], failed: &[u64]| {
+        slot.total += totals.iter().sum::<u64>();
+        slot.failed += failed.iter().sum::<u64>();
+    };
+    // The first slice may start before the block and the last end after it; every other one is
+    // `SLICE` rows, summed as an array of that length, which unrolls.
+    let first = (SLICE - lead).min(BLOCK);
+    add(&mut slots[0], &totals[..first], &failed[..first]);
+    let (mut row, mut slot) = (first, 1);
+    while let (Some(whole_totals), Some(whole_failed)) =
+        (totals.get(row..row + SLICE), failed.get(row..row + SLICE))
+    {
+        let whole_totals: &[u64; SLICE] = whole_totals.try_into().expect("SLICE long");
+        let whole_failed: &[u64; SLICE] = whole_failed.try_into().expect("SLICE long");
+        add(&mut slots[slot], whole_totals, whole_failed);
+        (row, slot) = (row + SLICE, slot + 1);
+    }
+    if row < BLOCK {
+        add(&mut slots[slot], &totals[row..], &failed[row..]);
+    }
+    true
+}
+
+/// `sum` plus the block's counts, with a mask of the rows that failed (bit `j` for row `j`), or
+/// `None` when a sum would leave 64 bits. When every count of the block is below 2^57 its sums
+/// cannot wrap, so they are taken as plain vectorised sums and only their addition to `sum` is
+/// checked; otherwise row by row. Compiled for AVX-512 and AVX2 too, the widest the CPU has
+/// chosen when it runs.
+#[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512dq", "x86_64+avx2"))]
+fn sum_block(sum: Counts, totals: &[u64; BLOCK], failed: &[u64; BLOCK]) -> Option<(Counts, u64)> {
+    let (mut high, mut failing) = (0u64, 0u64);
+    for j in 0..BLOCK {
+        high |= totals[j] | failed[j];
+        failing |= u64::from(failed[j] > 0) << j;
+    }
+    let block = if high < 1 << 57 {
+        Counts {
+            total: totals.iter().sum(),
+            failed: failed.iter().sum(),
+        }
+    } else {
+        let mut block = Counts::default();
+        for j in 0..BLOCK {
+            block = block.checked_add(Counts {
+                total: totals[j],
+                failed: failed[j],
+            })?;
+        }
+        block
+    };
+    Some((sum.checked_add(block)?, failing))
 }
 
 /// Whether no minute in `[from, to)` is marked.
