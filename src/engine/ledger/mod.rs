@@ -54,9 +54,9 @@ impl SliceRule {
             }
     }
 
-    /// Which of 64 slices, given as whole buckets, are bad: bit `j` for slice `j`. The rule is
-    /// matched once, and each slice judged with no branch, so the fast path's blocks pay a few
-    /// operations a slice.
+    /// Which of 64 slices, given by their counts (`failed <= total`, as every accepted bucket and
+    /// sum of them has), are bad: bit `j` for slice `j`. The rule is matched once, and each slice
+    /// judged with no branch, so the fast path's blocks pay a few operations a slice.
     #[inline(always)]
     pub(crate) fn bad_mask(self, totals: &[u64; 64], failed: &[u64; 64]) -> u64 {
         bad_mask(self.bad, self.min_attempts, totals, failed)
@@ -455,13 +455,7 @@ impl MonthLedger {
                 ..
             } => {
                 let mut slices = bad_counts.clone();
-                slices.extend(
-                    partial
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, counts)| rule.is_bad(counts.total, counts.failed))
-                        .map(|(slice, counts)| (slice as u32, *counts)),
-                );
+                push_bad_sums(*rule, partial, &mut slices);
                 slices.sort_unstable_by_key(|&(slice, _)| slice);
                 match kind {
                     SliceKind::Timeslices => Judged::Slices(JudgedSlices {
@@ -482,6 +476,31 @@ impl MonthLedger {
             }
         }
     }
+}
+
+/// Appends every bad slice of `sums` (one entry a slice, from slice 0) with its counts: 64 slices
+/// at a time judged into a mask, as the fast path judges whole-slice buckets, the rest one by one.
+fn push_bad_sums(rule: SliceRule, sums: &[Counts], bad: &mut Vec<(u32, Counts)>) {
+    let mut blocks = sums.chunks_exact(64);
+    for (block, sums) in blocks.by_ref().enumerate() {
+        let (mut totals, mut failed) = ([0u64; 64], [0u64; 64]);
+        for (j, counts) in sums.iter().enumerate() {
+            (totals[j], failed[j]) = (counts.total, counts.failed);
+        }
+        let mut mask = rule.bad_mask(&totals, &failed);
+        while mask != 0 {
+            let j = mask.trailing_zeros() as usize;
+            bad.push(((block * 64 + j) as u32, sums[j]));
+            mask &= mask - 1;
+        }
+    }
+    let first = sums.len() - blocks.remainder().len();
+    bad.extend(
+        (first..)
+            .zip(blocks.remainder())
+            .filter(|(_, counts)| rule.is_bad(counts.total, counts.failed))
+            .map(|(slice, counts)| (slice as u32, *counts)),
+    );
 }
 
 /// A closed month's data, in the shape of the method its ledger was built for: one variant per
