@@ -494,6 +494,8 @@ fn varint_len(value: u64) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn counts(total: u64, failed: u64) -> Counts {
@@ -577,54 +579,38 @@ mod tests {
         }
     }
 
-    #[test]
-    fn rows_encode_alike_sixteen_at_a_time_and_one_by_one() {
-        // Counts either side of each varint length, some groups with one count of 2^14 or more
-        // (which the vector encoder declines), and lengths that leave a remainder.
-        let edges = [0, 1, 127, 128, 129, 16_383, 16_384, 1 << 40, u64::MAX];
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for rows in [0, 1, 15, 16, 17, 64, 200] {
-            for large_every in [0u64, 7, 97] {
-                let mut totals = Vec::new();
-                let mut failed = Vec::new();
-                for row in 0..rows as u64 {
-                    let pick = |x: u64| match x % 4 {
-                        0 => edges[(x >> 8) as usize % 6],
-                        _ => (x >> 16) % 300,
-                    };
-                    let large = large_every > 0 && row % large_every == large_every - 1;
-                    totals.push(if large {
-                        edges[6 + (row as usize % 3)]
-                    } else {
-                        pick(next())
-                    });
-                    failed.push(pick(next()));
-                }
-                let mut vector = vec![0xAA; rows * MAX_COUNTS_BYTES];
-                let mut scalar = vec![0x55; rows * MAX_COUNTS_BYTES];
-                let end = encode_rows(&totals, &failed, &mut vector, 0);
-                assert_eq!(
-                    end,
-                    encode_rows_one_by_one(&totals, &failed, &mut scalar, 0)
-                );
-                assert_eq!(
-                    vector[..end],
-                    scalar[..end],
-                    "{rows} rows, large every {large_every}"
-                );
-                let mut expected = Vec::new();
-                for (&total, &failures) in totals.iter().zip(&failed) {
-                    put(&mut expected, total);
-                    put(&mut expected, failures);
-                }
-                assert_eq!(vector[..end], expected[..]);
+    /// A count either side of each varint length (2^14 and more make the vector encoder decline
+    /// its group of sixteen), or a small one as real minutes have.
+    fn count() -> impl Strategy<Value = u64> {
+        prop_oneof![
+            prop::sample::select(vec![0, 1, 127, 128, 129, 16_383, 16_384, 1 << 40, u64::MAX]),
+            0u64..300,
+            0u64..300,
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Sixteen at a time or one by one, the bytes are LEB128's, whatever the counts and
+        /// however many rows are left over.
+        #[test]
+        fn rows_encode_alike_sixteen_at_a_time_and_one_by_one(
+            counts in prop::collection::vec((count(), count()), 0..200),
+        ) {
+            let (totals, failed): (Vec<u64>, Vec<u64>) = counts.into_iter().unzip();
+            let rows = totals.len();
+            let mut vector = vec![0xAA; rows * MAX_COUNTS_BYTES];
+            let mut scalar = vec![0x55; rows * MAX_COUNTS_BYTES];
+            let end = encode_rows(&totals, &failed, &mut vector, 0);
+            prop_assert_eq!(end, encode_rows_one_by_one(&totals, &failed, &mut scalar, 0));
+            prop_assert_eq!(&vector[..end], &scalar[..end]);
+            let mut expected = Vec::new();
+            for (&total, &failures) in totals.iter().zip(&failed) {
+                put(&mut expected, total);
+                put(&mut expected, failures);
             }
+            prop_assert_eq!(&vector[..end], &expected[..]);
         }
     }
 
