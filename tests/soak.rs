@@ -40,7 +40,8 @@ const BUDGET: u64 = 48 << 20;
 /// HTTP/2 windows and buffers of the open connections (a hundred at once here, each with a 1 MiB
 /// window), and the allocator's slack (mimalloc keeps freed memory for reuse). Measured: a peak
 /// of 120 to 124 MiB with the first soak's attacks alone, 133 to 167 MiB with issue 20's beside
-/// them, on a two-core machine at a load of 8.
+/// them, on a two-core machine at a load of 8; later 157 to 208 MiB (mimalloc 3 keeps freed pages
+/// a second), and 121 to 147 MiB once the binary returns them at once (src/main.rs).
 const OVERHEAD: u64 = 160 << 20;
 
 /// One good stream: subscription `subscription` over `months` months of `policy`, checked.
