@@ -19,8 +19,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Freed memory goes back to the system at once rather than a second later (mimalloc 3's default):
 /// the memory budget counts what calls hold, and a server under churn kept up to 100 MiB of freed
 /// pages resident on top of it (tests/soak.rs: peaks of 157 to 208 MiB, 121 to 147 with this).
-/// Measured on `bench/compare.sh` (SMS, three runs each way in one session), the server's CPU a bucket was
-/// the same within the noise (median 31 ns both ways). An operator's `MIMALLOC_PURGE_DELAY` wins.
+/// Measured on `bench/compare.sh` (SMS, three runs each way in one session), the server's CPU a
+/// bucket was the same within the noise (median 31 ns both ways). An operator's
+/// `MIMALLOC_PURGE_DELAY` wins.
 fn return_freed_memory_at_once() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: `mi_option_set` only stores a value mimalloc reads at each purge; it is not
