@@ -1,6 +1,7 @@
 //! The gRPC layer: it converts and validates at the edge, calls the domain, and converts back.
 //! Nothing in here decides an SLA question.
 
+mod buffers;
 pub mod codec;
 pub mod columns;
 mod error;
