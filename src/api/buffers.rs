@@ -1,17 +1,28 @@
-//! Vectors the rows form reuses from one message to the next.
+//! Vectors the bucket messages reuse from one message to the next.
 //!
 //! A message of 10,000 rows is decoded into 10,000 `Bucket`s (480 KB) and then turned into columns
-//! (280 KB) for the engine. Allocated afresh for every message, each of those is a large block the
-//! allocator hands back to the system when it is freed (the server returns freed memory at once:
-//! see `main.rs`) and faults in again, zeroed, for the next message: measured on a server fed
-//! rows, that doubled its CPU per bucket (112-155 ns against 59-83). Kept here instead, a few of
-//! each are reused, whichever thread decodes or ingests the next message.
+//! (280 KB) for the engine; a columns message is decoded into three or four columns of 80 KB.
+//! Allocated afresh for every message, each of those is a large block the allocator hands back to
+//! the system when it is freed (the server returns freed memory at once: see `main.rs`) and
+//! faults in again, zeroed, for the next message: measured on a server fed rows, that doubled its
+//! CPU per bucket (112-155 ns against 59-83). Kept here instead, a few of each are reused,
+//! whichever thread decodes or ingests the next message.
 //!
 //! What is kept is bounded and small beside the memory budget: at most [`KEPT`] vectors of each
-//! kind, each of at most [`MAX_KEPT_ROWS`] rows (about 10 MiB in all); a larger vector is freed as
+//! kind, each of at most [`MAX_KEPT_ROWS`] rows (about 12 MiB in all); a larger vector is freed as
 //! before.
 
 use std::sync::Mutex;
+
+/// Starts in Unix seconds: the rows' as columns, a columns message's `start_unix_seconds`, and
+/// the starts its deltas add up to.
+pub(super) static STARTS: Pool<i64> = Pool::new();
+/// A columns message's `start_delta_seconds`.
+pub(super) static DELTAS: Pool<i64> = Pool::new();
+/// Totals and failures, of either form.
+pub(super) static COUNTS: Pool<u64> = Pool::new();
+/// The rows' durations.
+pub(super) static DURATIONS: Pool<u32> = Pool::new();
 
 /// Vectors of one kind kept at once: enough for the calls that take rows at the same time (one a
 /// core, see `Work`) and the messages decoded meanwhile, waiting for their turn.

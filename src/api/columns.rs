@@ -16,6 +16,8 @@ use prost::encoding::{
 };
 use prost::{DecodeError, Message};
 
+use super::buffers::{self, Pool};
+
 /// Buckets in the fast form: one duration and three packed columns of equal length, row i being
 /// one bucket. See `proto/sla/v1/sla.proto` for the contract.
 #[derive(Clone, PartialEq, Eq, Default, Debug)]
@@ -65,7 +67,7 @@ impl BucketColumns {
             return Err(StartsError::BothForms);
         }
         let mut start = self.start_base_unix_seconds;
-        let mut starts = Vec::with_capacity(self.start_delta_seconds.len());
+        let mut starts = buffers::STARTS.take(self.start_delta_seconds.len());
         for (row, &delta) in self.start_delta_seconds.iter().enumerate() {
             start = start
                 .checked_add(delta)
@@ -131,17 +133,39 @@ impl Message for BucketColumns {
                 self.duration_seconds = decode_varint(buf)? as u32;
                 Ok(())
             }
-            STARTS => merge_repeated(wire_type, buf, ctx, &mut self.start_unix_seconds, |v| {
-                v as i64
-            }),
-            TOTAL => merge_repeated(wire_type, buf, ctx, &mut self.total, |v| v),
-            FAILED => merge_repeated(wire_type, buf, ctx, &mut self.failed, |v| v),
+            STARTS => merge_repeated(
+                wire_type,
+                buf,
+                ctx,
+                (&mut self.start_unix_seconds, &buffers::STARTS),
+                |v| v as i64,
+            ),
+            TOTAL => merge_repeated(
+                wire_type,
+                buf,
+                ctx,
+                (&mut self.total, &buffers::COUNTS),
+                |v| v,
+            ),
+            FAILED => merge_repeated(
+                wire_type,
+                buf,
+                ctx,
+                (&mut self.failed, &buffers::COUNTS),
+                |v| v,
+            ),
             DELTA_BASE => {
                 check_wire_type(WireType::Varint, wire_type)?;
                 self.start_base_unix_seconds = decode_varint(buf)? as i64;
                 Ok(())
             }
-            DELTAS => merge_repeated(wire_type, buf, ctx, &mut self.start_delta_seconds, unzigzag),
+            DELTAS => merge_repeated(
+                wire_type,
+                buf,
+                ctx,
+                (&mut self.start_delta_seconds, &buffers::DELTAS),
+                unzigzag,
+            ),
             _ => skip_field(wire_type, tag, buf, ctx),
         }
     }
@@ -209,12 +233,13 @@ fn encode_packed(tag: u32, values: impl Iterator<Item = u64> + Clone, buf: &mut 
 }
 
 /// Merges a repeated varint field, packed (the normal form) or one element at a time (which
-/// protobuf parsers must also accept).
+/// protobuf parsers must also accept). A column's first packed run goes into a vector from `pool`
+/// (see `buffers`), which ingest gives back.
 fn merge_repeated<T: Copy + Default>(
     wire_type: WireType,
     buf: &mut impl Buf,
     ctx: DecodeContext,
-    values: &mut Vec<T>,
+    (values, pool): (&mut Vec<T>, &Pool<T>),
     convert: impl Fn(u64) -> T,
 ) -> Result<(), DecodeError> {
     if wire_type == WireType::Varint {
@@ -223,31 +248,52 @@ fn merge_repeated<T: Copy + Default>(
     }
     let mut packed = Bytes::new();
     prost::encoding::bytes::merge(wire_type, &mut packed, buf, ctx)?;
+    if values.capacity() == 0 {
+        *values = pool.take(varint_count(&packed));
+    }
     decode_varints(&packed, values, convert)
 }
 
+/// Varints in `bytes`: every varint ends in exactly one byte below 0x80.
+fn varint_count(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b < 0x80).count()
+}
+
 /// Decodes a run of varints that must end exactly at the end of `bytes`, appending them to
-/// `values`. Every varint ends in exactly one byte below 0x80, so counting those sizes the column
-/// once; the values are then written into place, without a length update per element (which, with
-/// `push`, cost more than the decoding). One-byte varints (every count below 128, every delta of a
-/// minute) are taken inline; longer ones go through prost.
+/// `values`. Counting the bytes below 0x80 sizes the column once; the values are then appended
+/// by one `extend` over a counted range, which writes them in place without a length update or
+/// a capacity test per element (with `push`, those cost more than the decoding) and without
+/// zeroing the room first. One- and two-byte varints (every count below 16,384, every delta of a
+/// minute) are taken inline; longer ones go through prost, and the first error stops the
+/// decoding.
 fn decode_varints<T: Copy + Default>(
     mut bytes: &[u8],
     values: &mut Vec<T>,
     convert: impl Fn(u64) -> T,
 ) -> Result<(), DecodeError> {
-    let count = bytes.iter().filter(|&&b| b < 0x80).count();
-    let first = values.len();
-    values.resize(first + count, T::default());
-    for slot in &mut values[first..] {
-        let value = match bytes.split_first() {
-            Some((&byte, rest)) if byte < 0x80 => {
+    let count = varint_count(bytes);
+    let mut error = None;
+    values.extend((0..count).map(|_| {
+        let value = match *bytes {
+            [low, ref rest @ ..] if low < 0x80 => {
                 bytes = rest;
-                u64::from(byte)
+                u64::from(low)
             }
-            _ => decode_varint(&mut bytes)?,
+            [low, high, ref rest @ ..] if high < 0x80 => {
+                bytes = rest;
+                u64::from(low & 0x7F) | u64::from(high) << 7
+            }
+            _ if error.is_some() => 0,
+            _ => decode_varint(&mut bytes).unwrap_or_else(|e| {
+                error = Some(e);
+                bytes = &[];
+                0
+            }),
         };
-        *slot = convert(value);
+        convert(value)
+    }));
+    if let Some(error) = error {
+        return Err(error);
     }
     if !bytes.is_empty() {
         // Only an unterminated last varint is left: let prost say what is wrong with it.

@@ -2,7 +2,7 @@
 //! they are, readable rows become columns once. A refused bucket comes back naming its batch, row
 //! and field.
 
-use super::buffers::Pool;
+use super::buffers::{COUNTS, DELTAS, DURATIONS, STARTS};
 use super::error::{ApiError, At, BucketForm, RefusedBucket, UnreadableStarts};
 use super::from_pb::{TIMESTAMP_SECONDS, duration_seconds, instant};
 use super::pb;
@@ -54,11 +54,6 @@ impl Taken {
 fn refusal(batch: u64, form: BucketForm, error: IngestError) -> Taken {
     Taken::refused(error.before, RefusedBucket { batch, form, error })
 }
-
-/// Columns a `buckets` message is turned into, reused from message to message (see `buffers`).
-static STARTS: Pool<i64> = Pool::new();
-static COUNTS: Pool<u64> = Pool::new();
-static DURATIONS: Pool<u32> = Pool::new();
 
 /// Adds a `buckets` message. The first problem in row order is the one reported: rows before an
 /// unreadable one are added, and an earlier row the engine refuses is reported instead.
@@ -140,12 +135,28 @@ fn start_seconds(
     Ok(start.timestamp())
 }
 
-/// Adds a `columns` message.
+/// Adds a `columns` message, and gives its vectors back to `buffers`.
 pub(super) fn columns(
     evaluation: &mut Evaluation,
     batch: u64,
-    columns: &pb::BucketColumns,
+    columns: pb::BucketColumns,
 ) -> Taken {
+    let taken = add_columns(evaluation, batch, &columns);
+    let pb::BucketColumns {
+        start_unix_seconds,
+        total,
+        failed,
+        start_delta_seconds,
+        ..
+    } = columns;
+    STARTS.give(start_unix_seconds);
+    DELTAS.give(start_delta_seconds);
+    COUNTS.give(total);
+    COUNTS.give(failed);
+    taken
+}
+
+fn add_columns(evaluation: &mut Evaluation, batch: u64, columns: &pb::BucketColumns) -> Taken {
     let starts = match columns.starts() {
         Ok(starts) => starts,
         Err(error) => {
@@ -184,6 +195,9 @@ pub(super) fn columns(
         totals: total,
         failed,
     });
+    if let std::borrow::Cow::Owned(starts) = starts {
+        STARTS.give(starts);
+    }
     match added {
         Ok(ingested) => Taken::all(ingested),
         Err(error) => {

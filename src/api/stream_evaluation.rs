@@ -83,7 +83,7 @@ impl StreamEvaluation {
                     ingest::rows(evaluation, batch, buckets)
                 }),
             Some(Item::Columns(columns)) => self.take_batch(columns.rows(), |evaluation, batch| {
-                ingest::columns(evaluation, batch, &columns)
+                ingest::columns(evaluation, batch, columns)
             }),
             Some(Item::Outage(outage)) => {
                 let added = from_pb::outage("outage", outage)
