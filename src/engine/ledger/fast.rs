@@ -131,11 +131,13 @@ trait Shape {
     /// Takes `BLOCK` rows, each `SPAN` minutes long, the first from `minute` and each starting
     /// where the one before it ended, all inside the month with `failed <= total`; the caller has
     /// checked that no other bucket covered their minutes and marks them when this says yes.
+    /// `high` is the or of every count of the block.
     fn block<const SPAN: usize>(
         &mut self,
         minute: usize,
         totals: &[u64; BLOCK],
         failed: &[u64; BLOCK],
+        high: u64,
     ) -> bool;
 }
 
@@ -178,12 +180,13 @@ impl Pass<'_> {
                 {
                     break;
                 }
-                let follow = follow_each_other(starts, totals, failed, step as i64);
+                let Some(high) = follow_each_other(starts, totals, failed, step as i64) else {
+                    break;
+                };
                 let minute = (offset / minute_seconds) as usize;
                 let end = minute + BLOCK * SPAN;
-                if !follow
-                    || !range_is_clear(self.covered, minute, end)
-                    || !shape.block::<SPAN>(minute, totals, failed)
+                if !range_is_clear(self.covered, minute, end)
+                    || !shape.block::<SPAN>(minute, totals, failed, high)
                 {
                     break;
                 }
@@ -241,25 +244,28 @@ impl Pass<'_> {
     }
 }
 
-/// Whether each row starts `step` seconds after the one before it and has `failed <= total`.
-/// It or-s, over the block, the bits where a start differs from where it should be and the borrow
-/// of each `total - failed` (set when failed > total), so that the loop has no branch and
-/// vectorises; compiled for AVX-512 and AVX2 too, the widest the CPU has chosen when it runs.
+/// When each row starts `step` seconds after the one before it and has `failed <= total`, the
+/// or of every count of the block, whose high bits tell the shapes which arithmetic is safe
+/// without each folding the block again. It or-s, over the block, the bits where a start differs
+/// from where it should be and the borrow of each `total - failed` (set when failed > total), so
+/// that the loop has no branch and vectorises; compiled for AVX-512 and AVX2 too, the widest the
+/// CPU has chosen when it runs.
 #[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512dq", "x86_64+avx2"))]
 fn follow_each_other(
     starts: &[i64; BLOCK],
     totals: &[u64; BLOCK],
     failed: &[u64; BLOCK],
     step: i64,
-) -> bool {
-    let (mut astray, mut borrow, mut expected) = (0u64, 0u64, starts[0]);
+) -> Option<u64> {
+    let (mut astray, mut borrow, mut high, mut expected) = (0u64, 0u64, 0u64, starts[0]);
     for j in 0..BLOCK {
         astray |= (starts[j] ^ expected) as u64;
         expected = expected.wrapping_add(step);
         let (total, failures) = (totals[j], failed[j]);
         borrow |= (!total & failures) | (!(total ^ failures) & total.wrapping_sub(failures));
+        high |= total | failures;
     }
-    astray == 0 && borrow >> 63 == 0
+    (astray == 0 && borrow >> 63 == 0).then_some(high)
 }
 
 /// The `BLOCK` values of `column` from `at`, when it has that many.
@@ -306,12 +312,13 @@ impl<const SLICE: usize> Shape for WholeSlices<'_, SLICE> {
         minute: usize,
         totals: &[u64; BLOCK],
         failed: &[u64; BLOCK],
+        high: u64,
     ) -> bool {
         if !minute.is_multiple_of(SLICE) {
             return false;
         }
         let first = minute / SLICE;
-        let mut bad = self.rule.bad_mask(totals, failed);
+        let mut bad = self.rule.bad_mask(totals, failed, high);
         if bad == 0 {
             return true;
         }
@@ -367,10 +374,11 @@ impl<const SLICE: usize> Shape for SliceSums<'_, SLICE> {
         minute: usize,
         totals: &[u64; BLOCK],
         failed: &[u64; BLOCK],
+        high: u64,
     ) -> bool {
         let slots = &mut self.partial[minute / SLICE..=(minute + BLOCK - 1) / SLICE];
         let base = minute / SLICE * SLICE;
-        if add_slice_sums::<SLICE>(slots, minute - base, totals, failed) {
+        if add_slice_sums::<SLICE>(slots, minute - base, totals, failed, high) {
             return true;
         }
         // Added wrapping, and taken back out the same way if any sum left 64 bits: wrapping
@@ -434,10 +442,11 @@ impl Shape for Events<'_> {
         minute: usize,
         totals: &[u64; BLOCK],
         failed: &[u64; BLOCK],
+        high: u64,
     ) -> bool {
         // The sums first, with a mask of the buckets that failed: no branch per bucket, and
         // nothing to take back when a sum overflows.
-        let Some((sum, mut failing)) = sum_block(*self.sum, totals, failed) else {
+        let Some((sum, mut failing)) = sum_block(*self.sum, totals, failed, high) else {
             return false;
         };
         while failing != 0 {
@@ -460,7 +469,7 @@ impl Shape for Events<'_> {
 /// Adds the block's one-minute counts to the sums of the slices of `SLICE` minutes they fall in,
 /// `slots` from the block's first slice, which the block's first minute is `lead` minutes into:
 /// each slice's counts summed in registers and added once. Says no, having changed nothing, unless
-/// every count of the block is below 2^57 and every sum it touches below 2^63, which is what
+/// every count of the block is below 2^57 (`high`, the or of them all, says) and every sum it touches below 2^63, which is what
 /// makes every addition safe from wrapping (a block's sums stay below 2^63); the caller then adds
 /// row by row with checks. Compiled for AVX-512 and AVX2 too, the widest the CPU has chosen when
 /// it runs.
@@ -470,9 +479,8 @@ fn add_slice_sums<const SLICE: usize>(
     lead: usize,
     totals: &[u64; BLOCK],
     failed: &[u64; BLOCK],
+    high: u64,
 ) -> bool {
-    let high = totals.iter().fold(0, |high, &count| high | count)
-        | failed.iter().fold(0, |high, &count| high | count);
     let sums_high = slots
         .iter()
         .fold(0, |high, sum| high | sum.total | sum.failed);
@@ -503,16 +511,21 @@ fn add_slice_sums<const SLICE: usize>(
 }
 
 /// `sum` plus the block's counts, with a mask of the rows that failed (bit `j` for row `j`), or
-/// `None` when a sum would leave 64 bits. When every count of the block is below 2^57 its sums
+/// `None` when a sum would leave 64 bits. When every count of the block is below 2^57 (`high`,
+/// the or of them all, says) its sums
 /// cannot wrap, so they are taken as plain vectorised sums and only their addition to `sum` is
 /// checked; otherwise row by row. Compiled for AVX-512 and AVX2 too, the widest the CPU has
 /// chosen when it runs.
 #[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512dq", "x86_64+avx2"))]
-fn sum_block(sum: Counts, totals: &[u64; BLOCK], failed: &[u64; BLOCK]) -> Option<(Counts, u64)> {
-    let (mut high, mut failing) = (0u64, 0u64);
-    for j in 0..BLOCK {
-        high |= totals[j] | failed[j];
-        failing |= u64::from(failed[j] > 0) << j;
+fn sum_block(
+    sum: Counts,
+    totals: &[u64; BLOCK],
+    failed: &[u64; BLOCK],
+    high: u64,
+) -> Option<(Counts, u64)> {
+    let mut failing = 0u64;
+    for (j, &failures) in failed.iter().enumerate() {
+        failing |= u64::from(failures > 0) << j;
     }
     let block = if high < 1 << 57 {
         Counts {

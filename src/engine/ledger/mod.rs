@@ -57,9 +57,11 @@ impl SliceRule {
     /// Which of 64 slices, given by their counts (`failed <= total`, as every accepted bucket and
     /// sum of them has), are bad: bit `j` for slice `j`. The rule is matched once, and each slice
     /// judged with no branch, so the fast path's blocks pay a few operations a slice.
+    /// `high` is the or of every total (or of every count, the same bits' worth when
+    /// `failed <= total`): it chooses the arithmetic, and the fast path has it from its checks.
     #[inline(always)]
-    pub(crate) fn bad_mask(self, totals: &[u64; 64], failed: &[u64; 64]) -> u64 {
-        bad_mask(self.bad, self.min_attempts, totals, failed)
+    pub(crate) fn bad_mask(self, totals: &[u64; 64], failed: &[u64; 64], high: u64) -> u64 {
+        bad_mask(self.bad, self.min_attempts, totals, failed, high)
     }
 
     /// Whether a slice with `total` attempts has some, but too few to be judged.
@@ -71,10 +73,16 @@ impl SliceRule {
 /// [`SliceRule::bad_mask`], compiled for AVX-512 and AVX2 too, the widest the CPU has chosen
 /// when it runs.
 #[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512dq", "x86_64+avx2"))]
-fn bad_mask(rule: TimesliceRule, min_attempts: u64, totals: &[u64; 64], failed: &[u64; 64]) -> u64 {
+fn bad_mask(
+    rule: TimesliceRule,
+    min_attempts: u64,
+    totals: &[u64; 64],
+    failed: &[u64; 64],
+    high: u64,
+) -> u64 {
     // Counts below 2^32 (every real minute's) are judged in 64-bit arithmetic. The caller has
     // checked `failed <= total`, so the totals bound both.
-    let small = totals.iter().fold(0, |high, &total| high | total) >> 32 == 0;
+    let small = high >> 32 == 0;
     // Each arm names its rule as a constant, so the rule's own `match` folds away.
     let mask = |rule: TimesliceRule| {
         let mut mask = 0u64;
@@ -483,11 +491,12 @@ impl MonthLedger {
 fn push_bad_sums(rule: SliceRule, sums: &[Counts], bad: &mut Vec<(u32, Counts)>) {
     let mut blocks = sums.chunks_exact(64);
     for (block, sums) in blocks.by_ref().enumerate() {
-        let (mut totals, mut failed) = ([0u64; 64], [0u64; 64]);
+        let (mut totals, mut failed, mut high) = ([0u64; 64], [0u64; 64], 0);
         for (j, counts) in sums.iter().enumerate() {
             (totals[j], failed[j]) = (counts.total, counts.failed);
+            high |= counts.total;
         }
-        let mut mask = rule.bad_mask(&totals, &failed);
+        let mut mask = rule.bad_mask(&totals, &failed, high);
         while mask != 0 {
             let j = mask.trailing_zeros() as usize;
             bad.push(((block * 64 + j) as u32, sums[j]));
