@@ -469,10 +469,10 @@ impl Shape for Events<'_> {
 /// Adds the block's one-minute counts to the sums of the slices of `SLICE` minutes they fall in,
 /// `slots` from the block's first slice, which the block's first minute is `lead` minutes into:
 /// each slice's counts summed in registers and added once. Says no, having changed nothing, unless
-/// every count of the block is below 2^57 (`high`, the or of them all, says) and every sum it touches below 2^63, which is what
-/// makes every addition safe from wrapping (a block's sums stay below 2^63); the caller then adds
-/// row by row with checks. Compiled for AVX-512 and AVX2 too, the widest the CPU has chosen when
-/// it runs.
+/// every count of the block is below 2^57 (`high`, the or of them all, says) and every sum it
+/// touches below 2^63, which is what makes every addition safe from wrapping (a block's sums stay
+/// below 2^63); the caller then adds row by row with checks. Compiled for AVX-512 and AVX2 too,
+/// the widest the CPU has chosen when it runs.
 #[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512dq", "x86_64+avx2"))]
 fn add_slice_sums<const SLICE: usize>(
     slots: &mut [Counts],
@@ -512,10 +512,9 @@ fn add_slice_sums<const SLICE: usize>(
 
 /// `sum` plus the block's counts, with a mask of the rows that failed (bit `j` for row `j`), or
 /// `None` when a sum would leave 64 bits. When every count of the block is below 2^57 (`high`,
-/// the or of them all, says) its sums
-/// cannot wrap, so they are taken as plain vectorised sums and only their addition to `sum` is
-/// checked; otherwise row by row. Compiled for AVX-512 and AVX2 too, the widest the CPU has
-/// chosen when it runs.
+/// the or of them all, says) its sums cannot wrap, so they are taken as plain vectorised sums and
+/// only their addition to `sum` is checked; otherwise row by row. Compiled for AVX-512 and AVX2
+/// too, the widest the CPU has chosen when it runs.
 #[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512dq", "x86_64+avx2"))]
 fn sum_block(
     sum: Counts,
