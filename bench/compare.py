@@ -173,7 +173,7 @@ def main():
             check=True, capture_output=True, text=True).stdout
         report = json.loads(out.strip().splitlines()[-1])
         ours[form] = report["buckets_per_second"]
-        # CPU nanoseconds a bucket on each side, from /proc: the two share the machine's cores.
+        # CPU nanoseconds a bucket on each side, from their CPU-time clocks: the two share the cores.
         cpu[form] = {side: report[f"{side}_cpu_seconds_per_million_buckets"] * 1e3
                      for side in ("server", "client")}
 

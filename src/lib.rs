@@ -10,6 +10,7 @@
 //! report people read: one self-contained HTML page. `tests/module_graph.rs` keeps these layers
 //! apart.
 
+pub mod allocator;
 pub mod api;
 pub mod calendar;
 pub mod catalogue;
