@@ -35,95 +35,141 @@ const KEY_NANOS: u8 = 2 << 3;
 /// The request these bytes encode, when it is a batch of buckets in the usual form; `None` hands
 /// the message to prost.
 pub(super) fn request(bytes: &[u8]) -> Option<pb::EvaluateRequest> {
-    let (&KEY_BUCKETS, mut rest) = bytes.split_first()? else {
+    let (&KEY_BUCKETS, rest) = bytes.split_first()? else {
         return None;
     };
-    let length = varint(&mut rest)?;
+    let mut at = 0;
+    let length = varint(rest, &mut at, rest.len())?;
     // The batch must be the message's only field: prost merges repeats and skips unknown fields.
-    if length != rest.len() as u64 {
+    if length != (rest.len() - at) as u64 {
         return None;
     }
     Some(pb::EvaluateRequest {
         item: Some(pb::evaluate_request::Item::Buckets(pb::BucketBatch {
-            buckets: buckets(rest)?,
+            buckets: buckets(&rest[at..])?,
         })),
     })
 }
 
 /// Every row of a `BucketBatch`'s bytes.
-fn buckets(mut bytes: &[u8]) -> Option<Vec<pb::Bucket>> {
+///
+/// The rows are read with one cursor over the batch, each field within its end: a varint near the
+/// end of its field can then still be read eight bytes at a time from the batch around it.
+fn buckets(bytes: &[u8]) -> Option<Vec<pb::Bucket>> {
     // A row in the usual form takes 12 to 20 bytes (a count of 0 is not sent: 14 or 15 for a
     // minute of traffic), so this is room for all of them at once. Growing the vector instead
     // copied it and doubled its room, past what `buffers` keeps.
     let mut rows = ROWS.take(bytes.len() / 12);
-    while let Some((&key, mut rest)) = bytes.split_first() {
+    let mut at = 0;
+    while let Some(&key) = bytes.get(at) {
         if key != KEY_ROW {
             return None;
         }
-        let row = field(&mut rest)?;
-        rows.push(bucket(row)?);
-        bytes = rest;
+        at += 1;
+        let end = field_end(bytes, &mut at, bytes.len())?;
+        rows.push(bucket(bytes, &mut at, end)?);
     }
     Some(rows)
 }
 
-/// One `Bucket`.
-fn bucket(mut bytes: &[u8]) -> Option<pb::Bucket> {
+/// One `Bucket`: the bytes from `at` to `end`.
+#[inline(always)]
+fn bucket(bytes: &[u8], at: &mut usize, end: usize) -> Option<pb::Bucket> {
     let mut row = pb::Bucket::default();
-    while let Some((&key, mut rest)) = bytes.split_first() {
+    while *at < end {
+        let key = bytes[*at];
+        *at += 1;
         match key {
             KEY_START => {
-                let start = field(&mut rest)?;
+                let start_end = field_end(bytes, at, end)?;
                 // A repeated message field merges into what came before, as prost does.
-                timestamp(row.start.get_or_insert_with(Default::default), start)?;
+                let start = row.start.get_or_insert_with(Default::default);
+                timestamp(start, bytes, at, start_end)?;
             }
             // uint32 keeps the low 32 bits of a wider varint, as protobuf defines.
-            KEY_DURATION => row.duration_seconds = varint(&mut rest)? as u32,
-            KEY_TOTAL => row.total = varint(&mut rest)?,
-            KEY_FAILED => row.failed = varint(&mut rest)?,
+            KEY_DURATION => row.duration_seconds = varint(bytes, at, end)? as u32,
+            KEY_TOTAL => row.total = varint(bytes, at, end)?,
+            KEY_FAILED => row.failed = varint(bytes, at, end)?,
             _ => return None,
         }
-        bytes = rest;
     }
     Some(row)
 }
 
-/// Merges a `Timestamp`'s fields into `into`.
-fn timestamp(into: &mut prost_types::Timestamp, mut bytes: &[u8]) -> Option<()> {
-    while let Some((&key, mut rest)) = bytes.split_first() {
+/// Merges the fields of the `Timestamp` from `at` to `end` into `into`.
+#[inline(always)]
+fn timestamp(
+    into: &mut prost_types::Timestamp,
+    bytes: &[u8],
+    at: &mut usize,
+    end: usize,
+) -> Option<()> {
+    while *at < end {
+        let key = bytes[*at];
+        *at += 1;
         match key {
             // int64 and int32 are the varint's two's complement, cut to their width.
-            KEY_SECONDS => into.seconds = varint(&mut rest)? as i64,
-            KEY_NANOS => into.nanos = varint(&mut rest)? as i32,
+            KEY_SECONDS => into.seconds = varint(bytes, at, end)? as i64,
+            KEY_NANOS => into.nanos = varint(bytes, at, end)? as i32,
             _ => return None,
         }
-        bytes = rest;
     }
     Some(())
 }
 
-/// A length-delimited field's bytes, after its length; `bytes` moves past them.
-fn field<'a>(bytes: &mut &'a [u8]) -> Option<&'a [u8]> {
-    let length = usize::try_from(varint(bytes)?).ok()?;
-    if length > bytes.len() {
-        return None;
-    }
-    let (field, rest) = bytes.split_at(length);
-    *bytes = rest;
-    Some(field)
+/// Where the length-delimited field at `at` ends; `at` moves past its length. `None` when it
+/// would end past `end`, the end of the field around it.
+#[inline(always)]
+fn field_end(bytes: &[u8], at: &mut usize, end: usize) -> Option<usize> {
+    let length = usize::try_from(varint(bytes, at, end)?).ok()?;
+    (length <= end - *at).then_some(*at + length)
 }
 
-/// A varint; `bytes` moves past it. One-byte ones (lengths, durations, counts below 128) are
-/// taken inline, longer ones by prost's own decoder; a malformed one is left to prost's error.
-#[inline]
-fn varint(bytes: &mut &[u8]) -> Option<u64> {
-    if let Some((&byte, rest)) = bytes.split_first()
-        && byte < 0x80
-    {
-        *bytes = rest;
-        return Some(u64::from(byte));
+/// The varint at `at`, which must end by `end`; `at` moves past it. `None` when it is malformed
+/// (cut short by `end`, or a tenth byte past 64 bits), and prost gives its error.
+///
+/// Decoded here, inline, and eight bytes at a time when the batch has eight from `at` (they may
+/// reach past `end`; the varint itself may not): a start's five-byte seconds in every row went
+/// through a call to prost's decoder, 7% of a server fed rows, and a byte-at-a-time loop kept its
+/// value on the stack.
+#[inline(always)]
+fn varint(bytes: &[u8], at: &mut usize, end: usize) -> Option<u64> {
+    let start = *at;
+    let field = bytes.get(start..end)?;
+    let &first = field.first()?;
+    if first < 0x80 {
+        *at = start + 1;
+        return Some(u64::from(first));
     }
-    prost::encoding::decode_varint(bytes).ok()
+    if let Some(word) = bytes[start..].first_chunk::<8>() {
+        let word = u64::from_le_bytes(*word);
+        // A byte below 0x80 ends the varint: the first such of these eight, when there is one.
+        let ends = !word & 0x8080_8080_8080_8080;
+        if ends != 0 {
+            let length = ends.trailing_zeros() as usize / 8 + 1;
+            if length > field.len() {
+                return None;
+            }
+            let kept = word & (u64::MAX >> (64 - 8 * length)) & 0x7F7F_7F7F_7F7F_7F7F;
+            // The seven-bit groups packed together: in pairs, in fours, then all eight.
+            let pairs = (kept & 0x007F_007F_007F_007F) | ((kept & 0x7F00_7F00_7F00_7F00) >> 1);
+            let fours = (pairs & 0x0000_3FFF_0000_3FFF) | ((pairs & 0x3FFF_0000_3FFF_0000) >> 2);
+            *at = start + length;
+            return Some((fours & 0x0FFF_FFFF) | ((fours & 0x0FFF_FFFF_0000_0000) >> 4));
+        }
+    }
+    let mut value = 0u64;
+    for (index, &byte) in field.iter().take(10).enumerate() {
+        value |= u64::from(byte & 0x7F) << (7 * index);
+        if byte < 0x80 {
+            if index == 9 && byte > 1 {
+                return None;
+            }
+            *at = start + index + 1;
+            return Some(value);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -172,6 +218,35 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Every varint prost reads is read the same, and its length taken; what prost refuses
+        /// is declined. Values of every length, followed by bytes or cut short, and with bytes
+        /// past the end of their field that must not be read.
+        #[test]
+        fn varints_are_read_as_prost_reads_them(
+            value in prop_oneof![0u64..128, 0u64..1 << 35, any::<u64>()],
+            tail in prop::collection::vec(any::<u8>(), 0..10),
+            cut in any::<prop::sample::Index>(),
+            noise in prop::collection::vec(any::<u8>(), 0..12),
+            past in prop::collection::vec(any::<u8>(), 0..10),
+        ) {
+            let mut bytes = Vec::new();
+            prost::encoding::encode_varint(value, &mut bytes);
+            let length = bytes.len();
+            bytes.extend(&tail);
+            for case in [bytes.clone(), bytes[..cut.index(length)].to_vec(), noise.clone()] {
+                let mut theirs = &case[..];
+                let expected = prost::encoding::decode_varint(&mut theirs).ok();
+                let read = case.len() - theirs.len();
+                let mut batch = case.clone();
+                batch.extend(&past);
+                let mut at = 0;
+                prop_assert_eq!(varint(&batch, &mut at, case.len()), expected);
+                if expected.is_some() {
+                    prop_assert_eq!(at, read);
+                }
+            }
+        }
 
         /// Rows as prost writes them are always taken, and read as prost reads them.
         #[test]
