@@ -7,9 +7,10 @@
 //! say where it ends; this one writes sixteen at once. Counts of 2^14 or more (never seen in a
 //! minute of real traffic) make it decline, and the caller encodes those sixteen one by one.
 //!
-//! This is the crate's only `unsafe`: a function compiled for instructions the baseline x86-64
-//! target does not promise may only be called once the CPU is known to have them, and the vector
-//! loads and stores take raw pointers.
+//! This is the engine's only `unsafe` (the library's other is src/allocator.rs, which sets the
+//! allocator's options): a function compiled for instructions the baseline x86-64 target does
+//! not promise may only be called once the CPU is known to have them, and the vector loads and
+//! stores take raw pointers.
 
 use std::arch::x86_64::{
     __m512i, _mm512_add_epi32, _mm512_and_si512, _mm512_castsi256_si512, _mm512_cmpge_epu32_mask,
