@@ -241,8 +241,10 @@ async fn an_emptied_policy_directory_keeps_its_policies_serving() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn heavy_calls_end_at_their_deadline_and_leave_health_and_small_calls_served() {
     let _one_at_a_time = ONE_AT_A_TIME.lock().await;
-    let binary = Binary::start(&["--call-timeout", "3s"]);
-    let heavy = heavy_classify(1300);
+    // Work that runs well past the call timeout on a fast machine: counted rather than walked,
+    // 1,000 outages (the default limit) from 1300 take about half a second.
+    let binary = Binary::start(&["--call-timeout", "3s", "--max-outages", "40000"]);
+    let heavy = heavy_classify(1800, 40_000);
     eprintln!("heavy ClassifyOutages: {} bytes", heavy.encoded_len());
     assert!(heavy.encoded_len() < 4 << 20);
     let cpu_before = binary.cpu_time();

@@ -156,7 +156,7 @@ fn issue_20_attacks(
     {
         let endpoint = endpoint.clone();
         tasks.push(tokio::spawn(async move {
-            let heavy = heavy_classify(1980);
+            let heavy = heavy_classify(1980, 1_000);
             while Instant::now() < until {
                 let mut client = SlaEvaluatorClient::new(channel(&endpoint).await);
                 match client.classify_outages(heavy.clone()).await {
