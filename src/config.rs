@@ -130,6 +130,9 @@ pub struct Config {
     /// HTTP/2 flow-control window per connection, in bytes (65535 to 2^31 - 1).
     #[arg(long, env = "SLA_CONNECTION_WINDOW", default_value_t = Http2Options::default().connection_window, value_parser = window)]
     pub connection_window: u32,
+    /// The largest HTTP/2 DATA frame a client may send, in bytes (16384 to 16777215).
+    #[arg(long, env = "SLA_MAX_FRAME_SIZE", default_value_t = Http2Options::default().max_frame_size, value_parser = frame_size)]
+    pub max_frame_size: u32,
     /// How often to ping an idle HTTP/2 connection.
     #[arg(long, env = "SLA_KEEPALIVE_INTERVAL", default_value = "60s", value_parser = positive_duration)]
     pub keepalive_interval: Duration,
@@ -224,6 +227,17 @@ fn window(text: &str) -> Result<u32, String> {
     } else {
         Err(format!(
             "{value} is outside HTTP/2's window range of 65535 to 2147483647 bytes"
+        ))
+    }
+}
+
+fn frame_size(text: &str) -> Result<u32, String> {
+    let value: u32 = text.parse().map_err(|e| format!("'{text}': {e}"))?;
+    if (16_384..=16_777_215).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{value} is outside HTTP/2's frame size range of 16384 to 16777215 bytes"
         ))
     }
 }
@@ -406,6 +420,7 @@ impl Config {
             http2: Http2Options {
                 stream_window: self.stream_window,
                 connection_window: self.connection_window,
+                max_frame_size: self.max_frame_size,
                 max_concurrent_streams: self.max_concurrent_streams,
                 max_local_error_reset_streams: self.max_local_error_resets,
                 keepalive_interval: self.keepalive_interval,
@@ -460,6 +475,7 @@ mod tests {
             (options.http2.stream_window, options.http2.connection_window),
             (1 << 20, 1 << 20)
         );
+        assert_eq!(options.http2.max_frame_size, 256 << 10);
         assert_eq!(options.http2.max_concurrent_streams, 256);
         assert_eq!(options.http2.max_local_error_reset_streams, 1024);
         assert_eq!(
@@ -491,6 +507,8 @@ mod tests {
             "5s",
             "--max-term-days",
             "400",
+            "--max-frame-size",
+            "16384",
         ]);
         let options = config
             .server_options(Arc::new(PolicySet::default()))
@@ -500,6 +518,17 @@ mod tests {
         assert_eq!(options.http2.max_concurrent_streams, 8);
         assert_eq!(options.shutdown.drain_delay, Duration::from_secs(5));
         assert_eq!(options.limits.max_term_days, 400);
+        assert_eq!(options.http2.max_frame_size, 16_384);
+        // HTTP/2 allows frames of 2^14 to 2^24 - 1 bytes; the flag says so.
+        for outside in ["16383", "16777216"] {
+            let error = Config::try_parse_from(["sla-evaluator", "--max-frame-size", outside])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("frame size range of 16384 to 16777215"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

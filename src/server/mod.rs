@@ -181,6 +181,7 @@ fn grpc_server(http2: Http2Options) -> Server {
         .initial_stream_window_size(http2.stream_window)
         .initial_connection_window_size(http2.connection_window)
         .max_concurrent_streams(http2.max_concurrent_streams)
+        .max_frame_size(http2.max_frame_size)
         .http2_max_local_error_reset_streams(Some(http2.max_local_error_reset_streams))
         .http2_keepalive_interval(Some(http2.keepalive_interval))
         .http2_keepalive_timeout(Some(http2.keepalive_timeout))
