@@ -221,23 +221,28 @@ fn size(text: &str) -> Result<u64, String> {
 
 /// HTTP/2 windows range from the protocol's initial 65,535 bytes to its maximum of 2^31 - 1.
 fn window(text: &str) -> Result<u32, String> {
-    let value: u32 = text.parse().map_err(|e| format!("'{text}': {e}"))?;
-    if (65_535..=0x7FFF_FFFF).contains(&value) {
-        Ok(value)
-    } else {
-        Err(format!(
-            "{value} is outside HTTP/2's window range of 65535 to 2147483647 bytes"
-        ))
-    }
+    http2_setting(text, "window", 65_535..=0x7FFF_FFFF)
 }
 
+/// HTTP/2 frames carry 2^14 to 2^24 - 1 bytes.
 fn frame_size(text: &str) -> Result<u32, String> {
+    http2_setting(text, "frame size", 16_384..=16_777_215)
+}
+
+/// A number of bytes for an HTTP/2 setting, inside the range the protocol allows it.
+fn http2_setting(
+    text: &str,
+    setting: &str,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<u32, String> {
     let value: u32 = text.parse().map_err(|e| format!("'{text}': {e}"))?;
-    if (16_384..=16_777_215).contains(&value) {
+    if range.contains(&value) {
         Ok(value)
     } else {
         Err(format!(
-            "{value} is outside HTTP/2's frame size range of 16384 to 16777215 bytes"
+            "{value} is outside HTTP/2's {setting} range of {} to {} bytes",
+            range.start(),
+            range.end()
         ))
     }
 }
