@@ -73,9 +73,32 @@ fn buckets(bytes: &[u8]) -> Option<Vec<pb::Bucket>> {
 }
 
 /// One `Bucket`: the bytes from `at` to `end`.
+///
+/// The fields are first read in the order prost writes them, each taken if its key comes next;
+/// whatever remains (another order, a repeat) then goes through the loop, which reads any order.
+/// Both read a field the same way, so this only moves the usual case from the loop's jump on
+/// every key to a test that is predicted right: the same answer, a little sooner.
 #[inline(always)]
 fn bucket(bytes: &[u8], at: &mut usize, end: usize) -> Option<pb::Bucket> {
     let mut row = pb::Bucket::default();
+    let next = |at: usize, key: u8| at < end && bytes[at] == key;
+    if next(*at, KEY_START) {
+        *at += 1;
+        let start_end = field_end(bytes, at, end)?;
+        timestamp(row.start.insert(Default::default()), bytes, at, start_end)?;
+    }
+    if next(*at, KEY_DURATION) {
+        *at += 1;
+        row.duration_seconds = varint(bytes, at, end)? as u32;
+    }
+    if next(*at, KEY_TOTAL) {
+        *at += 1;
+        row.total = varint(bytes, at, end)?;
+    }
+    if next(*at, KEY_FAILED) {
+        *at += 1;
+        row.failed = varint(bytes, at, end)?;
+    }
     while *at < end {
         let key = bytes[*at];
         *at += 1;
@@ -104,6 +127,15 @@ fn timestamp(
     at: &mut usize,
     end: usize,
 ) -> Option<()> {
+    // As in `bucket`: prost's order first, then anything else.
+    if *at < end && bytes[*at] == KEY_SECONDS {
+        *at += 1;
+        into.seconds = varint(bytes, at, end)? as i64;
+    }
+    if *at < end && bytes[*at] == KEY_NANOS {
+        *at += 1;
+        into.nanos = varint(bytes, at, end)? as i32;
+    }
     while *at < end {
         let key = bytes[*at];
         *at += 1;
