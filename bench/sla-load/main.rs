@@ -14,15 +14,15 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use prost::Message;
-use sla_evaluator::api::pb::{
-    self, evaluate_request::Item, sla_evaluator_client::SlaEvaluatorClient,
-};
+use sla_evaluator::api::pb::{self, evaluate_request::Item};
 use sla_evaluator::policy::{Method, PolicySet, TimesliceRule};
 use tokio::sync::{Barrier, Semaphore, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::{Channel, Endpoint};
+use wire::Outgoing;
 use workload::{Term, minute_columns, reference};
 
+mod wire;
 mod workload;
 
 #[global_allocator]
@@ -319,11 +319,12 @@ fn spec(plan: &Plan) -> pb::EvaluateRequest {
 }
 
 /// Bucket message number `index` of a subscription's stream.
-fn batch(plan: &Plan, subscription: u64, index: u64) -> pb::EvaluateRequest {
+fn batch(plan: &Plan, subscription: u64, index: u64) -> Outgoing {
     let first = index * plan.batch as u64;
     let count = (plan.term.minutes() - first).min(plan.batch as u64);
     let (starts, totals, failed) = minute_columns(subscription, plan.term.start_unix, first, count);
     let item = match plan.form {
+        Form::Rows => return Outgoing::Encoded(wire::rows(&starts, 60, &totals, &failed)),
         Form::Columns => Item::Columns(match plan.starts {
             Starts::Absolute => pb::BucketColumns {
                 duration_seconds: 60,
@@ -341,39 +342,23 @@ fn batch(plan: &Plan, subscription: u64, index: u64) -> pb::EvaluateRequest {
                 ..Default::default()
             },
         }),
-        Form::Rows => Item::Buckets(pb::BucketBatch {
-            buckets: starts
-                .into_iter()
-                .zip(totals)
-                .zip(failed)
-                .map(|((start, total), failed)| pb::Bucket {
-                    start: Some(prost_types::Timestamp {
-                        seconds: start,
-                        nanos: 0,
-                    }),
-                    duration_seconds: 60,
-                    total,
-                    failed,
-                })
-                .collect(),
-        }),
     };
-    pb::EvaluateRequest { item: Some(item) }
+    Outgoing::Message(Box::new(pb::EvaluateRequest { item: Some(item) }))
 }
 
 fn batches(plan: &Plan) -> u64 {
     plan.term.minutes().div_ceil(plan.batch as u64)
 }
 
-fn requests(plan: &Plan, subscription: u64) -> Vec<pb::EvaluateRequest> {
-    std::iter::once(spec(plan))
+fn requests(plan: &Plan, subscription: u64) -> Vec<Outgoing> {
+    std::iter::once(Outgoing::Message(Box::new(spec(plan))))
         .chain((0..batches(plan)).map(|i| batch(plan, subscription, i)))
         .collect()
 }
 
 /// A message as it travels in a gRPC body: uncompressed flag, big-endian length, bytes.
-fn grpc_frame(message: &pb::EvaluateRequest) -> Vec<u8> {
-    let bytes = message.encode_to_vec();
+fn grpc_frame(message: &Outgoing) -> Vec<u8> {
+    let bytes = message.to_bytes();
     let mut frame = Vec::with_capacity(5 + bytes.len());
     frame.push(0);
     frame.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
@@ -390,12 +375,13 @@ async fn stream(
 ) -> Result<Duration, String> {
     let started = Instant::now();
     let (tx, rx) = mpsc::channel(2);
-    let mut client = SlaEvaluatorClient::new(channel)
-        .max_decoding_message_size(64 << 20)
-        .max_encoding_message_size(64 << 20);
-    let call = tokio::spawn(async move { client.evaluate(ReceiverStream::new(rx)).await });
+    let call = tokio::spawn(wire::evaluate(channel, ReceiverStream::new(rx)));
     // A send fails only when the call has ended early; its status then says why.
-    if tx.send(spec(plan)).await.is_ok() {
+    if tx
+        .send(Outgoing::Message(Box::new(spec(plan))))
+        .await
+        .is_ok()
+    {
         for index in 0..batches(plan) {
             if tx.send(batch(plan, subscription, index)).await.is_err() {
                 break;
@@ -410,8 +396,7 @@ async fn stream(
     let response = call
         .await
         .map_err(|e| e.to_string())?
-        .map_err(|status| format!("subscription {subscription}: {status}"))?
-        .into_inner();
+        .map_err(|status| format!("subscription {subscription}: {status}"))?;
     check(&response, plan, subscription)?;
     Ok(started.elapsed())
 }
