@@ -66,13 +66,25 @@ impl BucketColumns {
         if !self.start_unix_seconds.is_empty() {
             return Err(StartsError::BothForms);
         }
-        let mut start = self.start_base_unix_seconds;
-        let mut starts = buffers::STARTS.take(self.start_delta_seconds.len());
-        for (row, &delta) in self.start_delta_seconds.iter().enumerate() {
-            start = start
-                .checked_add(delta)
-                .ok_or(StartsError::Overflow { row })?;
-            starts.push(start);
+        let deltas = &self.start_delta_seconds;
+        let mut starts = buffers::STARTS.take(deltas.len());
+        starts.resize(deltas.len(), 0);
+        // Summed without a test a row, into room already there: whether any sum overflowed is
+        // kept, and only then are the rows walked again to say which was the first.
+        let (mut start, mut overflowed) = (self.start_base_unix_seconds, false);
+        for (slot, &delta) in starts.iter_mut().zip(deltas) {
+            let overflow;
+            (start, overflow) = start.overflowing_add(delta);
+            overflowed |= overflow;
+            *slot = start;
+        }
+        if overflowed {
+            let mut start = self.start_base_unix_seconds;
+            for (row, &delta) in deltas.iter().enumerate() {
+                start = start
+                    .checked_add(delta)
+                    .ok_or(StartsError::Overflow { row })?;
+            }
         }
         Ok(std::borrow::Cow::Owned(starts))
     }
@@ -255,49 +267,68 @@ fn merge_repeated<T: Copy + Default>(
 }
 
 /// Varints in `bytes`: every varint ends in exactly one byte below 0x80.
+///
+/// Counted in blocks of 128 bytes into a byte-sized sum, which compiles to vector compares over
+/// the whole block; counting into one `usize` per byte (what `filter().count()` gives) took four
+/// bytes a step, and was a tenth of a server fed columns.
 fn varint_count(bytes: &[u8]) -> usize {
-    bytes.iter().filter(|&&b| b < 0x80).count()
+    bytes
+        .chunks(128)
+        .map(|block| usize::from(block.iter().map(|&b| u8::from(b < 0x80)).sum::<u8>()))
+        .sum()
 }
 
 /// Decodes a run of varints that must end exactly at the end of `bytes`, appending them to
-/// `values`. Counting the bytes below 0x80 sizes the column once; the values are then appended
-/// by one `extend` over a counted range, which writes them in place without a length update or
-/// a capacity test per element (with `push`, those cost more than the decoding) and without
-/// zeroing the room first. One- and two-byte varints (every count below 16,384, every delta of a
-/// minute) are taken inline; longer ones go through prost, and the first error stops the
-/// decoding.
+/// `values`; the first error stops the decoding.
+///
+/// Counting the bytes below 0x80 sizes the column once. Eight bytes that all end a varint (a
+/// minute's delta, most failure counts) are then eight values appended at once, with one length
+/// update; other one- and two-byte varints (every count below 16,384) are taken inline, and longer
+/// ones go through prost. Against one value a step through `extend`, whose closure kept its
+/// cursor in memory, this took decoding a typical batch and deriving its starts from 4.5 to 2.5 ns
+/// a bucket (`cargo bench --bench wire`); writing into zeroed room instead of appending spent a
+/// tenth of that on `memset`.
 fn decode_varints<T: Copy + Default>(
-    mut bytes: &[u8],
+    bytes: &[u8],
     values: &mut Vec<T>,
     convert: impl Fn(u64) -> T,
 ) -> Result<(), DecodeError> {
     let count = varint_count(bytes);
-    let mut error = None;
-    values.extend((0..count).map(|_| {
-        let value = match *bytes {
-            [low, ref rest @ ..] if low < 0x80 => {
-                bytes = rest;
+    values.reserve(count);
+    let end = values.len() + count;
+    let mut at = 0;
+    while values.len() < end {
+        if let Some(word) = bytes[at..].first_chunk::<8>()
+            && values.len() + 8 <= end
+        {
+            let word = u64::from_le_bytes(*word);
+            if word & 0x8080_8080_8080_8080 == 0 {
+                values.extend_from_slice(&word.to_le_bytes().map(|byte| convert(u64::from(byte))));
+                at += 8;
+                continue;
+            }
+        }
+        let value = match bytes[at..] {
+            [low, ..] if low < 0x80 => {
+                at += 1;
                 u64::from(low)
             }
-            [low, high, ref rest @ ..] if high < 0x80 => {
-                bytes = rest;
+            [low, high, ..] if high < 0x80 => {
+                at += 2;
                 u64::from(low & 0x7F) | u64::from(high) << 7
             }
-            _ if error.is_some() => 0,
-            _ => decode_varint(&mut bytes).unwrap_or_else(|e| {
-                error = Some(e);
-                bytes = &[];
-                0
-            }),
+            _ => {
+                let mut rest = &bytes[at..];
+                let value = decode_varint(&mut rest)?;
+                at = bytes.len() - rest.len();
+                value
+            }
         };
-        convert(value)
-    }));
-    if let Some(error) = error {
-        return Err(error);
+        values.push(convert(value));
     }
-    if !bytes.is_empty() {
+    if at < bytes.len() {
         // Only an unterminated last varint is left: let prost say what is wrong with it.
-        decode_varint(&mut bytes)?;
+        decode_varint(&mut &bytes[at..])?;
     }
     Ok(())
 }
@@ -305,6 +336,7 @@ fn decode_varints<T: Copy + Default>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use prost::encoding::{int64, sint64, uint32, uint64};
 
     /// The bytes prost's own generated code would write for these columns.
@@ -424,6 +456,115 @@ mod tests {
         assert!(BucketColumns::decode(&overlong[..]).is_err());
         // The wrong wire type for a column.
         assert!(BucketColumns::decode(&[0x1D, 0, 0, 0, 0][..]).is_err());
+    }
+
+    /// What prost's generated code would decode from these bytes: its own merge functions, field
+    /// by field.
+    fn prost_decode(mut buf: &[u8]) -> Result<BucketColumns, DecodeError> {
+        let mut columns = BucketColumns::default();
+        let ctx = DecodeContext::default;
+        while !buf.is_empty() {
+            let (tag, wire_type) = prost::encoding::decode_key(&mut buf)?;
+            let c = &mut columns;
+            match tag {
+                DURATION => uint32::merge(wire_type, &mut c.duration_seconds, &mut buf, ctx())?,
+                STARTS => {
+                    int64::merge_repeated(wire_type, &mut c.start_unix_seconds, &mut buf, ctx())?
+                }
+                TOTAL => uint64::merge_repeated(wire_type, &mut c.total, &mut buf, ctx())?,
+                FAILED => uint64::merge_repeated(wire_type, &mut c.failed, &mut buf, ctx())?,
+                DELTA_BASE => {
+                    int64::merge(wire_type, &mut c.start_base_unix_seconds, &mut buf, ctx())?
+                }
+                DELTAS => {
+                    sint64::merge_repeated(wire_type, &mut c.start_delta_seconds, &mut buf, ctx())?
+                }
+                _ => skip_field(wire_type, tag, &mut buf, ctx())?,
+            }
+        }
+        Ok(columns)
+    }
+
+    fn counts() -> impl Strategy<Value = Vec<u64>> {
+        prop::collection::vec(prop_oneof![0u64..128, 0u64..16_384, any::<u64>()], 0..200)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Columns prost writes are read back as they were, whatever the lengths of their
+        /// varints and however they fall across eight-byte words.
+        #[test]
+        fn decodes_columns_as_prost_wrote_them(
+            total in counts(),
+            failed in counts(),
+            deltas in prop::collection::vec(prop_oneof![Just(60i64), -100i64..100, any::<i64>()], 0..200),
+            base in any::<i64>(),
+        ) {
+            let columns = BucketColumns {
+                duration_seconds: 60,
+                total,
+                failed,
+                start_base_unix_seconds: base,
+                start_delta_seconds: deltas,
+                ..BucketColumns::default()
+            };
+            prop_assert_eq!(BucketColumns::decode(&prost_bytes(&columns)[..]).unwrap(), columns);
+        }
+
+        /// Cut, overwritten or lengthened bytes: refused where prost refuses them, and otherwise
+        /// read as prost reads them.
+        #[test]
+        fn corrupted_columns_are_read_as_prost_reads_them(
+            total in counts(),
+            failed in counts(),
+            edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0..3u8), 1..4),
+        ) {
+            let columns = BucketColumns { total, failed, ..deltas() };
+            let mut bytes = prost_bytes(&columns);
+            for (at, byte, how) in edits {
+                if bytes.is_empty() {
+                    break;
+                }
+                let at = at.index(bytes.len());
+                match how {
+                    0 => bytes[at] = byte,
+                    1 => bytes.insert(at, byte),
+                    _ => bytes.truncate(at),
+                }
+            }
+            prop_assert_eq!(
+                BucketColumns::decode(&bytes[..]).ok(),
+                prost_decode(&bytes).ok()
+            );
+        }
+
+        /// Starts from deltas are the running sums, and a sum past 64 bits names its row.
+        #[test]
+        fn starts_are_the_running_sums_of_the_deltas(
+            base in prop_oneof![Just(0i64), any::<i64>()],
+            deltas in prop::collection::vec(prop_oneof![Just(60i64), any::<i64>()], 1..50),
+        ) {
+            let columns = BucketColumns {
+                start_base_unix_seconds: base,
+                start_delta_seconds: deltas.clone(),
+                ..BucketColumns::default()
+            };
+            let mut expected = Vec::new();
+            let mut start = Some(base);
+            for (row, delta) in deltas.iter().enumerate() {
+                start = start.and_then(|start| start.checked_add(*delta));
+                match start {
+                    Some(start) => expected.push(start),
+                    None => {
+                        prop_assert_eq!(columns.starts(), Err(StartsError::Overflow { row }));
+                        return Ok(());
+                    }
+                }
+            }
+            let starts = columns.starts().unwrap();
+            prop_assert_eq!(starts.as_ref(), &expected[..]);
+        }
     }
 
     #[test]
