@@ -43,10 +43,11 @@ peak=$(awk '/VmHWM/ {print $2 * 1024}' "/proc/$server/status")
 
 curl -s --http2-prior-knowledge "${headers[@]}" --data-binary "@$work/body.bin" "$url" -o "$work/response.bin"
 target/release/sla-load --check-response "$work/response.bin" --policy "$policy" --months "$months" >/dev/null
-ok=$(curl -s "http://$metrics/metrics" | awk '/^sla_calls_total\{method="Evaluate",code="Ok"\}/ {print $2}')
+ok=$(curl -s "http://$metrics/metrics" \
+  | awk '/^grpc_server_handled_total\{grpc_code="OK",grpc_method="Evaluate",grpc_service="sla.v1.SlaEvaluator"/ {print $2}')
 if [[ $ok != "$((requests + 1))" ]]; then
   echo "the server answered $ok Evaluate calls OK, not all $((requests + 1))" >&2
-  curl -s "http://$metrics/metrics" | grep '^sla_calls_total' >&2
+  curl -s "http://$metrics/metrics" | grep '^grpc_server_handled_total{[^}]*grpc_method="Evaluate"' >&2
   exit 1
 fi
 
